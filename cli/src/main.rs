@@ -1,0 +1,56 @@
+//! `rootwarden`: the operator CLI. It drives the same use cases as the Lambdas, with the
+//! caller's identity taken from AWS (STS), never from a flag.
+//!
+//! Exit codes: 0 success; 1 a check failed (e.g. an audit chain is broken); 2 usage,
+//! configuration or AWS errors.
+
+mod audit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rootwarden",
+    version,
+    about = "Operate Root Warden: root credentials of managed AWS accounts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The hash-chained audit trail: verify, read, annotate.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+fn main() -> ExitCode {
+    rootwarden::telemetry::init_stderr("rootwarden-cli", "warn");
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Audit(cmd) => audit::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The fixed `error_type` vocabulary.
+//!
+//! Every Lambda reports failures as one of these names (the `errorType` of the Lambda error
+//! response). State machines' `Retry` and `Catch` match on them verbatim, so the strings are a
+//! public contract: add new ones, never rename. The README documents each one.
+
+use std::fmt;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ErrorType {
+    /// The event or request is malformed or fails validation. Not retryable.
+    ValidationError,
+    /// Configuration is missing or invalid. Not retryable until redeployed.
+    ConfigError,
+    /// A referenced item (account, ticket, request, version) does not exist. Not retryable.
+    NotFound,
+    /// A concurrent writer won a conditional write. Retry re-reads state and converges.
+    Conflict,
+    /// An audit record could not be written; the action was not taken (fail closed). Retryable.
+    AuditWriteFailed,
+    /// An audit chain failed verification. Never retry: page a human.
+    AuditTamperDetected,
+    /// Throttling, timeouts, 5xx or network failures talking to AWS. Retryable.
+    TransientAwsError,
+    /// AWS refused the call for a non-transient reason (access denied, invalid state). Not retryable.
+    AwsError,
+    /// A bug: something that should be impossible. Not retryable.
+    InternalError,
+}
+
+impl ErrorType {
+    pub const ALL: [ErrorType; 9] = [
+        ErrorType::ValidationError,
+        ErrorType::ConfigError,
+        ErrorType::NotFound,
+        ErrorType::Conflict,
+        ErrorType::AuditWriteFailed,
+        ErrorType::AuditTamperDetected,
+        ErrorType::TransientAwsError,
+        ErrorType::AwsError,
+        ErrorType::InternalError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::ValidationError => "ValidationError",
+            ErrorType::ConfigError => "ConfigError",
+            ErrorType::NotFound => "NotFound",
+            ErrorType::Conflict => "Conflict",
+            ErrorType::AuditWriteFailed => "AuditWriteFailed",
+            ErrorType::AuditTamperDetected => "AuditTamperDetected",
+            ErrorType::TransientAwsError => "TransientAwsError",
+            ErrorType::AwsError => "AwsError",
+            ErrorType::InternalError => "InternalError",
+        }
+    }
+
+    /// Whether a workflow may retry the same input and expect a different outcome.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorType::Conflict | ErrorType::AuditWriteFailed | ErrorType::TransientAwsError
+        )
+    }
+}
+
+impl fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Implemented by every library error a Lambda can surface.
+pub trait Classify {
+    fn error_type(&self) -> ErrorType;
+}
+
+/// The error a handler returns: a vocabulary name and a message that never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type}: {message}")]
+pub struct LambdaError {
+    pub error_type: ErrorType,
+    pub message: String,
+}
+
+impl LambdaError {
+    pub fn new(error_type: ErrorType, message: impl Into<String>) -> Self {
+        Self {
+            error_type,
+            message: message.into(),
+        }
+    }
+
+    /// Wraps any classified library error, keeping its display text as the message.
+    pub fn from_classified<E: Classify + fmt::Display>(err: &E) -> Self {
+        Self::new(err.error_type(), err.to_string())
+    }
+}
+
+impl From<LambdaError> for lambda_runtime::Diagnostic {
+    fn from(e: LambdaError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type.as_str().to_owned(),
+            error_message: e.message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_stable_and_unique() {
+        let names: std::collections::HashSet<_> =
+            ErrorType::ALL.iter().map(|e| e.as_str()).collect();
+        assert_eq!(names.len(), ErrorType::ALL.len());
+        for e in ErrorType::ALL {
+            // Display, serde and as_str agree: state machines match on this exact text.
+            assert_eq!(e.to_string(), e.as_str());
+            assert_eq!(
+                serde_json::to_value(e).unwrap(),
+                serde_json::json!(e.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn diagnostic_carries_the_vocabulary_name() {
+        let d: lambda_runtime::Diagnostic =
+            LambdaError::new(ErrorType::Conflict, "lost the race").into();
+        assert_eq!(d.error_type, "Conflict");
+        assert_eq!(d.error_message, "lost the race");
+    }
+}
