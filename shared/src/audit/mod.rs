@@ -248,8 +248,7 @@ pub fn verify_chain(stream: &str, items: &[StoredItem]) -> ChainReport {
         head_hash: GENESIS_HASH.to_owned(),
         fault: None,
     };
-    let mut expected = 1u64;
-    for item in items {
+    for (expected, item) in (1u64..).zip(items) {
         let rec = match item {
             Ok(rec) => rec,
             Err(m) => {
@@ -280,7 +279,6 @@ pub fn verify_chain(stream: &str, items: &[StoredItem]) -> ChainReport {
         }
         report.head_seq = rec.seq;
         report.head_hash = rec.hash.clone();
-        expected += 1;
     }
     report
 }

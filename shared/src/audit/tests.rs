@@ -49,7 +49,8 @@ fn seal_is_deterministic_and_covers_every_field() {
     assert_eq!(r1.details, r#"{"a":1,"b":2}"#, "details are key-sorted");
     assert_eq!(r1.timestamp, "2026-11-24T10:00:00.000Z");
     // Changing any single field changes the hash.
-    let mutations: Vec<Box<dyn Fn(&mut AuditRecord)>> = vec![
+    type Mutation = Box<dyn Fn(&mut AuditRecord)>;
+    let mutations: Vec<Mutation> = vec![
         Box::new(|r| r.stream.push('x')),
         Box::new(|r| r.seq += 1),
         Box::new(|r| r.timestamp.push('x')),

@@ -1,0 +1,105 @@
+# Root Warden. Two commands do all set-up on a fresh machine (Rust, Python 3, Node):
+#   make test   quality gates + every test, against a local AWS emulator
+#   make demo   bring the suite up locally, run a scripted scenario, tear it down
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .tools
+LOCAL := .local
+
+# Pinned tool versions (see README "Local emulator" for why each).
+MOTO_VERSION := 5.2.5
+CARGO_LAMBDA_VERSION := 1.9.2
+CFN_LINT_VERSION := 1.58.0
+SAM_CLI_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
+ASL_VALIDATOR_VERSION := 4.0.0
+
+ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
+export SAM_CLI_TELEMETRY := 0
+export CARGO_TERM_COLOR := never
+
+.PHONY: help venv tools lint build test unit local-up local-down demo clean
+
+help:
+	@echo "make test        fmt, clippy, infra checks, unit and integration tests"
+	@echo "make demo        local-up, scripted scenario, local-down"
+	@echo "make local-up    start the emulator + function host in the background, write $(LOCAL)/env"
+	@echo "make local-down  stop exactly what local-up started"
+
+# --- tools (pinned, installed into project-local folders) ---------------------------------
+$(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
+	touch $@
+venv: $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)
+
+# SAM CLI, checkov and moto pin conflicting boto3 versions: one venv each.
+$(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION):
+	$(PYTHON) -m venv $(TOOLS)/venv-sam
+	$(TOOLS)/venv-sam/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+	touch $@
+$(TOOLS)/venv-checkov/.stamp-$(CHECKOV_VERSION):
+	$(PYTHON) -m venv $(TOOLS)/venv-checkov
+	$(TOOLS)/venv-checkov/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+$(TOOLS)/npm/.stamp-$(ASL_VALIDATOR_VERSION):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm asl-validator@$(ASL_VALIDATOR_VERSION)
+	touch $@
+tools: venv $(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION) $(TOOLS)/venv-checkov/.stamp-$(CHECKOV_VERSION) $(TOOLS)/npm/.stamp-$(ASL_VALIDATOR_VERSION)
+
+# --- gates -----------------------------------------------------------------------------------
+lint: tools
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(TOOLS)/venv-sam/bin/cfn-lint infra/template.yaml
+	$(TOOLS)/venv-sam/bin/sam validate --lint -t infra/template.yaml
+	$(TOOLS)/npm/node_modules/.bin/asl-validator $(addprefix --json-path ,$(ASL_FILES))
+	$(TOOLS)/venv-checkov/bin/checkov --framework cloudformation --skip-download --quiet --compact -f infra/template.yaml
+
+# Function binaries for the function host, and the CLI used by tests and the demo.
+build:
+	cargo build --workspace --bins --quiet
+
+test: lint build
+	cargo test --workspace
+
+# --- local stack -----------------------------------------------------------------------------
+local-up: venv build
+	@mkdir -p $(LOCAL)
+	@if [ -f $(LOCAL)/emulator.pid ] && kill -0 "$$(cat $(LOCAL)/emulator.pid)" 2>/dev/null; then \
+	  echo "local stack already running (pid $$(cat $(LOCAL)/emulator.pid)); make local-down first"; exit 1; fi
+	@rm -f $(LOCAL)/ready.json $(LOCAL)/env
+	@setsid $(VENV)/bin/python emulator/launcher.py --host 127.0.0.1 --port 0 \
+	  --ready-file $(LOCAL)/ready.json --env-file $(LOCAL)/env \
+	  --function-host --bin-dir target/debug \
+	  --provision infra/template.yaml --stack-name rootwarden-local \
+	  </dev/null >$(LOCAL)/emulator.log 2>&1 & echo $$! > $(LOCAL)/emulator.pid
+	@for i in $$(seq 1 600); do \
+	  [ -s $(LOCAL)/ready.json ] && break; \
+	  kill -0 "$$(cat $(LOCAL)/emulator.pid)" 2>/dev/null || { echo "emulator failed to start:"; tail -n 40 $(LOCAL)/emulator.log; rm -f $(LOCAL)/emulator.pid; exit 1; }; \
+	  sleep 0.1; done
+	@[ -s $(LOCAL)/ready.json ] || { echo "emulator not ready after 60 s"; $(MAKE) --no-print-directory local-down; exit 1; }
+	@echo "local stack up: $$(grep -o '"endpoint": *"[^"]*"' $(LOCAL)/ready.json) (pid $$(cat $(LOCAL)/emulator.pid))"
+	@echo "use it:  set -a; . $(LOCAL)/env; set +a"
+
+local-down:
+	@if [ -f $(LOCAL)/emulator.pid ]; then \
+	  pid=$$(cat $(LOCAL)/emulator.pid); \
+	  kill -TERM -- -$$pid 2>/dev/null || true; \
+	  for i in $$(seq 1 30); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
+	  kill -KILL -- -$$pid 2>/dev/null || true; \
+	  rm -f $(LOCAL)/emulator.pid $(LOCAL)/ready.json; \
+	  echo "local stack stopped (process group $$pid)"; \
+	else echo "no local stack running"; fi
+
+demo: venv build
+	@$(MAKE) --no-print-directory local-up
+	@status=0; scripts/demo.sh || status=$$?; \
+	  $(MAKE) --no-print-directory local-down; exit $$status
+
+clean: local-down
+	rm -rf $(LOCAL) target
