@@ -5,6 +5,7 @@
 //! configuration or AWS errors.
 
 mod audit;
+mod mail;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ enum Command {
     /// The hash-chained audit trail: verify, read, annotate.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Inbound root mail.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Audit(cmd) => audit::run(cmd).await,
+            Command::Mail(cmd) => mail::run(cmd),
         }
     });
     match result {

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod mail;
 pub mod telemetry;
 
 pub use clock::{Clock, SystemClock};

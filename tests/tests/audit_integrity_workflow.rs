@@ -109,3 +109,48 @@ async fn state_machine_runs_the_rust_verifier_and_catches_tampering() {
         "{cause}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_invoke_runs_the_handler_and_reports_its_error_type() {
+    build_functions().unwrap();
+    let emu = Emulator::with_functions().await.unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
+    let name = emu.stack().resources["AuditVerifierFunction"]
+        .physical_id
+        .clone()
+        .unwrap();
+
+    let ok = lambda
+        .invoke()
+        .function_name(&name)
+        .payload(aws_sdk_lambda::primitives::Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.function_error(), None);
+    let body: serde_json::Value = serde_json::from_slice(ok.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"chains": 0, "records": 0, "ok": true})
+    );
+
+    // A bad event is rejected with a named error, as Lambda reports handler errors.
+    let bad = lambda
+        .invoke()
+        .function_name(&name)
+        .payload(aws_sdk_lambda::primitives::Blob::new(
+            r#"{"account": "not-an-id"}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.function_error(), Some("Unhandled"));
+    let body: serde_json::Value = serde_json::from_slice(bad.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["errorType"], "ValidationError", "{body}");
+
+    // moto's state dump still works once functions exist (patched in the launcher).
+    let (status, _) = emu
+        .test_endpoint("GET", "/moto-api/data.json", None)
+        .unwrap();
+    assert_eq!(status, 200);
+}

@@ -1,0 +1,35 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use rootwarden::mail::{self, Context};
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// Decide what the pipeline would do with a raw message, offline (no AWS), as one JSON object.
+    /// Secrets (reset links, codes) are reported by kind only, never by value.
+    Inspect {
+        /// Raw RFC 5322 message (.eml), as SES stores it in S3.
+        file: PathBuf,
+        /// Envelope recipient(s); without it the message's To/Cc stand in.
+        #[arg(long)]
+        recipient: Vec<String>,
+    },
+}
+
+pub fn run(cmd: MailCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        MailCommand::Inspect { file, recipient } => {
+            let raw =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let ctx = Context {
+                recipients: recipient,
+                ..Context::default()
+            };
+            let analysis = mail::analyze(&raw, &ctx);
+            println!("{}", serde_json::to_string_pretty(&analysis.decision)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Inbound root mail: the offline decision (parse → authenticate → classify → resolve →
+//! redact) shared by the `inbound-mail` Lambda and `rootwarden mail inspect`. Pure and total:
+//! any byte string yields a decision, never a panic.
+
+pub mod auth;
+pub mod classify;
+pub mod parse;
+pub mod redact;
+pub mod resolve;
+
+use serde::Serialize;
+
+pub use auth::{QuarantineReason, SesVerdicts, Verdict};
+pub use classify::{Category, Priority};
+pub use parse::{Attachment, ParsedMail};
+pub use redact::{FoundSecret, SecretKind};
+pub use resolve::{AccountSource, ThreadKeys};
+
+use crate::AccountId;
+
+/// Longest summary a ticket keeps.
+pub const SUMMARY_CHARS: usize = 1000;
+
+/// What the caller knows beyond the message bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Envelope recipients (SES `receipt.recipients`); empty → the message's To/Cc stand in.
+    pub recipients: Vec<String>,
+    /// Verdicts from the SES event, when there is one.
+    pub ses: Option<SesVerdicts>,
+    /// The accounts registry's answer for the recipients, looked up by the caller.
+    pub registry_account: Option<AccountId>,
+    /// A workflow of ours was waiting for this kind of mail for this account.
+    pub expected_by_workflow: bool,
+}
+
+/// The decision, as stored on a ticket and printed by `mail inspect`. Holds no secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub account_id: Option<AccountId>,
+    pub account_source: Option<AccountSource>,
+    pub category: Category,
+    pub priority: Priority,
+    pub quarantined: bool,
+    pub quarantine_reasons: Vec<QuarantineReason>,
+    pub subject: String,
+    pub from: Option<String>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub summary: String,
+    pub attachments: Vec<Attachment>,
+    pub redactions: Vec<SecretKind>,
+    pub thread: ThreadKeys,
+    pub auth: auth::AuthSummary,
+    pub recipients: Vec<String>,
+    pub parse_error: bool,
+}
+
+pub struct Analysis {
+    pub decision: Decision,
+    /// Credentials found in the message, for the vault only.
+    pub secrets: Vec<FoundSecret>,
+}
+
+pub fn analyze(raw: &[u8], ctx: &Context) -> Analysis {
+    let parsed = parse::parse(raw);
+    decide(&parsed, ctx)
+}
+
+pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
+    let recipients: Vec<String> = if ctx.recipients.is_empty() {
+        parsed.to_cc.clone()
+    } else {
+        ctx.recipients
+            .iter()
+            .map(|r| r.trim().to_ascii_lowercase())
+            .collect()
+    };
+    let from_domain = parsed
+        .from
+        .as_deref()
+        .and_then(|f| f.rsplit_once('@'))
+        .map(|(_, d)| d);
+    let (auth, reasons) = auth::evaluate(ctx.ses.as_ref(), &parsed.auth, from_domain);
+    let quarantined = !reasons.is_empty();
+    let from = parsed.from.clone().unwrap_or_default();
+    let category = classify::classify(
+        &from,
+        &parsed.subject,
+        &parsed.text,
+        parsed.list_unsubscribe,
+    );
+    let urgent =
+        category == Category::Billing && classify::billing_urgent(&parsed.subject, &parsed.text);
+    let priority = classify::priority(category, urgent, quarantined, ctx.expected_by_workflow);
+
+    let reset_context = category == Category::PasswordReset;
+    let code_context = matches!(
+        category,
+        Category::VerificationCode | Category::PasswordReset | Category::Mfa
+    );
+    let secrets = redact::find(
+        &parsed.subject,
+        &parsed.text,
+        &parsed.html,
+        reset_context,
+        code_context,
+    );
+    let mut redactions: Vec<SecretKind> = secrets.iter().map(|s| s.kind).collect();
+    redactions.sort();
+    redactions.dedup();
+
+    let subject = redact::redact(&parsed.subject, &secrets);
+    let text = redact::redact(&parsed.text, &secrets);
+    let resolved = resolve::resolve(ctx.registry_account.clone(), &recipients, &subject, &text);
+    let thread = resolve::thread_keys(&subject, &text);
+    let mut summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if quarantined {
+        summary = redact::defang(&summary);
+    }
+    if let Some((cut, _)) = summary.char_indices().nth(SUMMARY_CHARS) {
+        summary.truncate(cut);
+        summary.push('…');
+    }
+    let decision = Decision {
+        account_id: resolved.as_ref().map(|r| r.0.clone()),
+        account_source: resolved.map(|r| r.1),
+        category,
+        priority,
+        quarantined,
+        quarantine_reasons: reasons,
+        subject: if quarantined {
+            redact::defang(&subject)
+        } else {
+            subject
+        },
+        from: parsed.from.clone(),
+        message_id: parsed.message_id.clone(),
+        in_reply_to: parsed.in_reply_to.clone(),
+        references: parsed.references.clone(),
+        summary,
+        attachments: parsed.attachments.clone(),
+        redactions,
+        thread,
+        auth,
+        recipients,
+        parse_error: parsed.parse_error,
+    };
+    Analysis { decision, secrets }
+}

@@ -1,0 +1,169 @@
+//! Which account a message is about, and the keys that thread it onto an existing ticket.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::AccountId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountSource {
+    Registry,
+    SubAddress,
+    Labelled,
+}
+
+static LABELLED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:aws\s+account(?:\s+(?:id|number|no\.?))?|account(?:\s+(?:id|number|no\.?))?|aws\s+id)\s*(?:[:#=]|is)?\s*\(?(\d{4}-\d{4}-\d{4}|\d{12})\b",
+    )
+    .unwrap_or_else(|_| unreachable!())
+});
+static CASE_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bcase\s*(?:id|number|#)?\s*[:#]?\s*(\d{8,12})\b")
+        .unwrap_or_else(|_| unreachable!())
+});
+static ABUSE_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\babuse\s+(?:report|case|notice)\s*(?:id|number|no\.?|#)?\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9-]{5,63})\b")
+        .unwrap_or_else(|_| unreachable!())
+});
+static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s*(?:(?:re|fw|fwd|aw|wg|sv|antw)\s*(?:\[\d+\])?\s*:|\[(?:external|ext|spam)\])\s*",
+    )
+    .unwrap_or_else(|_| unreachable!())
+});
+
+/// `anything+123456789012@domain` → the account id.
+pub fn from_sub_address(recipient: &str) -> Option<AccountId> {
+    let local = recipient.rsplit_once('@')?.0;
+    let tag = local.split_once('+')?.1;
+    AccountId::parse(tag).ok()
+}
+
+/// A 12-digit id labelled as an account in the subject, else the body.
+pub fn labelled(subject: &str, text: &str) -> Option<AccountId> {
+    for hay in [subject, text] {
+        for cap in LABELLED.captures_iter(hay) {
+            let digits: String = cap[1].chars().filter(char::is_ascii_digit).collect();
+            if let Ok(id) = AccountId::parse(&digits) {
+                return Some(id);
+            }
+        }
+    }
+    None
+}
+
+/// Resolution order: registry (always wins), sub-address, labelled id.
+pub fn resolve(
+    registry: Option<AccountId>,
+    recipients: &[String],
+    subject: &str,
+    text: &str,
+) -> Option<(AccountId, AccountSource)> {
+    if let Some(id) = registry {
+        return Some((id, AccountSource::Registry));
+    }
+    if let Some(id) = recipients.iter().find_map(|r| from_sub_address(r)) {
+        return Some((id, AccountSource::SubAddress));
+    }
+    labelled(subject, text).map(|id| (id, AccountSource::Labelled))
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ThreadKeys {
+    pub support_case_id: Option<String>,
+    pub abuse_report_id: Option<String>,
+    pub normalized_subject: String,
+}
+
+pub fn thread_keys(subject: &str, text: &str) -> ThreadKeys {
+    let find = |re: &Regex| {
+        [subject, text]
+            .iter()
+            .find_map(|h| re.captures(h).map(|c| c[1].to_owned()))
+    };
+    ThreadKeys {
+        support_case_id: find(&CASE_ID),
+        abuse_report_id: find(&ABUSE_ID),
+        normalized_subject: normalize_subject(subject),
+    }
+}
+
+/// Strips reply/forward prefixes and tags, lower-cases, collapses white space.
+pub fn normalize_subject(subject: &str) -> String {
+    let mut s = subject.trim().to_owned();
+    loop {
+        let next = PREFIX.replace(&s, "").into_owned();
+        if next == s {
+            break;
+        }
+        s = next;
+    }
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_order() {
+        let reg = AccountId::parse("999999999999").ok();
+        let rcpt = vec!["aws-root+111122223333@provider.example".to_owned()];
+        let body = "Account ID: 4444-5555-6666";
+        assert_eq!(
+            resolve(reg.clone(), &rcpt, "", body).map(|r| r.1),
+            Some(AccountSource::Registry)
+        );
+        assert_eq!(
+            resolve(None, &rcpt, "", body).map(|r| r.0.to_string()),
+            Some("111122223333".into())
+        );
+        let plain = vec!["acme@provider.example".to_owned()];
+        assert_eq!(
+            resolve(None, &plain, "", body).map(|r| (r.0.to_string(), r.1)),
+            Some(("444455556666".into(), AccountSource::Labelled))
+        );
+        assert_eq!(
+            resolve(None, &plain, "", "Your order 123456789012 shipped"),
+            None
+        );
+        assert_eq!(
+            resolve(None, &plain, "", "AWS Account: 777788889999"),
+            Some((
+                AccountId::parse("777788889999").unwrap(),
+                AccountSource::Labelled
+            ))
+        );
+        assert_eq!(
+            resolve(None, &plain, "", "for account 123456789012."),
+            Some((
+                AccountId::parse("123456789012").unwrap(),
+                AccountSource::Labelled
+            ))
+        );
+        assert_eq!(resolve(None, &["x+12@p.example".to_owned()], "", ""), None);
+    }
+
+    #[test]
+    fn thread_keys_found() {
+        let k = thread_keys("RE: [Case ID 12345678901] Limit increase", "");
+        assert_eq!(k.support_case_id.as_deref(), Some("12345678901"));
+        assert_eq!(k.normalized_subject, "[case id 12345678901] limit increase");
+        let k = thread_keys(
+            "Abuse notice",
+            "Abuse Report ID: 8f2a-91cc-4471 regarding EC2",
+        );
+        assert_eq!(k.abuse_report_id.as_deref(), Some("8f2a-91cc-4471"));
+        assert_eq!(
+            normalize_subject("Re: Fwd:  RE:  Your   Invoice"),
+            "your invoice"
+        );
+    }
+}
