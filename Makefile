@@ -22,7 +22,7 @@ ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: help venv tools lint build test unit local-up local-down demo clean
+.PHONY: help venv tools lint build test local-up local-down demo clean fuzz bench
 
 help:
 	@echo "make test        fmt, clippy, infra checks, unit and integration tests"
@@ -103,3 +103,13 @@ demo: venv build
 
 clean: local-down
 	rm -rf $(LOCAL) target
+
+# --- fuzzing and benchmarks (not part of make test) ------------------------------------------
+CARGO_FUZZ_VERSION := 0.13.1
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	cd fuzz && cargo +nightly fuzz run mail_decide -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144
+
+bench: venv
+	cargo bench -p rootwarden --bench mail_throughput

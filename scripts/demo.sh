@@ -8,13 +8,14 @@ RW=target/debug/rootwarden
 PY=.venv/bin/python
 ACCOUNT=111122223333
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B='' N=''; fi
+say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 say "The local stack is up: moto on $AWS_ENDPOINT_URL, provisioned from infra/template.yaml"
 $PY scripts/demo_aws.py stack
 
-say "An operator records two notes on account $ACCOUNT's audit trail (identity comes from STS, not a flag)"
+say "An operator records notes on two accounts' audit trails (identity comes from STS, not a flag)"
 run $RW audit annotate --account $ACCOUNT --reason "onboarding call with the customer" --ticket CHG-1001
 run $RW audit annotate --account $ACCOUNT --reason "confirmed the root mailbox forwards to the provider" --ticket CHG-1001
 run $RW audit annotate --account 444455556666 --reason "customer asked about root MFA" --ticket CHG-1002
