@@ -65,6 +65,7 @@ build:
 	cargo build --workspace --bins --quiet
 
 test: lint build
+	$(VENV)/bin/python emulator/selftest.py --no-function-host
 	cargo test --workspace
 
 # --- local stack -----------------------------------------------------------------------------

@@ -1,0 +1,11 @@
+"""Root Warden extensions for moto 5.2.5 (server mode).
+
+Modules:
+  common        request parsing (SigV4 credential scope, protocols) and AWS error shapes
+  middleware    the WSGI middleware in front of moto's server app
+  root_sessions STS AssumeRoot, IAM calls in a root session, per-account root user state
+  account_api   AWS Account API primary-email operations
+  kms_state     KMS key-state enforcement (DisabledException / KMSInvalidStateException)
+  function_host Lambda Invoke -> real handler binaries through `cargo lambda watch`
+  moto_patches  every monkeypatch of moto internals (pinned to moto 5.2.5)
+"""

@@ -1,0 +1,96 @@
+"""WSGI middleware in front of moto's server app.
+
+Order of handling:
+  /_rootwarden/...                 test-only endpoints (unsigned, plain JSON)
+  key of an AssumeRoot session     root-session emulation (IAM root state, S3/SQS unlock, else AccessDenied)
+  sts Action=AssumeRoot            STS AssumeRoot
+  account /…PrimaryEmail…          AWS Account API primary email operations
+  KMS crypto on a non-Enabled key  DisabledException / KMSInvalidStateException
+  POST /moto-api/reset             also clears the extension state
+  everything else                  moto
+"""
+from __future__ import annotations
+
+import re
+import traceback
+from typing import Any, Callable
+
+from . import account_api, kms_state
+from .common import Req, Resp, log, plain_json, query_error
+from .root_sessions import RootStore, test_endpoint as root_state_endpoint
+
+_ROOT_STATE_RE = re.compile(r"^/_rootwarden/root-state/([^/]+)/?$")
+_EMAIL_RE = re.compile(r"^/_rootwarden/primary-email/([^/]+)(/otp|/otp/expire)?/?$")
+
+
+class RootWardenMiddleware:
+    def __init__(self, app: Callable, info: Callable[[], dict] | None = None) -> None:
+        self.app = app
+        self.roots = RootStore()
+        self.accounts = account_api.AccountStore()
+        self.info = info or (lambda: {})
+
+    def reset(self) -> None:
+        self.roots.reset()
+        self.accounts.reset()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        try:
+            req = Req.from_environ(environ)
+            resp = self._route(req)
+        except Exception as e:  # never let an extension bug take the request down silently
+            log(f"extension error: {e}\n{traceback.format_exc()}")
+            resp = Resp(500, f"<ErrorResponse><Error><Code>InternalFailure</Code><Message>emulator "
+                             f"extension error: {e}</Message></Error></ErrorResponse>", {}, "text/xml")
+        if resp is None:
+            return self.app(environ, start_response)
+        return resp(start_response)
+
+    def _route(self, req: Req) -> Resp | None:
+        path = req.path
+        if path.startswith("/_rootwarden/"):
+            return self._test_endpoint(req)
+
+        sess = self.roots.session_for(req.access_key)
+        if sess is not None:
+            out = self.roots.handle_session_request(req, sess)
+            if isinstance(out, tuple):  # allowed S3/SQS unlock action: moto, as the member account
+                req.environ["HTTP_X_MOTO_ACCOUNT_ID"] = out[1]
+                return None
+            return out
+
+        if req.service == "sts" or (req.service is None and req.is_form):
+            if req.is_form or "Action" in req.query:
+                if req.form().get("Action") == "AssumeRoot":
+                    return self.roots.assume_root(req)
+
+        if req.service == "account" or (req.service is None and path in account_api.PATHS):
+            if path in account_api.PATHS:
+                return self.accounts.handle(req)
+
+        if (req.target or "").startswith("TrentService."):
+            return kms_state.check(req)
+
+        if path.rstrip("/") == "/moto-api/reset" and req.method == "POST":
+            self.reset()
+        return None
+
+    def _test_endpoint(self, req: Req) -> Resp:
+        path = req.path
+        m = _ROOT_STATE_RE.match(path)
+        if m:
+            return root_state_endpoint(self.roots, req, m.group(1))
+        m = _EMAIL_RE.match(path)
+        if m:
+            return self.accounts.test_endpoint(req, m.group(1), m.group(2) or "")
+        if path.rstrip("/") == "/_rootwarden/health":
+            return plain_json(200, {"status": "ok", **self.info()})
+        if path.rstrip("/") == "/_rootwarden/sessions" and req.method == "GET":
+            with self.roots.lock:
+                return plain_json(200, {k: {"account_id": s.account_id, "task_policy": s.task_policy,
+                                            "expires_at": s.expires_at}
+                                        for k, s in self.roots.sessions.items()})
+        return plain_json(404, {"error": f"unknown test endpoint {path}"})
+
+
+__all__ = ["RootWardenMiddleware", "query_error"]
