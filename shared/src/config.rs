@@ -7,7 +7,6 @@
 /// Environment variable names: the contract between template, local stack and code.
 pub mod vars {
     pub const AUDIT_TABLE: &str = "ROOTWARDEN_AUDIT_TABLE";
-    pub const SERVICE_NAME: &str = "POWERTOOLS_SERVICE_NAME";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,8 +27,6 @@ impl crate::error::Classify for ConfigError {
 pub struct Config {
     /// DynamoDB table holding the hash-chained audit records.
     pub audit_table: String,
-    /// `service` key in every log line.
-    pub service_name: String,
 }
 
 impl Config {
@@ -51,13 +48,7 @@ impl Config {
         };
         let audit_table = required(vars::AUDIT_TABLE)?;
         validate_table_name(vars::AUDIT_TABLE, &audit_table)?;
-        let service_name = get(vars::SERVICE_NAME)
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "rootwarden".to_owned());
-        Ok(Self {
-            audit_table,
-            service_name,
-        })
+        Ok(Self { audit_table })
     }
 }
 
@@ -122,14 +113,10 @@ mod tests {
     }
 
     #[test]
-    fn reads_values_and_defaults() {
-        let c = Config::from_lookup(lookup(&[(vars::AUDIT_TABLE, "rw-audit")])).unwrap();
+    fn reads_values() {
+        let c = Config::from_lookup(lookup(&[(vars::AUDIT_TABLE, " rw-audit ")])).unwrap();
         assert_eq!(c.audit_table, "rw-audit");
-        assert_eq!(c.service_name, "rootwarden");
-        let c = Config::from_lookup(lookup(&[
-            (vars::AUDIT_TABLE, "t1"),
-            (vars::SERVICE_NAME, "x"),
-        ]));
+        let c = Config::from_lookup(lookup(&[(vars::AUDIT_TABLE, "t1")]));
         assert!(c.is_err(), "3-character minimum for table names");
     }
 }

@@ -50,7 +50,7 @@ fn every_shared_corpus_message_gets_a_decision() {
             f.display()
         );
         assert!(d.summary.chars().count() <= mail::SUMMARY_CHARS + 1);
-        assert!(d.quarantined == !d.quarantine_reasons.is_empty());
+        assert_eq!(d.quarantined, !d.quarantine_reasons.is_empty());
         // Truncated and mangled variants of each message are decided too.
         for cut in [raw.len() / 3, raw.len() / 2] {
             let _ = mail::analyze(&raw[..cut], &Context::default());

@@ -6,8 +6,9 @@ use rootwarden::{Config, SystemClock};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let config = Config::from_env()?;
-    rootwarden::telemetry::init(&config.service_name);
+    rootwarden::telemetry::init(env!("CARGO_PKG_NAME"));
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
     let sdk = rootwarden::aws::load_sdk_config().await;
     let log = DynamoAuditLog::new(
         aws_sdk_dynamodb::Client::new(&sdk),
