@@ -7,6 +7,7 @@
 /// Environment variable names: the contract between template, local stack and code.
 pub mod vars {
     pub const AUDIT_TABLE: &str = "ROOTWARDEN_AUDIT_TABLE";
+    pub const TICKETS_TABLE: &str = "ROOTWARDEN_TICKETS_TABLE";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +28,8 @@ impl crate::error::Classify for ConfigError {
 pub struct Config {
     /// DynamoDB table holding the hash-chained audit records.
     pub audit_table: String,
+    /// DynamoDB table of tickets, idempotency markers and thread keys.
+    pub tickets_table: String,
 }
 
 impl Config {
@@ -48,7 +51,12 @@ impl Config {
         };
         let audit_table = required(vars::AUDIT_TABLE)?;
         validate_table_name(vars::AUDIT_TABLE, &audit_table)?;
-        Ok(Self { audit_table })
+        let tickets_table = required(vars::TICKETS_TABLE)?;
+        validate_table_name(vars::TICKETS_TABLE, &tickets_table)?;
+        Ok(Self {
+            audit_table,
+            tickets_table,
+        })
     }
 }
 
@@ -114,9 +122,26 @@ mod tests {
 
     #[test]
     fn reads_values() {
-        let c = Config::from_lookup(lookup(&[(vars::AUDIT_TABLE, " rw-audit ")])).unwrap();
-        assert_eq!(c.audit_table, "rw-audit");
-        let c = Config::from_lookup(lookup(&[(vars::AUDIT_TABLE, "t1")]));
+        let c = Config::from_lookup(lookup(&[
+            (vars::AUDIT_TABLE, " rw-audit "),
+            (vars::TICKETS_TABLE, "rw-tickets"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (c.audit_table.as_str(), c.tickets_table.as_str()),
+            ("rw-audit", "rw-tickets")
+        );
+        let err = Config::from_lookup(lookup(&[(vars::AUDIT_TABLE, "rw-audit")])).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                var: vars::TICKETS_TABLE
+            }
+        );
+        let c = Config::from_lookup(lookup(&[
+            (vars::AUDIT_TABLE, "t1"),
+            (vars::TICKETS_TABLE, "rw-tickets"),
+        ]));
         assert!(c.is_err(), "3-character minimum for table names");
     }
 }

@@ -17,6 +17,7 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod telemetry;
+pub mod tickets;
 
 pub use clock::{Clock, SystemClock};
 pub use config::{Config, ConfigError};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -37,6 +37,25 @@ impl DynamoAuditLog {
             table: table.into(),
             clock,
         }
+    }
+
+    /// The next record of the entry's chain and the conditional `Put` that appends it, for a
+    /// caller that must write its audit record in the same transaction as its own change. If the
+    /// transaction is cancelled because this `Put`'s condition failed, another record took the
+    /// sequence number: call `prepare` again and retry (see [`backoff`]).
+    pub async fn prepare(&self, entry: &AuditEntry) -> Result<(AuditRecord, Put), AuditError> {
+        let (seq, prev) = self.next_position(&entry.stream.key()).await?;
+        let record = AuditRecord::seal(entry, seq, &prev, self.clock.now());
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&record)))
+            .condition_expression("attribute_not_exists(#s)")
+            .expression_attribute_names("#s", "stream")
+            .build()
+            .map_err(|e| AuditError::WriteFailed {
+                message: format!("building the audit Put: {e}"),
+            })?;
+        Ok((record, put))
     }
 
     /// `(next seq, prev_hash)` for a chain, from a strongly consistent read of its newest item.
@@ -93,9 +112,7 @@ impl AuditLog for DynamoAuditLog {
                         .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
                 {
                     // Another writer took this seq: re-read the head and try the next one.
-                    let jitter = rand::thread_rng().gen_range(0..10);
-                    let backoff = 5u64 * (1 << attempt.min(5)) + jitter;
-                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                    backoff(attempt).await;
                 }
                 Err(e) => {
                     return Err(AuditError::WriteFailed {
@@ -162,6 +179,12 @@ where
         })?);
     }
     Ok(out)
+}
+
+/// Jittered exponential pause between attempts after a lost race (5 ms doubling to 160 ms).
+pub async fn backoff(attempt: u32) {
+    let jitter = rand::thread_rng().gen_range(0..10);
+    tokio::time::sleep(Duration::from_millis(5u64 * (1 << attempt.min(5)) + jitter)).await;
 }
 
 pub(crate) fn to_item(r: &AuditRecord) -> HashMap<String, AttributeValue> {

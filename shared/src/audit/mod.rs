@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::error::Classify;
 use crate::{AccountId, ErrorType};
 
-pub use dynamo::DynamoAuditLog;
+pub use dynamo::{backoff, DynamoAuditLog};
 pub use memory::MemoryAuditLog;
 
 /// `prev_hash` of the first record of every chain.

@@ -3,13 +3,13 @@
 //! still reaches a ticket.
 
 use mail_parser::{MessageParser, MimeHeaders};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Bodies longer than this are cut before classification (classification reads the start).
 const MAX_TEXT: usize = 512 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub name: String,
     pub content_type: String,

@@ -1,0 +1,406 @@
+//! DynamoDB adapter for tickets, with its item mapping. One table, `pk`/`sk` strings:
+//!
+//! | pk | sk | what |
+//! |---|---|---|
+//! | `ticket#<id>` | `ticket` | the ticket: `doc` (JSON), `version`, and `account`/`last_seen`/`status` for the account index |
+//! | `ses#<ses message id>` | `marker` | this delivery was recorded (→ `ticket_id`) |
+//! | `msgid#<rfc message id>` | `marker` | this RFC Message-ID was recorded (→ `ticket_id`) |
+//! | `case#<id>` / `abuse#<id>` / `subject#<account>#<category>#<subject>` | `thread` | thread keys (→ `ticket_id`, `last_seen`) |
+//!
+//! `record` writes the ticket (conditional on its version), both markers (conditional on not
+//! existing) and the audit record in one `TransactWriteItems`, so a message is recorded exactly
+//! once with exactly one audit record, whatever the retries and concurrency.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+
+use super::{
+    IncomingMessage, RecordOutcome, Ticket, TicketError, TicketStatus, TicketStore,
+    SUBJECT_THREAD_WINDOW,
+};
+use crate::audit::{backoff, AuditEntry, DynamoAuditLog, Outcome, Stream};
+use crate::aws::{classify_sdk_error, describe_sdk_error};
+use crate::mail::Category;
+
+const MAX_ATTEMPTS: u32 = 20;
+
+#[derive(Clone)]
+pub struct DynamoTicketStore {
+    client: Client,
+    table: String,
+    audit: DynamoAuditLog,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn store_err<E>(
+    op: &str,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> TicketError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+{
+    TicketError::Store {
+        message: describe_sdk_error(op, e),
+        error_type: classify_sdk_error(e),
+    }
+}
+
+/// Thread keys a message can be found by, most specific first.
+fn thread_keys(msg: &IncomingMessage) -> Vec<String> {
+    let d = &msg.decision;
+    let mut keys = Vec::new();
+    if let Some(c) = &d.thread.support_case_id {
+        keys.push(format!("case#{c}"));
+    }
+    if let Some(a) = &d.thread.abuse_report_id {
+        keys.push(format!("abuse#{a}"));
+    }
+    if !d.thread.normalized_subject.is_empty() {
+        let account = d
+            .account_id
+            .as_ref()
+            .map(|a| a.as_str())
+            .unwrap_or("unrouted");
+        keys.push(format!(
+            "subject#{account}#{}#{}",
+            d.category.as_str(),
+            d.thread.normalized_subject
+        ));
+    }
+    keys
+}
+
+impl DynamoTicketStore {
+    pub fn new(client: Client, table: impl Into<String>, audit: DynamoAuditLog) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            audit,
+        }
+    }
+
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, TicketError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_err("dynamodb:GetItem", &e))?;
+        Ok(out.item)
+    }
+
+    async fn marker(&self, pk: String) -> Result<Option<String>, TicketError> {
+        Ok(self
+            .get_item(pk, "marker")
+            .await?
+            .and_then(|i| match i.get("ticket_id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            }))
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<(Ticket, u64)>, TicketError> {
+        let Some(item) = self.get_item(format!("ticket#{id}"), "ticket").await? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: &str| TicketError::Corrupt {
+            id: id.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let doc = match item.get("doc") {
+            Some(AttributeValue::S(d)) => d,
+            _ => return Err(corrupt("doc missing")),
+        };
+        let version = match item.get("version") {
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt("version not a number"))?,
+            _ => return Err(corrupt("version missing")),
+        };
+        let ticket = serde_json::from_str(doc).map_err(|e| corrupt(&e.to_string()))?;
+        Ok(Some((ticket, version)))
+    }
+
+    /// The open ticket this message belongs to, if any.
+    async fn find_thread(
+        &self,
+        msg: &IncomingMessage,
+    ) -> Result<Option<(Ticket, u64)>, TicketError> {
+        // Quarantined mail never joins an existing thread: forged headers must not inject into a
+        // real conversation.
+        if msg.decision.quarantined {
+            return Ok(None);
+        }
+        let d = &msg.decision;
+        for referenced in d.in_reply_to.iter().chain(&d.references) {
+            if let Some(id) = self.marker(format!("msgid#{referenced}")).await? {
+                if let Some(found) = self.load(&id).await? {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        for k in thread_keys(msg) {
+            let Some(item) = self.get_item(k.clone(), "thread").await? else {
+                continue;
+            };
+            let (Some(AttributeValue::S(id)), Some(AttributeValue::S(last))) =
+                (item.get("ticket_id"), item.get("last_seen"))
+            else {
+                continue;
+            };
+            if k.starts_with("subject#") {
+                let fresh = chrono::DateTime::parse_from_rfc3339(last)
+                    .map(|t| msg.received_at - t.to_utc() <= SUBJECT_THREAD_WINDOW)
+                    .unwrap_or(false);
+                if !fresh {
+                    continue;
+                }
+            }
+            if let Some(found) = self.load(id).await? {
+                if !found.0.quarantined {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
+    ) -> Result<TransactWriteItem, TicketError> {
+        let mut b = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some((expr, values)) = condition {
+            b = b.condition_expression(expr);
+            for (k, v) in values {
+                b = b.expression_attribute_values(k, v);
+            }
+        }
+        let put = b.build().map_err(|e| TicketError::Store {
+            message: format!("building a Put: {e}"),
+            error_type: crate::ErrorType::InternalError,
+        })?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// Folds a new message into an existing ticket.
+fn merge(mut t: Ticket, msg: &IncomingMessage) -> Ticket {
+    let d = &msg.decision;
+    t.last_seen = t.last_seen.max(msg.received_at);
+    t.first_seen = t.first_seen.min(msg.received_at);
+    if let Some(id) = &d.message_id {
+        if !t.message_ids.contains(id) {
+            t.message_ids.push(id.clone());
+        }
+    }
+    t.raw_locations.push(msg.raw_location.clone());
+    t.attachments.extend(d.attachments.iter().cloned());
+    t.priority = t.priority.max(d.priority);
+    t.summary = d.summary.clone();
+    for r in &d.redactions {
+        if !t.redactions.contains(r) {
+            t.redactions.push(*r);
+        }
+    }
+    if t.account_id.is_none() {
+        t.account_id = d.account_id.clone();
+    }
+    t.support_case_id = t
+        .support_case_id
+        .take()
+        .or_else(|| d.thread.support_case_id.clone());
+    t.abuse_report_id = t
+        .abuse_report_id
+        .take()
+        .or_else(|| d.thread.abuse_report_id.clone());
+    // More marketing on a resolved marketing thread stays resolved; anything else reopens.
+    if !(t.status == TicketStatus::Resolved && d.category == Category::Marketing) {
+        t.status = TicketStatus::Updated;
+    }
+    t.messages += 1;
+    t
+}
+
+fn ticket_item(t: &Ticket, version: u64) -> Result<Item, TicketError> {
+    let doc = serde_json::to_string(t).map_err(|e| TicketError::Corrupt {
+        id: t.id.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut item = key(format!("ticket#{}", t.id), "ticket");
+    item.insert("doc".into(), s(doc));
+    item.insert("version".into(), AttributeValue::N(version.to_string()));
+    item.insert(
+        "account".into(),
+        s(t.account_id
+            .as_ref()
+            .map(|a| a.as_str())
+            .unwrap_or("unrouted")),
+    );
+    item.insert("last_seen".into(), s(t.last_seen.to_rfc3339()));
+    item.insert("status".into(), s(t.status.as_str()));
+    item.insert("ticket_id".into(), s(t.id.clone()));
+    Ok(item)
+}
+
+impl TicketStore for DynamoTicketStore {
+    async fn record(
+        &self,
+        msg: &IncomingMessage,
+        actor: &str,
+    ) -> Result<RecordOutcome, TicketError> {
+        let mid_key = msg
+            .decision
+            .message_id
+            .as_ref()
+            .map(|m| format!("msgid#{m}"));
+        for attempt in 0..MAX_ATTEMPTS {
+            if let Some(id) = self.marker(format!("ses#{}", msg.ses_message_id)).await? {
+                return Ok(RecordOutcome::Duplicate { ticket_id: id });
+            }
+            if let Some(k) = &mid_key {
+                if let Some(id) = self.marker(k.clone()).await? {
+                    return Ok(RecordOutcome::Duplicate { ticket_id: id });
+                }
+            }
+            let (ticket, created, condition) = match self.find_thread(msg).await? {
+                Some((t, v)) => (
+                    merge(t, msg),
+                    false,
+                    (
+                        "version = :v",
+                        vec![(":v", AttributeValue::N(v.to_string()))],
+                    ),
+                ),
+                None => (msg.new_ticket(), true, ("attribute_not_exists(pk)", vec![])),
+            };
+            let version = if created {
+                1
+            } else {
+                condition.1[0]
+                    .1
+                    .as_n()
+                    .ok()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    + 1
+            };
+            let stream = match &ticket.account_id {
+                Some(a) => Stream::Account(a.clone()),
+                None => Stream::System,
+            };
+            let entry = AuditEntry::new(
+                stream,
+                actor,
+                if created {
+                    "ticket.created"
+                } else {
+                    "ticket.updated"
+                },
+            )
+            .target(ticket.id.clone())
+            .outcome(Outcome::Success)
+            .reason(format!("inbound mail: {}", msg.decision.category.as_str()))
+            .correlation_id(msg.ses_message_id.clone())
+            .detail(
+                "priority",
+                serde_json::to_value(msg.decision.priority).unwrap_or_default(),
+            )
+            .detail("quarantined", msg.decision.quarantined)
+            .detail(
+                "redactions",
+                serde_json::to_value(&msg.decision.redactions).unwrap_or_default(),
+            )
+            .detail("raw", msg.raw_location.clone());
+            let (_, audit_put) = self.audit.prepare(&entry).await?;
+
+            let marker = |pk: String| {
+                let mut item = key(pk, "marker");
+                item.insert("ticket_id".into(), s(ticket.id.clone()));
+                item
+            };
+            let mut items = vec![
+                self.put(ticket_item(&ticket, version)?, Some(condition))?,
+                self.put(
+                    marker(format!("ses#{}", msg.ses_message_id)),
+                    Some(("attribute_not_exists(pk)", vec![])),
+                )?,
+            ];
+            if let Some(k) = &mid_key {
+                items.push(self.put(
+                    marker(k.clone()),
+                    Some(("attribute_not_exists(pk)", vec![])),
+                )?);
+            }
+            if !msg.decision.quarantined {
+                for k in thread_keys(msg) {
+                    let mut item = key(k, "thread");
+                    item.insert("ticket_id".into(), s(ticket.id.clone()));
+                    item.insert("last_seen".into(), s(ticket.last_seen.to_rfc3339()));
+                    items.push(self.put(item, None)?);
+                }
+            }
+            items.push(TransactWriteItem::builder().put(audit_put).build());
+
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    return Ok(if created {
+                        RecordOutcome::Created(ticket)
+                    } else {
+                        RecordOutcome::Updated(ticket)
+                    });
+                }
+                Err(e) => {
+                    let Some(reasons) = e.as_service_error().and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            Some(c.cancellation_reasons().to_vec())
+                        }
+                        _ => None,
+                    }) else {
+                        return Err(store_err("dynamodb:TransactWriteItems", &e));
+                    };
+                    let failed = |i: usize| {
+                        reasons
+                            .get(i)
+                            .and_then(|r| r.code())
+                            .is_some_and(|c| c == "ConditionalCheckFailed")
+                    };
+                    let marker_lost = failed(1) || (mid_key.is_some() && failed(2));
+                    if marker_lost {
+                        // Someone recorded this delivery or Message-ID first: the loop's
+                        // marker check returns their ticket.
+                        continue;
+                    }
+                    // The ticket moved on or the audit sequence was taken: re-read and retry.
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Err(TicketError::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Ticket>, TicketError> {
+        Ok(self.load(id).await?.map(|(t, _)| t))
+    }
+}
