@@ -88,3 +88,13 @@ pub async fn caller_arn(sts: &aws_sdk_sts::Client) -> Result<String, crate::Lamb
         crate::LambdaError::new(ErrorType::AwsError, "sts:GetCallerIdentity returned no ARN")
     })
 }
+
+/// S3 client: path-style addressing only against a custom endpoint (the local emulator).
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let local = sdk.endpoint_url().is_some();
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(local)
+            .build(),
+    )
+}

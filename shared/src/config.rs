@@ -8,6 +8,12 @@
 pub mod vars {
     pub const AUDIT_TABLE: &str = "ROOTWARDEN_AUDIT_TABLE";
     pub const TICKETS_TABLE: &str = "ROOTWARDEN_TICKETS_TABLE";
+    pub const ACCOUNTS_TABLE: &str = "ROOTWARDEN_ACCOUNTS_TABLE";
+    pub const VAULT_TABLE: &str = "ROOTWARDEN_VAULT_TABLE";
+    pub const VAULT_KEY: &str = "ROOTWARDEN_VAULT_KEY";
+    pub const MAIL_BUCKET: &str = "ROOTWARDEN_MAIL_BUCKET";
+    pub const MAIL_PREFIX: &str = "ROOTWARDEN_MAIL_PREFIX";
+    pub const MAIL_MAX_BYTES: &str = "ROOTWARDEN_MAIL_MAX_BYTES";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,7 +36,22 @@ pub struct Config {
     pub audit_table: String,
     /// DynamoDB table of tickets, idempotency markers and thread keys.
     pub tickets_table: String,
+    /// DynamoDB accounts registry (root email → account).
+    pub accounts_table: String,
+    /// DynamoDB table of vaulted secrets (ciphertext only).
+    pub vault_table: String,
+    /// KMS key (id, ARN or alias) that encrypts vaulted secrets.
+    pub vault_key: String,
+    /// Bucket where SES's S3 action stores raw inbound mail.
+    pub mail_bucket: String,
+    /// Object key prefix of SES's S3 action (the key is prefix + SES message id).
+    pub mail_prefix: String,
+    /// Messages above this size become an "oversized" ticket without being loaded.
+    pub mail_max_bytes: u64,
 }
+
+/// Default size limit for inbound mail: 40 MB (SES itself accepts up to 40 MB).
+pub const DEFAULT_MAIL_MAX_BYTES: u64 = 40_000_000;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -53,9 +74,34 @@ impl Config {
         validate_table_name(vars::AUDIT_TABLE, &audit_table)?;
         let tickets_table = required(vars::TICKETS_TABLE)?;
         validate_table_name(vars::TICKETS_TABLE, &tickets_table)?;
+        let accounts_table = required(vars::ACCOUNTS_TABLE)?;
+        validate_table_name(vars::ACCOUNTS_TABLE, &accounts_table)?;
+        let vault_table = required(vars::VAULT_TABLE)?;
+        validate_table_name(vars::VAULT_TABLE, &vault_table)?;
+        let vault_key = required(vars::VAULT_KEY)?;
+        let mail_bucket = required(vars::MAIL_BUCKET)?;
+        let mail_prefix = get(vars::MAIL_PREFIX)
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_default();
+        let mail_max_bytes =
+            match get(vars::MAIL_MAX_BYTES) {
+                None => DEFAULT_MAIL_MAX_BYTES,
+                Some(v) => v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        var: vars::MAIL_MAX_BYTES,
+                        reason: "must be a positive whole number of bytes".into(),
+                    }
+                })?,
+            };
         Ok(Self {
             audit_table,
             tickets_table,
+            accounts_table,
+            vault_table,
+            vault_key,
+            mail_bucket,
+            mail_prefix,
+            mail_max_bytes,
         })
     }
 }
@@ -120,28 +166,56 @@ mod tests {
         ));
     }
 
+    const FULL: [(&str, &str); 7] = [
+        (vars::AUDIT_TABLE, " rw-audit "),
+        (vars::TICKETS_TABLE, "rw-tickets"),
+        (vars::ACCOUNTS_TABLE, "rw-accounts"),
+        (vars::VAULT_TABLE, "rw-vault"),
+        (vars::VAULT_KEY, "alias/rw-vault"),
+        (vars::MAIL_BUCKET, "rw-mail"),
+        (vars::MAIL_PREFIX, "inbound/"),
+    ];
+
     #[test]
-    fn reads_values() {
-        let c = Config::from_lookup(lookup(&[
-            (vars::AUDIT_TABLE, " rw-audit "),
-            (vars::TICKETS_TABLE, "rw-tickets"),
-        ]))
-        .unwrap();
+    fn reads_values_and_defaults() {
+        let c = Config::from_lookup(lookup(&FULL)).unwrap();
         assert_eq!(
             (c.audit_table.as_str(), c.tickets_table.as_str()),
             ("rw-audit", "rw-tickets")
         );
-        let err = Config::from_lookup(lookup(&[(vars::AUDIT_TABLE, "rw-audit")])).unwrap_err();
         assert_eq!(
-            err,
-            ConfigError::Missing {
-                var: vars::TICKETS_TABLE
-            }
+            (c.vault_key.as_str(), c.mail_prefix.as_str()),
+            ("alias/rw-vault", "inbound/")
         );
-        let c = Config::from_lookup(lookup(&[
-            (vars::AUDIT_TABLE, "t1"),
-            (vars::TICKETS_TABLE, "rw-tickets"),
-        ]));
-        assert!(c.is_err(), "3-character minimum for table names");
+        assert_eq!(c.mail_max_bytes, DEFAULT_MAIL_MAX_BYTES);
+        let mut with_max = FULL.to_vec();
+        with_max.push((vars::MAIL_MAX_BYTES, "1000"));
+        assert_eq!(
+            Config::from_lookup(lookup(&with_max))
+                .unwrap()
+                .mail_max_bytes,
+            1000
+        );
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for (missing, _) in FULL.iter().filter(|(k, _)| *k != vars::MAIL_PREFIX) {
+            let rest: Vec<(&str, &str)> =
+                FULL.iter().copied().filter(|(k, _)| k != missing).collect();
+            assert_eq!(
+                Config::from_lookup(lookup(&rest)).unwrap_err(),
+                ConfigError::Missing { var: missing }
+            );
+        }
+        let mut bad = FULL.to_vec();
+        bad.push((vars::MAIL_MAX_BYTES, "lots"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&bad)),
+            Err(ConfigError::Invalid {
+                var: vars::MAIL_MAX_BYTES,
+                ..
+            })
+        ));
     }
 }

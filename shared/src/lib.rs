@@ -15,9 +15,12 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod inbound;
 pub mod mail;
+pub mod registry;
 pub mod telemetry;
 pub mod tickets;
+pub mod vault;
 
 pub use clock::{Clock, SystemClock};
 pub use config::{Config, ConfigError};

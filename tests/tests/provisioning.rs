@@ -196,7 +196,8 @@ async fn every_template_resource_exists_as_declared() {
                 for (k, v) in &stack.env {
                     assert_eq!(vars.get(k), Some(v), "{logical} env {k}");
                 }
-                for (k, _) in props["Environment"]["Variables"].as_mapping().unwrap() {
+                let own = props["Environment"]["Variables"].as_mapping();
+                for (k, _) in own.into_iter().flatten() {
                     assert!(vars.contains_key(&s(k)), "{logical} env {}", s(k));
                 }
                 let binary = s(&res["Metadata"]["BuildProperties"]["Binary"]);

@@ -96,6 +96,15 @@ const VERIFICATION: &[&str] = &[
     "one-time code",
     "confirmation code",
     "security code",
+    // Root mail is often localized: German, French, Spanish, Japanese.
+    "überprüfung",
+    "bestätigungscode",
+    "verifizierungscode",
+    "code de vérification",
+    "código de verificación",
+    "確認コード",
+    "検証コード",
+    "認証コード",
     "your code",
 ];
 const MFA: &[&str] = &[
@@ -121,6 +130,8 @@ const ACCOUNT: &[&str] = &[
     "alternate contact",
     "contact information",
     "root user email",
+    "root user was changed",
+    "email address for your aws account",
     "email address has been changed",
     "email address was changed",
     "email address change",

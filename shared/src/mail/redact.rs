@@ -44,7 +44,7 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:verification|security|confirmation|one[- ]time|authentication|access)\s+(?:code|passcode|password|pin)|\botp\b|\bcode\s+is|\byour\s+code|\bpasscode",
+        r"(?i)(?:verification|security|confirmation|one[- ]time|authentication|access)\s+(?:code|passcode|password|pin)|\botp\b|\bcode\s+is|\byour\s+code|\bpasscode|bestätigungscode|verifizierungscode|code de vérification|código de verificación|確認コード|検証コード|認証コード",
     )
     .unwrap_or_else(|_| unreachable!())
 });

@@ -1,0 +1,284 @@
+//! The inbound-mail use case: one SES delivery → raw message from S3 → decision → secrets to the
+//! vault → ticket (created, threaded or duplicate) with its audit record. Content problems never
+//! fail: malformed, oversized or hostile mail still becomes a ticket or a quarantine decision.
+//! Only transient AWS failures return an error, so SES's async retries and the DLQ apply.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_s3::Client as S3;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::aws::{classify_sdk_error, describe_sdk_error};
+use crate::mail::{self, Category, Context, ParsedMail, Priority, SesVerdicts};
+use crate::registry::AccountRegistry;
+use crate::tickets::{IncomingMessage, RecordOutcome, TicketStore};
+use crate::vault::TransientStore;
+use crate::{ErrorType, LambdaError, RootEmail};
+
+/// What SES tells us about one delivery (the body is not in the event).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub ses_message_id: String,
+    /// Envelope recipients (`receipt.recipients`), not the MIME To/Cc.
+    pub recipients: Vec<String>,
+    pub verdicts: Option<SesVerdicts>,
+    /// From the event's common headers: used when the body is not loaded.
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Where SES's S3 action stored raw messages.
+pub trait RawMailStore: Send + Sync {
+    /// Size in bytes, waiting briefly for an object SES has not finished writing.
+    fn size(&self, ses_message_id: &str) -> impl Future<Output = Result<u64, LambdaError>> + Send;
+    fn fetch(
+        &self,
+        ses_message_id: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, LambdaError>> + Send;
+    fn location(&self, ses_message_id: &str) -> String;
+}
+
+#[derive(Clone)]
+pub struct S3RawMailStore {
+    client: S3,
+    bucket: String,
+    prefix: String,
+    /// Pauses between HeadObject attempts while the object is not there yet.
+    pub retry_delays: Vec<Duration>,
+}
+
+impl S3RawMailStore {
+    pub fn new(client: S3, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        let retry_delays = [100, 200, 400, 800, 1600]
+            .into_iter()
+            .map(Duration::from_millis)
+            .collect();
+        Self {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+            retry_delays,
+        }
+    }
+    fn key(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix)
+    }
+}
+
+impl RawMailStore for S3RawMailStore {
+    async fn size(&self, id: &str) -> Result<u64, LambdaError> {
+        let mut delays = self.retry_delays.iter();
+        loop {
+            match self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(self.key(id))
+                .send()
+                .await
+            {
+                Ok(out) => return Ok(out.content_length.unwrap_or(0).max(0) as u64),
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
+                    match delays.next() {
+                        Some(d) => tokio::time::sleep(*d).await,
+                        None => {
+                            return Err(LambdaError::new(
+                                ErrorType::TransientAwsError,
+                                format!(
+                                    "raw message {} is not in s3://{}/ yet",
+                                    self.key(id),
+                                    self.bucket
+                                ),
+                            ))
+                        }
+                    }
+                }
+                Err(e) => {
+                    return Err(LambdaError::new(
+                        classify_sdk_error(&e),
+                        describe_sdk_error("s3:HeadObject", &e),
+                    ))
+                }
+            }
+        }
+    }
+
+    async fn fetch(&self, id: &str) -> Result<Vec<u8>, LambdaError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(id))
+            .send()
+            .await
+            .map_err(|e| {
+                LambdaError::new(
+                    classify_sdk_error(&e),
+                    describe_sdk_error("s3:GetObject", &e),
+                )
+            })?;
+        let body = out.body.collect().await.map_err(|e| {
+            LambdaError::new(
+                ErrorType::TransientAwsError,
+                format!("reading s3://{}/{}: {e}", self.bucket, self.key(id)),
+            )
+        })?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    fn location(&self, id: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.key(id))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Processed {
+    pub ses_message_id: String,
+    pub ticket_id: String,
+    /// `created`, `updated` or `duplicate`.
+    pub outcome: &'static str,
+    pub category: Category,
+    pub priority: Priority,
+    pub quarantined: bool,
+    pub secrets_vaulted: usize,
+    pub oversized: bool,
+}
+
+pub struct Deps<'a, M, T, V, R> {
+    pub mail: &'a M,
+    pub tickets: &'a T,
+    pub vault: &'a V,
+    pub registry: &'a R,
+    /// Who records: the function's ARN.
+    pub actor: &'a str,
+    pub max_bytes: u64,
+}
+
+fn address_of(header: &str) -> String {
+    let inner = match (header.rfind('<'), header.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &header[a + 1..b],
+        _ => header,
+    };
+    inner.trim().to_ascii_lowercase()
+}
+
+pub async fn process<M, T, V, R>(
+    deps: &Deps<'_, M, T, V, R>,
+    delivery: &Delivery,
+) -> Result<Processed, LambdaError>
+where
+    M: RawMailStore,
+    T: TicketStore,
+    V: TransientStore,
+    R: AccountRegistry,
+{
+    let id = &delivery.ses_message_id;
+    // The registry wins over anything the message says.
+    let mut registry_account = None;
+    for r in &delivery.recipients {
+        if let Ok(email) = RootEmail::parse(r) {
+            if let Some(found) = deps.registry.by_root_email(&email).await? {
+                registry_account = Some(found.account_id);
+                break;
+            }
+        }
+    }
+    let ctx = Context {
+        recipients: delivery.recipients.clone(),
+        ses: delivery.verdicts,
+        registry_account,
+        expected_by_workflow: false,
+    };
+    let size = deps.mail.size(id).await?;
+    let oversized = size > deps.max_bytes;
+    let analysis = if oversized {
+        let parsed = ParsedMail {
+            subject: delivery.subject.clone().unwrap_or_default(),
+            from: delivery.from.as_deref().map(address_of),
+            text: format!(
+                "Message of {size} bytes exceeds the {}-byte limit and was not parsed. Raw copy: {}",
+                deps.max_bytes,
+                deps.mail.location(id)
+            ),
+            size: size as usize,
+            ..ParsedMail::default()
+        };
+        let mut a = mail::decide(&parsed, &ctx);
+        a.decision.priority = a.decision.priority.max(Priority::High);
+        a
+    } else {
+        let raw = deps.mail.fetch(id).await?;
+        mail::analyze(&raw, &ctx)
+    };
+    let decision = analysis.decision;
+    // Quarantined mail never drives anything: its "reset link" is likely the phish itself.
+    let mut vaulted = 0;
+    if !decision.quarantined {
+        for secret in &analysis.secrets {
+            deps.vault
+                .put(
+                    decision.account_id.as_ref(),
+                    secret.kind,
+                    id,
+                    delivery.received_at,
+                    &secret.value,
+                )
+                .await
+                .map_err(|e| LambdaError::from_classified(&e))?;
+            vaulted += 1;
+        }
+    }
+    let msg = IncomingMessage {
+        ses_message_id: id.clone(),
+        raw_location: deps.mail.location(id),
+        received_at: delivery.received_at,
+        decision: decision.clone(),
+    };
+    let outcome = deps
+        .tickets
+        .record(&msg, deps.actor)
+        .await
+        .map_err(|e| LambdaError::from_classified(&e))?;
+    let label = match outcome {
+        RecordOutcome::Created(_) => "created",
+        RecordOutcome::Updated(_) => "updated",
+        RecordOutcome::Duplicate { .. } => "duplicate",
+    };
+    tracing::info!(
+        ses_message_id = %id,
+        ticket_id = outcome.ticket_id(),
+        outcome = label,
+        category = decision.category.as_str(),
+        quarantined = decision.quarantined,
+        secrets_vaulted = vaulted,
+        "inbound mail recorded"
+    );
+    Ok(Processed {
+        ses_message_id: id.clone(),
+        ticket_id: outcome.ticket_id().to_owned(),
+        outcome: label,
+        category: decision.category,
+        priority: decision.priority,
+        quarantined: decision.quarantined,
+        secrets_vaulted: vaulted,
+        oversized,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_header_address() {
+        assert_eq!(
+            address_of("AWS <No-Reply@Signin.AWS>"),
+            "no-reply@signin.aws"
+        );
+        assert_eq!(address_of("plain@example.com"), "plain@example.com");
+        assert_eq!(address_of("broken <x"), "broken <x");
+    }
+}

@@ -1,0 +1,87 @@
+//! The accounts registry: which managed account a root email address belongs to.
+//!
+//! Item (DynamoDB, pk `account_id`): `account_id`, `root_email` (lower-case; GSI
+//! `root-email-index`), `name`, `status`, `contacts` (string list). Onboarding writes it; inbound
+//! mail reads it. A registry mapping always wins over anything a message says.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::aws::{classify_sdk_error, describe_sdk_error};
+use crate::{AccountId, LambdaError, RootEmail};
+
+/// GSI on `root_email`.
+pub const ROOT_EMAIL_INDEX: &str = "root-email-index";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredAccount {
+    pub account_id: AccountId,
+    pub root_email: RootEmail,
+    pub contacts: Vec<String>,
+}
+
+pub trait AccountRegistry: Send + Sync {
+    fn by_root_email(
+        &self,
+        email: &RootEmail,
+    ) -> impl Future<Output = Result<Option<RegisteredAccount>, LambdaError>> + Send;
+}
+
+#[derive(Clone)]
+pub struct DynamoAccountRegistry {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoAccountRegistry {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl AccountRegistry for DynamoAccountRegistry {
+    async fn by_root_email(
+        &self,
+        email: &RootEmail,
+    ) -> Result<Option<RegisteredAccount>, LambdaError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ROOT_EMAIL_INDEX)
+            .key_condition_expression("root_email = :e")
+            .expression_attribute_values(":e", AttributeValue::S(email.as_str().to_owned()))
+            .limit(2)
+            .send()
+            .await
+            .map_err(|e| {
+                LambdaError::new(
+                    classify_sdk_error(&e),
+                    describe_sdk_error("dynamodb:Query", &e),
+                )
+            })?;
+        let Some(item) = out.items().first() else {
+            return Ok(None);
+        };
+        let Some(AttributeValue::S(id)) = item.get("account_id") else {
+            return Ok(None);
+        };
+        let Ok(account_id) = AccountId::parse(id) else {
+            return Ok(None);
+        };
+        let contacts = match item.get("contacts") {
+            Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            Some(AttributeValue::Ss(l)) => l.clone(),
+            _ => Vec::new(),
+        };
+        Ok(Some(RegisteredAccount {
+            account_id,
+            root_email: email.clone(),
+            contacts,
+        }))
+    }
+}
