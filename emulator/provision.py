@@ -753,11 +753,29 @@ def h_s3_bucket(p: Provisioner, name: str, res: dict) -> dict:
     return {"physical_id": bucket, "arn": arn, "attrs": attrs, "warnings": warnings}
 
 
+def _requires_tls(stmt: dict) -> bool:
+    """A Deny conditioned on aws:SecureTransport=false (the usual TLS-only statement)."""
+    if stmt.get("Effect") != "Deny":
+        return False
+    for cond in (stmt.get("Condition") or {}).values():
+        if isinstance(cond, dict) and any(k.lower() == "aws:securetransport" for k in cond):
+            return True
+    return False
+
+
 def h_s3_bucket_policy(p: Provisioner, name: str, res: dict) -> dict:
     pr = p.props(res)
     doc = pr["PolicyDocument"]
-    p.client("s3").put_bucket_policy(Bucket=pr["Bucket"], Policy=doc if isinstance(doc, str) else json.dumps(doc))
-    return {"physical_id": pr["Bucket"], "arn": None}
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    warnings = []
+    # moto enforces bucket policies, and the emulator serves plain HTTP: a TLS-only Deny would
+    # refuse every request. Locally (only) such statements are left out, and said so.
+    kept = [st for st in doc.get("Statement", []) if not _requires_tls(st)]
+    if len(kept) != len(doc.get("Statement", [])):
+        warnings.append("TLS-only Deny statement(s) not applied: the emulator serves plain HTTP")
+        doc = {**doc, "Statement": kept}
+    p.client("s3").put_bucket_policy(Bucket=pr["Bucket"], Policy=json.dumps(doc))
+    return {"physical_id": pr["Bucket"], "arn": None, "warnings": warnings}
 
 
 SQS_ATTRS = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",

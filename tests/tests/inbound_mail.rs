@@ -1,0 +1,355 @@
+//! Inbound mail end to end on the emulator: the raw message is in S3 (as SES's S3 action leaves
+//! it), the real `inbound-mail` binary is invoked with the SES receipt event, and a ticket, an
+//! audit record and a KMS-encrypted reset link come out, exactly once however often SES retries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_lambda::primitives::Blob;
+use chrono::{Duration, Utc};
+use rootwarden::audit::{AuditLog, DynamoAuditLog};
+use rootwarden::inbound::{self, Delivery, S3RawMailStore};
+use rootwarden::mail::{Category, Priority, SecretKind};
+use rootwarden::registry::DynamoAccountRegistry;
+use rootwarden::tickets::{DynamoTicketStore, TicketStore};
+use rootwarden::vault::{KmsTransientStore, TransientStore};
+use rootwarden::{AccountId, ErrorType, SystemClock};
+use rootwarden_tests::{build_functions, repo_root, Emulator};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "210987654321";
+const ROOT_EMAIL: &str = "acme-prod@root.provider.example";
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("tests/fixtures").join(path)).unwrap()
+}
+
+fn ses_event(ses_id: &str, recipient: &str) -> Value {
+    let mut e: Value = serde_json::from_slice(&fixture("ses/lambda-event.json")).unwrap();
+    e["Records"][0]["ses"]["mail"]["messageId"] = json!(ses_id);
+    e["Records"][0]["ses"]["receipt"]["recipients"] = json!([recipient]);
+    // Delivered now: transient secrets expire relative to the receipt time.
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    e["Records"][0]["ses"]["receipt"]["timestamp"] = json!(now);
+    e["Records"][0]["ses"]["mail"]["timestamp"] = json!(now);
+    e
+}
+
+struct Stack {
+    emu: Emulator,
+    ddb: aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
+    kms: aws_sdk_kms::Client,
+}
+
+async fn stack(functions: bool) -> Stack {
+    if functions {
+        build_functions().unwrap();
+    }
+    let emu = if functions {
+        Emulator::with_functions().await
+    } else {
+        Emulator::with_stack().await
+    }
+    .unwrap();
+    let conf = emu.sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    // The registry maps the root address to its account (onboarding writes this).
+    ddb.put_item()
+        .table_name(emu.env("ROOTWARDEN_ACCOUNTS_TABLE"))
+        .set_item(Some(HashMap::from([
+            ("account_id".to_owned(), AttributeValue::S(ACCOUNT.into())),
+            (
+                "root_email".to_owned(),
+                AttributeValue::S(ROOT_EMAIL.into()),
+            ),
+            ("status".to_owned(), AttributeValue::S("active".into())),
+        ])))
+        .send()
+        .await
+        .unwrap();
+    let s3 = rootwarden::aws::s3_client(&conf);
+    let kms = aws_sdk_kms::Client::new(&conf);
+    Stack { emu, ddb, s3, kms }
+}
+
+impl Stack {
+    async fn store_raw(&self, ses_id: &str, raw: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(self.emu.env("ROOTWARDEN_MAIL_BUCKET"))
+            .key(format!(
+                "{}{ses_id}",
+                self.emu.env("ROOTWARDEN_MAIL_PREFIX")
+            ))
+            .body(raw.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    fn audit(&self) -> DynamoAuditLog {
+        DynamoAuditLog::new(
+            self.ddb.clone(),
+            self.emu.env("ROOTWARDEN_AUDIT_TABLE"),
+            Arc::new(SystemClock),
+        )
+    }
+    fn tickets(&self) -> DynamoTicketStore {
+        DynamoTicketStore::new(
+            self.ddb.clone(),
+            self.emu.env("ROOTWARDEN_TICKETS_TABLE"),
+            self.audit(),
+        )
+    }
+    fn vault(&self) -> KmsTransientStore {
+        KmsTransientStore::new(
+            self.ddb.clone(),
+            self.kms.clone(),
+            self.emu.env("ROOTWARDEN_VAULT_TABLE"),
+            self.emu.env("ROOTWARDEN_VAULT_KEY"),
+        )
+    }
+    async fn invoke(&self, event: &Value) -> (Option<String>, Value) {
+        let lambda = aws_sdk_lambda::Client::new(&self.emu.sdk_config().await);
+        let name = self.emu.stack().resources["InboundMailFunction"]
+            .physical_id
+            .clone()
+            .unwrap();
+        let out = lambda
+            .invoke()
+            .function_name(name)
+            .payload(Blob::new(event.to_string()))
+            .send()
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        (out.function_error().map(str::to_owned), body)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delivered_reset_mail_becomes_a_redacted_ticket_and_a_vaulted_link_once() {
+    let st = stack(true).await;
+    let raw = fixture("mail/password-reset-01-signin-aws.eml");
+    let secret = "https://signin.aws.amazon.com/resetpassword?token=rhTuvqCdmPG0tmKXPDZpAemm1za7v0fHhvjwdbT2HwDqzuM14qHOXHlpaBqCefuv2FSJghB6hRLeos47wGJkcU_0XXkHG5qJ&type=ROOT_USER";
+    assert!(String::from_utf8_lossy(&raw).contains("rhTuvqCdmPG0tmKX"));
+    st.store_raw("sesreset0001", raw).await;
+    let event = ses_event("sesreset0001", ROOT_EMAIL);
+
+    let (err, out) = st.invoke(&event).await;
+    assert_eq!(err, None, "{out}");
+    let p = &out["processed"][0];
+    assert_eq!(
+        (
+            p["outcome"].as_str(),
+            p["category"].as_str(),
+            p["secrets_vaulted"].as_u64()
+        ),
+        (Some("created"), Some("password-reset"), Some(1)),
+        "{out}"
+    );
+    let ticket_id = p["ticket_id"].as_str().unwrap().to_owned();
+
+    // The ticket: routed by the registry (the address has no sub-address), secret-free.
+    let t = st.tickets().get(&ticket_id).await.unwrap().unwrap();
+    assert_eq!(t.account_id.as_ref().map(|a| a.as_str()), Some(ACCOUNT));
+    assert_eq!(
+        (t.category, t.priority),
+        (Category::PasswordReset, Priority::High)
+    );
+    assert_eq!(t.redactions, vec![SecretKind::PasswordResetLink]);
+    assert_eq!(
+        t.raw_locations,
+        vec![format!(
+            "s3://{}/inbound/sesreset0001",
+            st.emu.env("ROOTWARDEN_MAIL_BUCKET")
+        )]
+    );
+    let stored = serde_json::to_string(&t).unwrap();
+    assert!(
+        !stored.contains("rhTuvqCdmPG0tmKX"),
+        "the token never reaches the ticket"
+    );
+    assert!(stored.contains("[redacted: password-reset-link]"));
+    // Nor the tickets table as a whole.
+    let scan = st
+        .ddb
+        .scan()
+        .table_name(st.emu.env("ROOTWARDEN_TICKETS_TABLE"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!format!("{:?}", scan.items()).contains("rhTuvqCdmPG0tmKX"));
+
+    // The vault holds it encrypted, retrievable for 24 h under its encryption context only.
+    let account = AccountId::parse(ACCOUNT).unwrap();
+    let found = st
+        .vault()
+        .unexpired(Some(&account), SecretKind::PasswordResetLink, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].1.expose_secret(), secret);
+    assert!(st
+        .vault()
+        .unexpired(
+            Some(&account),
+            SecretKind::PasswordResetLink,
+            Utc::now() + Duration::hours(25)
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    let item = st
+        .ddb
+        .scan()
+        .table_name(st.emu.env("ROOTWARDEN_VAULT_TABLE"))
+        .send()
+        .await
+        .unwrap()
+        .items()[0]
+        .clone();
+    assert!(
+        !format!("{item:?}").contains("rhTuvqCdmPG0tmKX"),
+        "no plaintext in DynamoDB"
+    );
+    let Some(AttributeValue::B(ct)) = item.get("ciphertext") else {
+        panic!("no ciphertext")
+    };
+    let wrong = st
+        .kms
+        .decrypt()
+        .ciphertext_blob(ct.clone())
+        .encryption_context("rootwarden:account", "999999999999")
+        .encryption_context("rootwarden:kind", "password-reset-link")
+        .encryption_context("rootwarden:source", "sesreset0001")
+        .send()
+        .await;
+    assert!(
+        wrong.is_err(),
+        "a mismatching encryption context must not decrypt"
+    );
+
+    // SES retries and duplicate deliveries, ten at once: still one ticket, one audit record.
+    let runs = (0..10).map(|_| {
+        let event = event.clone();
+        let st = &st;
+        async move { st.invoke(&event).await }
+    });
+    for (err, out) in futures::future::join_all(runs).await {
+        assert_eq!(err, None, "{out}");
+        assert_eq!(out["processed"][0]["outcome"], "duplicate");
+        assert_eq!(out["processed"][0]["ticket_id"], ticket_id.as_str());
+    }
+    assert_eq!(
+        st.audit()
+            .read_stream(&format!("account/{ACCOUNT}"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        st.vault()
+            .unexpired(Some(&account), SecretKind::PasswordResetLink, Utc::now())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_events_are_named_and_a_missing_object_is_transient() {
+    let st = stack(true).await;
+    let (err, out) = st.invoke(&json!({"hello": "world"})).await;
+    assert_eq!(
+        (err.as_deref(), out["errorType"].as_str()),
+        (Some("Unhandled"), Some("ValidationError")),
+        "{out}"
+    );
+    // SES invoked us but the object is not there (yet): retryable, so async retries and the DLQ apply.
+    let (err, out) = st.invoke(&ses_event("sesmissing0001", ROOT_EMAIL)).await;
+    assert_eq!(
+        (err.as_deref(), out["errorType"].as_str()),
+        (Some("Unhandled"), Some("TransientAwsError")),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_not_vaulted() {
+    let st = stack(false).await;
+    let (tickets, vault) = (st.tickets(), st.vault());
+    let registry =
+        DynamoAccountRegistry::new(st.ddb.clone(), st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"));
+    let mail = S3RawMailStore::new(
+        st.s3.clone(),
+        st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
+        st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
+    );
+    let deps = inbound::Deps {
+        mail: &mail,
+        tickets: &tickets,
+        vault: &vault,
+        registry: &registry,
+        actor: "arn:aws:lambda:test",
+        max_bytes: 1000,
+    };
+    let delivery = |id: &str| Delivery {
+        ses_message_id: id.into(),
+        recipients: vec![ROOT_EMAIL.into()],
+        verdicts: None,
+        subject: Some("Your invoice".into()),
+        from: Some("AWS Billing <aws-billing@amazon.com>".into()),
+        received_at: Utc::now(),
+    };
+    st.store_raw(
+        "sesbig0001",
+        fixture("mail/billing-01-invoice-pdf-attachment.eml"),
+    )
+    .await;
+    let p = inbound::process(&deps, &delivery("sesbig0001"))
+        .await
+        .unwrap();
+    assert!(p.oversized);
+    assert_eq!((p.outcome, p.priority), ("created", Priority::High));
+    let t = tickets.get(&p.ticket_id).await.unwrap().unwrap();
+    assert!(
+        t.summary.contains("exceeds the 1000-byte limit"),
+        "{}",
+        t.summary
+    );
+    assert_eq!(t.account_id.as_ref().map(|a| a.as_str()), Some(ACCOUNT));
+
+    // A phish with a fake reset link: quarantined, link redacted, nothing vaulted.
+    let deps = inbound::Deps {
+        max_bytes: 40_000_000,
+        ..deps
+    };
+    st.store_raw(
+        "sesphish001",
+        fixture("mail/quarantine-04-phishing-signin-aws-unaligned-dkim.eml"),
+    )
+    .await;
+    let p = inbound::process(&deps, &delivery("sesphish001"))
+        .await
+        .unwrap();
+    assert!(p.quarantined);
+    assert_eq!(p.secrets_vaulted, 0);
+    assert!(matches!(p.priority, Priority::High | Priority::Critical));
+
+    // Missing object: retried briefly, then a transient error (so SES/Lambda retry later).
+    let mut quick = mail.clone();
+    quick.retry_delays = vec![std::time::Duration::from_millis(10)];
+    let deps = inbound::Deps {
+        mail: &quick,
+        ..deps
+    };
+    let err = inbound::process(&deps, &delivery("sesnothere01"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, ErrorType::TransientAwsError);
+}
