@@ -29,6 +29,32 @@ run $RW audit verify
 say "The daily audit-integrity workflow: Step Functions runs the Rust audit-verifier Lambda"
 $PY scripts/demo_aws.py run-integrity intact-$(date +%s)
 
+say "Inbound root mail: SES stores each message in S3 and invokes the inbound-mail Lambda"
+$PY scripts/demo_aws.py register 210987654321 acme-prod@root.provider.example
+M=tests/fixtures/mail
+$PY scripts/demo_aws.py deliver $M/password-reset-01-signin-aws.eml acme-prod@root.provider.example demo-0001
+RESET=$(cat .local/last-ticket)
+echo "  (SES retries the same delivery)"
+$PY scripts/demo_aws.py deliver $M/password-reset-01-signin-aws.eml acme-prod@root.provider.example demo-0001
+$PY scripts/demo_aws.py deliver $M/security-01-ec2-abuse-report.eml aws-root+111122223333@provider.example demo-0002
+$PY scripts/demo_aws.py deliver $M/support-case-01-opened.eml aws-root+111122223333@provider.example demo-0003
+$PY scripts/demo_aws.py deliver $M/support-case-02-reply-thread.eml aws-root+111122223333@provider.example demo-0004
+$PY scripts/demo_aws.py deliver $M/quarantine-04-phishing-signin-aws-unaligned-dkim.eml acme-prod@root.provider.example demo-0005
+$PY scripts/demo_aws.py deliver $M/marketing-01-reinvent-invite.eml aws-root+111122223333@provider.example demo-0006
+
+say "The tickets (the support reply threaded onto its case; the phish is quarantined; marketing is filed resolved)"
+run $RW ticket list
+
+say "The reset ticket holds no link: the marker names the kind; the link is in the vault, KMS-encrypted, for 24 h"
+$RW ticket show "$RESET" | grep -E '"(subject|summary|redactions)"' -A1 | cut -c1-160
+$PY scripts/demo_aws.py vault
+
+say "The same decision offline, with no AWS: rootwarden mail inspect on the phish"
+$RW mail inspect $M/quarantine-04-phishing-signin-aws-unaligned-dkim.eml | grep -E '"(category|priority|quarantined)"|quarantine_reasons' -A2 | head -12
+
+say "Every ticket wrote its audit record in the same transaction; the chains still verify"
+run $RW audit verify
+
 say "Someone with table access rewrites record 2 of $ACCOUNT's trail"
 $PY scripts/demo_aws.py tamper "$ACCOUNT" 2
 

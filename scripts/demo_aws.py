@@ -46,6 +46,50 @@ def tamper(account, seq):
     print(f"  record {seq} reason: {before!r} -> 'nothing happened here'")
 
 
+def register(account, email):
+    import os
+
+    boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_ACCOUNTS_TABLE"]).put_item(
+        Item={"account_id": account, "root_email": email.lower(), "status": "active"}
+    )
+    print(f"  registry: {email} -> {account}")
+
+
+def deliver(path, recipient, ses_id):
+    """What SES does: store the raw message in S3, then invoke the function with the receipt event."""
+    import datetime
+    import os
+
+    bucket, prefix = os.environ["ROOTWARDEN_MAIL_BUCKET"], os.environ.get("ROOTWARDEN_MAIL_PREFIX", "")
+    boto3.client("s3").put_object(Bucket=bucket, Key=prefix + ses_id, Body=open(path, "rb").read())
+    event = json.load(open("tests/fixtures/ses/lambda-event.json"))
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    rec = event["Records"][0]["ses"]
+    rec["mail"]["messageId"] = ses_id
+    rec["mail"]["timestamp"] = rec["receipt"]["timestamp"] = now
+    rec["receipt"]["recipients"] = [recipient]
+    ready = json.load(open(".local/ready.json"))
+    fn = ready["stack"]["resources"]["InboundMailFunction"]["physical_id"]
+    out = boto3.client("lambda").invoke(FunctionName=fn, Payload=json.dumps(event).encode())
+    body = json.loads(out["Payload"].read())
+    if out.get("FunctionError"):
+        sys.exit(f"  inbound-mail failed: {body}")
+    for p in body["processed"]:
+        flags = " QUARANTINED" if p["quarantined"] else ""
+        vaulted = f", {p['secrets_vaulted']} secret(s) vaulted" if p["secrets_vaulted"] else ""
+        print(f"  {os.path.basename(path)} -> {p['outcome']} {p['ticket_id']} [{p['category']}, {p['priority']}{vaulted}]{flags}")
+        with open(".local/last-ticket", "w") as f:
+            f.write(p["ticket_id"])
+
+
+def vault_summary():
+    import os
+
+    items = boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_VAULT_TABLE"]).scan()["Items"]
+    for it in items:
+        print(f"  {it['pk']}  {it['kind']:<20} expires {it['expires_at']}  ciphertext {len(it['ciphertext'].value)} bytes (KMS)")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "stack":
@@ -54,5 +98,11 @@ if __name__ == "__main__":
         run_integrity(args[0], expect_failure="--expect-failure" in args)
     elif cmd == "tamper":
         tamper(args[0], args[1])
+    elif cmd == "register":
+        register(args[0], args[1])
+    elif cmd == "deliver":
+        deliver(args[0], args[1], args[2])
+    elif cmd == "vault":
+        vault_summary()
     else:
         sys.exit(f"unknown command {cmd}")

@@ -6,6 +6,7 @@
 
 mod audit;
 mod mail;
+mod ticket;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,9 @@ enum Command {
     /// Inbound root mail.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Tickets made from inbound root mail.
+    #[command(subcommand)]
+    Ticket(ticket::TicketCommand),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Audit(cmd) => audit::run(cmd).await,
             Command::Mail(cmd) => mail::run(cmd),
+            Command::Ticket(cmd) => ticket::run(cmd).await,
         }
     });
     match result {

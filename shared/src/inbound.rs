@@ -217,12 +217,13 @@ where
     // Quarantined mail never drives anything: its "reset link" is likely the phish itself.
     let mut vaulted = 0;
     if !decision.quarantined {
-        for secret in &analysis.secrets {
+        for (index, secret) in analysis.secrets.iter().enumerate() {
             deps.vault
                 .put(
                     decision.account_id.as_ref(),
                     secret.kind,
                     id,
+                    index,
                     delivery.received_at,
                     &secret.value,
                 )

@@ -23,8 +23,11 @@ use super::{
 use crate::audit::{backoff, AuditEntry, DynamoAuditLog, Outcome, Stream};
 use crate::aws::{classify_sdk_error, describe_sdk_error};
 use crate::mail::Category;
+use crate::AccountId;
 
 const MAX_ATTEMPTS: u32 = 20;
+/// GSI on (`account`, `last_seen`).
+pub const ACCOUNT_INDEX: &str = "account-index";
 
 #[derive(Clone)]
 pub struct DynamoTicketStore {
@@ -402,5 +405,45 @@ impl TicketStore for DynamoTicketStore {
 
     async fn get(&self, id: &str) -> Result<Option<Ticket>, TicketError> {
         Ok(self.load(id).await?.map(|(t, _)| t))
+    }
+
+    async fn list(&self, account: Option<&AccountId>) -> Result<Vec<Ticket>, TicketError> {
+        let items: Vec<Item> = match account {
+            Some(a) => self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACCOUNT_INDEX)
+                .key_condition_expression("account = :a")
+                .expression_attribute_values(":a", s(a.as_str()))
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| store_err("dynamodb:Query", &e))?,
+            None => self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :t")
+                .expression_attribute_values(":t", s("ticket"))
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| store_err("dynamodb:Scan", &e))?,
+        };
+        let mut tickets = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(AttributeValue::S(id)) = item.get("ticket_id") {
+                if let Some((t, _)) = self.load(id).await? {
+                    tickets.push(t);
+                }
+            }
+        }
+        tickets.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
+        Ok(tickets)
     }
 }

@@ -179,4 +179,9 @@ pub trait TicketStore: Send + Sync {
         actor: &str,
     ) -> impl Future<Output = Result<RecordOutcome, TicketError>> + Send;
     fn get(&self, id: &str) -> impl Future<Output = Result<Option<Ticket>, TicketError>> + Send;
+    /// Tickets of one account (`None`: every ticket), most recent first.
+    fn list(
+        &self,
+        account: Option<&AccountId>,
+    ) -> impl Future<Output = Result<Vec<Ticket>, TicketError>> + Send;
 }

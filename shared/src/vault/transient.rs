@@ -1,6 +1,7 @@
 //! KMS + DynamoDB adapter for transient secrets, with its item mapping.
 //!
-//! Item: pk `transient#<account|unrouted>`, sk `<kind>#<received rfc3339>#<source>`;
+//! Item: pk `transient#<account|unrouted>`, sk `<kind>#<source>#<n>` (the n-th secret of that
+//! kind in the source message);
 //! `ciphertext` (B), `kind`, `source`, `expires_at` (RFC 3339), `ttl` (epoch seconds, for
 //! DynamoDB TTL). The KMS encryption context is
 //! `{rootwarden:account, rootwarden:kind, rootwarden:source}`: a ciphertext moved to another
@@ -52,13 +53,14 @@ pub struct StoredTransient {
 }
 
 pub trait TransientStore: Send + Sync {
-    /// Encrypts and stores one secret. Idempotent: the same (account, kind, source, received)
-    /// lands on the same item.
+    /// Encrypts and stores the `index`-th secret of `kind` from message `source`. Idempotent: a
+    /// re-delivery of the same message lands on the same item. Expiry counts from `received`.
     fn put(
         &self,
         account: Option<&AccountId>,
         kind: SecretKind,
         source: &str,
+        index: usize,
         received: DateTime<Utc>,
         value: &SecretString,
     ) -> impl Future<Output = Result<StoredTransient, TransientError>> + Send;
@@ -124,6 +126,7 @@ impl TransientStore for KmsTransientStore {
         account: Option<&AccountId>,
         kind: SecretKind,
         source: &str,
+        index: usize,
         received: DateTime<Utc>,
         value: &SecretString,
     ) -> Result<StoredTransient, TransientError> {
@@ -153,7 +156,7 @@ impl TransientStore for KmsTransientStore {
             })?;
         let stored = StoredTransient {
             pk: format!("transient#{acct}"),
-            sk: format!("{}#{}#{source}", kind.as_str(), received.to_rfc3339()),
+            sk: format!("{}#{source}#{index}", kind.as_str()),
             kind,
             expires_at,
         };
@@ -202,7 +205,6 @@ impl TransientStore for KmsTransientStore {
             .key_condition_expression("pk = :pk AND begins_with(sk, :kind)")
             .expression_attribute_values(":pk", AttributeValue::S(format!("transient#{acct}")))
             .expression_attribute_values(":kind", AttributeValue::S(format!("{}#", kind.as_str())))
-            .scan_index_forward(false)
             .consistent_read(true)
             .send()
             .await
@@ -262,6 +264,7 @@ impl TransientStore for KmsTransientStore {
                 SecretString::from(value),
             ));
         }
+        found.sort_by_key(|f| std::cmp::Reverse(f.0.expires_at));
         Ok(found)
     }
 }
