@@ -14,6 +14,9 @@ pub mod vars {
     pub const MAIL_BUCKET: &str = "ROOTWARDEN_MAIL_BUCKET";
     pub const MAIL_PREFIX: &str = "ROOTWARDEN_MAIL_PREFIX";
     pub const MAIL_MAX_BYTES: &str = "ROOTWARDEN_MAIL_MAX_BYTES";
+    pub const WEBHOOK_URL: &str = "ROOTWARDEN_WEBHOOK_URL";
+    pub const WEBHOOK_SECRET_ARN: &str = "ROOTWARDEN_WEBHOOK_SECRET_ARN";
+    pub const NOTIFY_FROM: &str = "ROOTWARDEN_NOTIFY_FROM";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +51,10 @@ pub struct Config {
     pub mail_prefix: String,
     /// Messages above this size become an "oversized" ticket without being loaded.
     pub mail_max_bytes: u64,
+    /// Ticket webhook (`None`: no webhook) and the Secrets Manager secret holding its signing key.
+    pub webhook: Option<(String, String)>,
+    /// Verified SES sender for contact e-mails (`None`: no e-mail).
+    pub notify_from: Option<String>,
 }
 
 /// Default size limit for inbound mail: 40 MB (SES itself accepts up to 40 MB).
@@ -93,7 +100,30 @@ impl Config {
                     }
                 })?,
             };
+        let optional = |var: &'static str| {
+            get(var)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let webhook = match optional(vars::WEBHOOK_URL) {
+            None => None,
+            Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+                return Err(ConfigError::Invalid {
+                    var: vars::WEBHOOK_URL,
+                    reason: "must be an http(s) URL".into(),
+                })
+            }
+            Some(url) => Some((
+                url,
+                optional(vars::WEBHOOK_SECRET_ARN).ok_or(ConfigError::Missing {
+                    var: vars::WEBHOOK_SECRET_ARN,
+                })?,
+            )),
+        };
+        let notify_from = optional(vars::NOTIFY_FROM);
         Ok(Self {
+            webhook,
+            notify_from,
             audit_table,
             tickets_table,
             accounts_table,

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::aws::{classify_sdk_error, describe_sdk_error};
 use crate::mail::{self, Category, Context, ParsedMail, Priority, SesVerdicts};
+use crate::notify::{Notice, Notifier};
 use crate::registry::AccountRegistry;
 use crate::tickets::{IncomingMessage, RecordOutcome, TicketStore};
 use crate::vault::TransientStore;
@@ -147,11 +148,12 @@ pub struct Processed {
     pub oversized: bool,
 }
 
-pub struct Deps<'a, M, T, V, R> {
+pub struct Deps<'a, M, T, V, R, N> {
     pub mail: &'a M,
     pub tickets: &'a T,
     pub vault: &'a V,
     pub registry: &'a R,
+    pub notifier: &'a N,
     /// Who records: the function's ARN.
     pub actor: &'a str,
     pub max_bytes: u64,
@@ -165,8 +167,8 @@ fn address_of(header: &str) -> String {
     inner.trim().to_ascii_lowercase()
 }
 
-pub async fn process<M, T, V, R>(
-    deps: &Deps<'_, M, T, V, R>,
+pub async fn process<M, T, V, R, N>(
+    deps: &Deps<'_, M, T, V, R, N>,
     delivery: &Delivery,
 ) -> Result<Processed, LambdaError>
 where
@@ -174,14 +176,17 @@ where
     T: TicketStore,
     V: TransientStore,
     R: AccountRegistry,
+    N: Notifier,
 {
     let id = &delivery.ses_message_id;
     // The registry wins over anything the message says.
     let mut registry_account = None;
+    let mut contacts = Vec::new();
     for r in &delivery.recipients {
         if let Ok(email) = RootEmail::parse(r) {
             if let Some(found) = deps.registry.by_root_email(&email).await? {
                 registry_account = Some(found.account_id);
+                contacts = found.contacts;
                 break;
             }
         }
@@ -243,11 +248,34 @@ where
         .record(&msg, deps.actor)
         .await
         .map_err(|e| LambdaError::from_classified(&e))?;
-    let label = match outcome {
-        RecordOutcome::Created(_) => "created",
-        RecordOutcome::Updated(_) => "updated",
-        RecordOutcome::Duplicate { .. } => "duplicate",
+    let (label, to_notify) = match &outcome {
+        RecordOutcome::Created(t) => ("created", Some(t.clone())),
+        RecordOutcome::Updated(t) => ("updated", Some(t.clone())),
+        // A retry after a failed notification: deliver what was not delivered (at least once).
+        RecordOutcome::Duplicate { ticket_id } => (
+            "duplicate",
+            deps.tickets
+                .pending_notification(ticket_id)
+                .await
+                .map_err(|e| LambdaError::from_classified(&e))?,
+        ),
     };
+    if let Some(t) = to_notify {
+        let event = if t.messages == 1 {
+            "ticket.created"
+        } else {
+            "ticket.updated"
+        };
+        // An error here fails the invocation: Lambda retries, the message is a duplicate, and the
+        // notification is sent again because the ticket is not marked notified.
+        deps.notifier
+            .notify(&Notice { event, ticket: &t }, &contacts)
+            .await?;
+        deps.tickets
+            .mark_notified(&t.id, t.messages)
+            .await
+            .map_err(|e| LambdaError::from_classified(&e))?;
+    }
     tracing::info!(
         ses_message_id = %id,
         ticket_id = outcome.ticket_id(),

@@ -17,6 +17,7 @@ pub mod domain;
 pub mod error;
 pub mod inbound;
 pub mod mail;
+pub mod notify;
 pub mod registry;
 pub mod telemetry;
 pub mod tickets;

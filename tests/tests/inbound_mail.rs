@@ -11,6 +11,7 @@ use chrono::{Duration, Utc};
 use rootwarden::audit::{AuditLog, DynamoAuditLog};
 use rootwarden::inbound::{self, Delivery, S3RawMailStore};
 use rootwarden::mail::{Category, Priority, SecretKind};
+use rootwarden::notify::{Notifications, SesNotifier, WebhookNotifier};
 use rootwarden::registry::DynamoAccountRegistry;
 use rootwarden::tickets::{DynamoTicketStore, TicketStore};
 use rootwarden::vault::{KmsTransientStore, TransientStore};
@@ -290,11 +291,16 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
         st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
         st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
     );
+    let none = Notifications {
+        webhook: None,
+        email: None,
+    };
     let deps = inbound::Deps {
         mail: &mail,
         tickets: &tickets,
         vault: &vault,
         registry: &registry,
+        notifier: &none,
         actor: "arn:aws:lambda:test",
         max_bytes: 1000,
     };
@@ -352,4 +358,185 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
         .await
         .unwrap_err();
     assert_eq!(err.error_type, ErrorType::TransientAwsError);
+}
+
+/// A one-endpoint HTTP server on loopback that records requests and answers with the next status
+/// from `statuses` (then 200).
+/// One received request: lower-cased headers and the body.
+type Request = (HashMap<String, String>, Vec<u8>);
+
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Request>>>,
+    statuses: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
+}
+
+fn receiver(statuses: Vec<u16>) -> Receiver {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/rootwarden", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(statuses));
+    let (g, st) = (got.clone(), statuses.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut headers = HashMap::new();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = l.split_once(':') {
+                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                }
+            }
+            let len: usize = headers
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            g.lock().unwrap().push((headers, body));
+            let status = {
+                let mut s = st.lock().unwrap();
+                if s.is_empty() {
+                    200
+                } else {
+                    s.remove(0)
+                }
+            };
+            let mut c = conn;
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    Receiver { url, got, statuses }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_are_signed_retried_and_delivered_at_least_once() {
+    use hmac::{Hmac, Mac};
+    let st = stack(false).await;
+    let conf = st.emu.sdk_config().await;
+    // Contacts for the account, and a verified SES sender (unverified senders are refused).
+    st.ddb
+        .update_item()
+        .table_name(st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"))
+        .key("account_id", AttributeValue::S(ACCOUNT.into()))
+        .update_expression("SET contacts = :c")
+        .expression_attribute_values(
+            ":c",
+            AttributeValue::L(vec![AttributeValue::S("secops@customer.example".into())]),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ses = aws_sdk_sesv2::Client::new(&conf);
+    ses.create_email_identity()
+        .email_identity("provider.example")
+        .send()
+        .await
+        .unwrap();
+
+    let hook = receiver(vec![500]);
+    let secret = secrecy::SecretString::from("whsec-test-key");
+    let mut webhook = WebhookNotifier::new(&hook.url, secret.clone()).unwrap();
+    webhook.retry_delays = vec![std::time::Duration::from_millis(20)];
+    let notifier = Notifications {
+        webhook: Some(webhook),
+        email: Some(SesNotifier::new(ses, "rootwarden@provider.example")),
+    };
+    let (tickets, vault) = (st.tickets(), st.vault());
+    let registry =
+        DynamoAccountRegistry::new(st.ddb.clone(), st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"));
+    let mail = S3RawMailStore::new(
+        st.s3.clone(),
+        st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
+        st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
+    );
+    let deps = inbound::Deps {
+        mail: &mail,
+        tickets: &tickets,
+        vault: &vault,
+        registry: &registry,
+        notifier: &notifier,
+        actor: "arn:aws:lambda:test",
+        max_bytes: 40_000_000,
+    };
+    let delivery = Delivery {
+        ses_message_id: "sesnotify01".into(),
+        recipients: vec![ROOT_EMAIL.into()],
+        verdicts: None,
+        subject: None,
+        from: None,
+        received_at: Utc::now(),
+    };
+    st.store_raw(
+        "sesnotify01",
+        fixture("mail/security-02-exposed-access-key.eml"),
+    )
+    .await;
+
+    let p = inbound::process(&deps, &delivery).await.unwrap();
+    assert_eq!((p.outcome, p.priority), ("created", Priority::Critical));
+    // First attempt got a 500 and was retried; both carry a valid signature.
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    for (headers, body) in &got {
+        let ts = &headers["x-rootwarden-timestamp"];
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"whsec-test-key").unwrap();
+        mac.update(format!("{ts}.").as_bytes());
+        mac.update(body);
+        assert_eq!(
+            headers["x-rootwarden-signature"],
+            format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+        );
+        assert_eq!(headers["x-rootwarden-event"], "ticket.created");
+        assert_eq!(
+            headers["x-rootwarden-delivery"],
+            format!("{}/1", p.ticket_id)
+        );
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(v["ticket"]["id"], p.ticket_id.as_str());
+    }
+    // The contact e-mail went out through SES (critical ≥ high), visible on the emulator.
+    let (_, data) = st
+        .emu
+        .test_endpoint("GET", "/moto-api/data.json", None)
+        .unwrap();
+    let sent = data["ses"].to_string();
+    assert!(
+        sent.contains("secops@customer.example") && sent.contains(&p.ticket_id),
+        "SES send not observed: {sent:.400}"
+    );
+
+    // The receiver is down for longer than the retries: the invocation fails (retryable) ...
+    // (one 503 per attempt: the first try and its one retry)
+    *hook.statuses.lock().unwrap() = vec![503, 503];
+    let delivery2 = Delivery {
+        ses_message_id: "sesnotify02".into(),
+        ..delivery.clone()
+    };
+    st.store_raw(
+        "sesnotify02",
+        fixture("mail/security-03-suspicious-signin.eml"),
+    )
+    .await;
+    let err = inbound::process(&deps, &delivery2).await.unwrap_err();
+    assert_eq!(err.error_type, rootwarden::ErrorType::TransientAwsError);
+    // ... and the retry (a duplicate now) delivers the notification that did not go out.
+    let before = hook.got.lock().unwrap().len();
+    let p2 = inbound::process(&deps, &delivery2).await.unwrap();
+    assert_eq!(p2.outcome, "duplicate");
+    assert_eq!(hook.got.lock().unwrap().len(), before + 1);
+    // Once delivered, further retries send nothing.
+    inbound::process(&deps, &delivery2).await.unwrap();
+    assert_eq!(hook.got.lock().unwrap().len(), before + 1);
 }

@@ -261,3 +261,68 @@ async fn quarantined_mail_never_joins_a_thread() {
     );
     assert_eq!(store.get(&real_id).await.unwrap().unwrap().messages, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notification_watermark_survives_threaded_updates() {
+    let (emu, store, _audit) = setup().await;
+    let now = Utc::now();
+    let first = incoming(
+        "ses-n1",
+        &eml("n1@amazon.com", "[Case ID 55556666777] Question", "", "hi"),
+        now,
+    );
+    let id = store
+        .record(&first, ACTOR)
+        .await
+        .unwrap()
+        .ticket_id()
+        .to_owned();
+    assert!(store.pending_notification(&id).await.unwrap().is_some());
+    store.mark_notified(&id, 1).await.unwrap();
+    assert!(store.pending_notification(&id).await.unwrap().is_none());
+    let reply = incoming(
+        "ses-n2",
+        &eml(
+            "n2@amazon.com",
+            "Re: [Case ID 55556666777] Question",
+            "In-Reply-To: <n1@amazon.com>\r\n",
+            "more",
+        ),
+        now,
+    );
+    assert!(matches!(
+        store.record(&reply, ACTOR).await.unwrap(),
+        RecordOutcome::Updated(_)
+    ));
+    // The update kept the watermark (an item-replacing write would have dropped it) ...
+    let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
+    let item = ddb
+        .get_item()
+        .table_name(emu.env("ROOTWARDEN_TICKETS_TABLE"))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ticket#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ticket".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        item.get("notified")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some("1")
+    );
+    // ... so exactly the new message is pending.
+    let pending = store.pending_notification(&id).await.unwrap().unwrap();
+    assert_eq!(pending.messages, 2);
+    store.mark_notified(&id, 2).await.unwrap();
+    // A stale mark (a slow retry of the first notification) never moves it back.
+    store.mark_notified(&id, 1).await.unwrap();
+    assert!(store.pending_notification(&id).await.unwrap().is_none());
+}

@@ -11,6 +11,7 @@ use aws_lambda_events::event::ses::{SimpleEmailEvent, SimpleEmailVerdict};
 use lambda_runtime::LambdaEvent;
 use rootwarden::inbound::{self, Delivery, Processed, RawMailStore};
 use rootwarden::mail::{SesVerdicts, Verdict};
+use rootwarden::notify::Notifier;
 use rootwarden::registry::AccountRegistry;
 use rootwarden::tickets::TicketStore;
 use rootwarden::vault::TransientStore;
@@ -18,11 +19,12 @@ use rootwarden::{ErrorType, LambdaError};
 use serde::Serialize;
 use tracing::Instrument;
 
-pub struct Deps<M, T, V, R> {
+pub struct Deps<M, T, V, R, N> {
     pub mail: M,
     pub tickets: T,
     pub vault: V,
     pub registry: R,
+    pub notifier: N,
     pub max_bytes: u64,
 }
 
@@ -86,8 +88,8 @@ pub fn deliveries(payload: serde_json::Value) -> Result<Vec<Delivery>, LambdaErr
         .collect()
 }
 
-pub async fn handle<M, T, V, R>(
-    deps: &Deps<M, T, V, R>,
+pub async fn handle<M, T, V, R, N>(
+    deps: &Deps<M, T, V, R, N>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<Response, LambdaError>
 where
@@ -95,6 +97,7 @@ where
     T: TicketStore,
     V: TransientStore,
     R: AccountRegistry,
+    N: Notifier,
 {
     let deliveries = deliveries(event.payload)?;
     let correlation = deliveries
@@ -109,6 +112,7 @@ where
             tickets: &deps.tickets,
             vault: &deps.vault,
             registry: &deps.registry,
+            notifier: &deps.notifier,
             actor: &actor,
             max_bytes: deps.max_bytes,
         };

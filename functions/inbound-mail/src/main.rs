@@ -3,6 +3,7 @@ use std::sync::Arc;
 use lambda_runtime::{service_fn, LambdaEvent};
 use rootwarden::audit::DynamoAuditLog;
 use rootwarden::inbound::S3RawMailStore;
+use rootwarden::notify::{self, Notifications, SesNotifier, WebhookNotifier};
 use rootwarden::registry::DynamoAccountRegistry;
 use rootwarden::tickets::DynamoTicketStore;
 use rootwarden::vault::KmsTransientStore;
@@ -17,7 +18,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let s3 = rootwarden::aws::s3_client(&sdk);
     let audit = DynamoAuditLog::new(ddb.clone(), &config.audit_table, Arc::new(SystemClock));
+    let webhook = match &config.webhook {
+        Some((url, secret_arn)) => {
+            let secret =
+                notify::webhook_secret(&aws_sdk_secretsmanager::Client::new(&sdk), secret_arn)
+                    .await?;
+            Some(WebhookNotifier::new(url, secret)?)
+        }
+        None => None,
+    };
+    let email = config
+        .notify_from
+        .as_ref()
+        .map(|from| SesNotifier::new(aws_sdk_sesv2::Client::new(&sdk), from));
     let deps = inbound_mail::Deps {
+        notifier: Notifications { webhook, email },
         mail: S3RawMailStore::new(s3, &config.mail_bucket, &config.mail_prefix),
         tickets: DynamoTicketStore::new(ddb.clone(), &config.tickets_table, audit),
         vault: KmsTransientStore::new(

@@ -180,6 +180,46 @@ impl DynamoTicketStore {
         Ok(None)
     }
 
+    /// A new ticket is a conditional Put; an existing one is updated in place (conditional on
+    /// the version read), keeping attributes the document does not hold (e.g. `notified`).
+    fn ticket_write(
+        &self,
+        t: &Ticket,
+        prior_version: Option<u64>,
+    ) -> Result<TransactWriteItem, TicketError> {
+        let Some(v) = prior_version else {
+            return self.put(
+                ticket_item(t, 1)?,
+                Some(("attribute_not_exists(pk)", vec![])),
+            );
+        };
+        let mut item = ticket_item(t, v + 1)?;
+        let mut b = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("ticket#{}", t.id)))
+            .key("sk", s("ticket"))
+            .update_expression("SET doc = :doc, version = :nv, account = :account, last_seen = :last, #status = :status")
+            .condition_expression("version = :v")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":v", AttributeValue::N(v.to_string()));
+        for (attr, placeholder) in [
+            ("doc", ":doc"),
+            ("version", ":nv"),
+            ("account", ":account"),
+            ("last_seen", ":last"),
+            ("status", ":status"),
+        ] {
+            if let Some(value) = item.remove(attr) {
+                b = b.expression_attribute_values(placeholder, value);
+            }
+        }
+        let update = b.build().map_err(|e| TicketError::Store {
+            message: format!("building an Update: {e}"),
+            error_type: crate::ErrorType::InternalError,
+        })?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     fn put(
         &self,
         item: Item,
@@ -279,28 +319,11 @@ impl TicketStore for DynamoTicketStore {
                     return Ok(RecordOutcome::Duplicate { ticket_id: id });
                 }
             }
-            let (ticket, created, condition) = match self.find_thread(msg).await? {
-                Some((t, v)) => (
-                    merge(t, msg),
-                    false,
-                    (
-                        "version = :v",
-                        vec![(":v", AttributeValue::N(v.to_string()))],
-                    ),
-                ),
-                None => (msg.new_ticket(), true, ("attribute_not_exists(pk)", vec![])),
+            let (ticket, prior_version) = match self.find_thread(msg).await? {
+                Some((t, v)) => (merge(t, msg), Some(v)),
+                None => (msg.new_ticket(), None),
             };
-            let version = if created {
-                1
-            } else {
-                condition.1[0]
-                    .1
-                    .as_n()
-                    .ok()
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .unwrap_or(0)
-                    + 1
-            };
+            let created = prior_version.is_none();
             let stream = match &ticket.account_id {
                 Some(a) => Stream::Account(a.clone()),
                 None => Stream::System,
@@ -336,7 +359,7 @@ impl TicketStore for DynamoTicketStore {
                 item
             };
             let mut items = vec![
-                self.put(ticket_item(&ticket, version)?, Some(condition))?,
+                self.ticket_write(&ticket, prior_version)?,
                 self.put(
                     marker(format!("ses#{}", msg.ses_message_id)),
                     Some(("attribute_not_exists(pk)", vec![])),
@@ -405,6 +428,47 @@ impl TicketStore for DynamoTicketStore {
 
     async fn get(&self, id: &str) -> Result<Option<Ticket>, TicketError> {
         Ok(self.load(id).await?.map(|(t, _)| t))
+    }
+
+    async fn pending_notification(&self, id: &str) -> Result<Option<Ticket>, TicketError> {
+        let Some(item) = self.get_item(format!("ticket#{id}"), "ticket").await? else {
+            return Ok(None);
+        };
+        let notified: u32 = match item.get("notified") {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Ok(self
+            .load(id)
+            .await?
+            .map(|(t, _)| t)
+            .filter(|t| t.messages > notified))
+    }
+
+    async fn mark_notified(&self, id: &str, messages: u32) -> Result<(), TicketError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("ticket#{id}"), "ticket")))
+            .update_expression("SET notified = :m")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(notified) OR notified < :m)",
+            )
+            .expression_attribute_values(":m", AttributeValue::N(messages.to_string()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            // Already marked as far or further (a concurrent retry got there first).
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_err("dynamodb:UpdateItem", &e)),
+        }
     }
 
     async fn list(&self, account: Option<&AccountId>) -> Result<Vec<Ticket>, TicketError> {

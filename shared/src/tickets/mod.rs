@@ -179,6 +179,17 @@ pub trait TicketStore: Send + Sync {
         actor: &str,
     ) -> impl Future<Output = Result<RecordOutcome, TicketError>> + Send;
     fn get(&self, id: &str) -> impl Future<Output = Result<Option<Ticket>, TicketError>> + Send;
+    /// The ticket, if notifications for its latest message have not been delivered yet.
+    fn pending_notification(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Ticket>, TicketError>> + Send;
+    /// Records that notifications went out for the ticket's first `messages` messages.
+    fn mark_notified(
+        &self,
+        id: &str,
+        messages: u32,
+    ) -> impl Future<Output = Result<(), TicketError>> + Send;
     /// Tickets of one account (`None`: every ticket), most recent first.
     fn list(
         &self,
