@@ -110,6 +110,7 @@ CARGO_FUZZ_VERSION := 0.13.1
 FUZZ_SECONDS ?= 60
 fuzz:
 	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	mkdir -p fuzz/corpus/mail_decide && cp tests/fixtures/mail/*.eml fuzz/corpus/mail_decide/
 	cd fuzz && cargo +nightly fuzz run mail_decide -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144
 
 bench: venv
