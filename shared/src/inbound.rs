@@ -29,10 +29,17 @@ pub struct Delivery {
     pub subject: Option<String>,
     pub from: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// Bucket and key, when the event is an S3-action notification that names them; otherwise
+    /// the store's configured prefix + SES message id.
+    pub object: Option<(String, String)>,
 }
 
-/// Where SES's S3 action stored raw messages.
+/// Where SES's S3 action stored raw messages. Methods take the object key from [`object_key`].
+///
+/// [`object_key`]: RawMailStore::object_key
 pub trait RawMailStore: Send + Sync {
+    /// The delivery's object key; refuses an event that names another bucket.
+    fn object_key(&self, delivery: &Delivery) -> Result<String, LambdaError>;
     /// Size in bytes, waiting briefly for an object SES has not finished writing.
     fn size(&self, ses_message_id: &str) -> impl Future<Output = Result<u64, LambdaError>> + Send;
     fn fetch(
@@ -64,12 +71,26 @@ impl S3RawMailStore {
             retry_delays,
         }
     }
-    fn key(&self, id: &str) -> String {
-        format!("{}{id}", self.prefix)
+    fn key(&self, key: &str) -> String {
+        key.to_owned()
     }
 }
 
 impl RawMailStore for S3RawMailStore {
+    fn object_key(&self, d: &Delivery) -> Result<String, LambdaError> {
+        match &d.object {
+            None => Ok(format!("{}{}", self.prefix, d.ses_message_id)),
+            Some((bucket, key)) if *bucket == self.bucket && !key.is_empty() => Ok(key.clone()),
+            Some((bucket, _)) => Err(LambdaError::new(
+                ErrorType::ValidationError,
+                format!(
+                    "event names bucket {bucket:?}; this function reads {:?}",
+                    self.bucket
+                ),
+            )),
+        }
+    }
+
     async fn size(&self, id: &str) -> Result<u64, LambdaError> {
         let mut delays = self.retry_delays.iter();
         loop {
@@ -197,7 +218,8 @@ where
         registry_account,
         expected_by_workflow: false,
     };
-    let size = deps.mail.size(id).await?;
+    let key = deps.mail.object_key(delivery)?;
+    let size = deps.mail.size(&key).await?;
     let oversized = size > deps.max_bytes;
     let analysis = if oversized {
         let parsed = ParsedMail {
@@ -206,7 +228,7 @@ where
             text: format!(
                 "Message of {size} bytes exceeds the {}-byte limit and was not parsed. Raw copy: {}",
                 deps.max_bytes,
-                deps.mail.location(id)
+                deps.mail.location(&key)
             ),
             size: size as usize,
             ..ParsedMail::default()
@@ -215,7 +237,7 @@ where
         a.decision.priority = a.decision.priority.max(Priority::High);
         a
     } else {
-        let raw = deps.mail.fetch(id).await?;
+        let raw = deps.mail.fetch(&key).await?;
         mail::analyze(&raw, &ctx)
     };
     let decision = analysis.decision;
@@ -239,7 +261,7 @@ where
     }
     let msg = IncomingMessage {
         ses_message_id: id.clone(),
-        raw_location: deps.mail.location(id),
+        raw_location: deps.mail.location(&key),
         received_at: delivery.received_at,
         decision: decision.clone(),
     };

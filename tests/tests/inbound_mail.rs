@@ -311,6 +311,7 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
         subject: Some("Your invoice".into()),
         from: Some("AWS Billing <aws-billing@amazon.com>".into()),
         received_at: Utc::now(),
+        object: None,
     };
     st.store_raw(
         "sesbig0001",
@@ -346,6 +347,42 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
     assert!(p.quarantined);
     assert_eq!(p.secrets_vaulted, 0);
     assert!(matches!(p.priority, Priority::High | Priority::Critical));
+
+    // An S3-action event names its object: read exactly that; another bucket is refused.
+    let bucket = st.emu.env("ROOTWARDEN_MAIL_BUCKET");
+    st.s3
+        .put_object()
+        .bucket(&bucket)
+        .key("elsewhere/sesnamed001")
+        .body(fixture("mail/billing-03-free-tier-alert.eml").into())
+        .send()
+        .await
+        .unwrap();
+    let named = Delivery {
+        object: Some((bucket.clone(), "elsewhere/sesnamed001".into())),
+        ..delivery("sesnamed001")
+    };
+    let p = inbound::process(&deps, &named).await.unwrap();
+    assert_eq!(
+        tickets
+            .get(&p.ticket_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .raw_locations,
+        vec![format!("s3://{bucket}/elsewhere/sesnamed001")]
+    );
+    let foreign = Delivery {
+        object: Some(("someone-elses-bucket".into(), "x".into())),
+        ..delivery("sesforeign01")
+    };
+    assert_eq!(
+        inbound::process(&deps, &foreign)
+            .await
+            .unwrap_err()
+            .error_type,
+        ErrorType::ValidationError
+    );
 
     // Missing object: retried briefly, then a transient error (so SES/Lambda retry later).
     let mut quick = mail.clone();
@@ -477,6 +514,7 @@ async fn notifications_are_signed_retried_and_delivered_at_least_once() {
         subject: None,
         from: None,
         received_at: Utc::now(),
+        object: None,
     };
     st.store_raw(
         "sesnotify01",

@@ -37,9 +37,33 @@ fn verdict(v: &SimpleEmailVerdict) -> Verdict {
     v.status.as_deref().map(Verdict::parse).unwrap_or_default()
 }
 
-/// SES receipt event → deliveries. Rejects anything else with a named error.
+/// SES's S3-action notification, published to SNS (`{notificationType, mail, receipt}` as the
+/// SNS message), unwrapped into the SES record shape.
+fn unwrap_sns(payload: serde_json::Value) -> Result<serde_json::Value, LambdaError> {
+    let Some(records) = payload.get("Records").and_then(|r| r.as_array()) else {
+        return Ok(payload);
+    };
+    if !records.iter().any(|r| r.get("Sns").is_some()) {
+        return Ok(payload);
+    }
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let text = r["Sns"]["Message"].as_str().unwrap_or_default();
+        let n: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            LambdaError::new(
+                ErrorType::ValidationError,
+                format!("SNS message is not an SES notification: {e}"),
+            )
+        })?;
+        out.push(serde_json::json!({"eventSource": "aws:ses", "ses": {"mail": n["mail"], "receipt": n["receipt"]}}));
+    }
+    Ok(serde_json::json!({ "Records": out }))
+}
+
+/// SES receipt event (Lambda action, S3-action record, or S3-action notification via SNS) →
+/// deliveries. Rejects anything else with a named error.
 pub fn deliveries(payload: serde_json::Value) -> Result<Vec<Delivery>, LambdaError> {
-    let event: SimpleEmailEvent = serde_json::from_value(payload).map_err(|e| {
+    let event: SimpleEmailEvent = serde_json::from_value(unwrap_sns(payload)?).map_err(|e| {
         LambdaError::new(
             ErrorType::ValidationError,
             format!("not an SES receipt event: {e}"),
@@ -83,6 +107,14 @@ pub fn deliveries(payload: serde_json::Value) -> Result<Vec<Delivery>, LambdaErr
                 subject: mail.common_headers.subject,
                 from: mail.common_headers.from.into_iter().next(),
                 received_at: receipt.timestamp,
+                object: match (
+                    receipt.action.type_.as_deref(),
+                    receipt.action.bucket_name,
+                    receipt.action.object_key,
+                ) {
+                    (Some("S3"), Some(bucket), Some(key)) => Some((bucket, key)),
+                    _ => None,
+                },
             })
         })
         .collect()
@@ -156,6 +188,48 @@ mod tests {
         assert_eq!(d.received_at.to_rfc3339(), "2026-11-24T09:30:02.028+00:00");
     }
 
+    fn sns_wrapped(notification: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(format!(
+            "{}/../../tests/fixtures/ses/{notification}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification", "Message": text}}]})
+    }
+
+    #[test]
+    fn s3_action_shapes_carry_the_object_they_name() {
+        let shared = |f: &str| -> serde_json::Value {
+            serde_json::from_str(
+                &std::fs::read_to_string(format!(
+                    "{}/../../tests/fixtures/ses/{f}",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap(),
+            )
+            .unwrap()
+        };
+        let want = Some((
+            "rootwarden-inbound-mail-123456789012-us-east-1".to_owned(),
+            "inbound/q4r812rmjf6jst75o67cpynh31kwip41dch3gp42".to_owned(),
+        ));
+        let record = deliveries(shared("s3-action-event.json")).unwrap();
+        assert_eq!(record[0].object, want);
+        let via_sns = deliveries(sns_wrapped("s3-action-sns-notification.json")).unwrap();
+        assert_eq!(via_sns[0].object, want);
+        assert_eq!(via_sns[0].ses_message_id, record[0].ses_message_id);
+        assert_eq!(via_sns[0].recipients, record[0].recipients);
+        // The Lambda-action event names no object: the configured prefix applies.
+        assert_eq!(
+            deliveries(shared("lambda-event.json")).unwrap()[0].object,
+            None
+        );
+        // Verdicts come through: the FAIL sample quarantines downstream.
+        let fail = deliveries(shared("lambda-event-verdict-fail.json")).unwrap();
+        let v = fail[0].verdicts.unwrap();
+        assert_eq!((v.spam, v.dmarc), (Verdict::Fail, Verdict::Fail));
+    }
+
     #[test]
     fn bad_events_are_validation_errors() {
         let mut no_id = fixture("ses-lambda-event.json");
@@ -168,6 +242,8 @@ mod tests {
             serde_json::json!([1, 2]),
             no_id,
             traversal,
+            serde_json::json!({"Records": [{"Sns": {"Message": "not json"}}]}),
+            serde_json::json!({"Records": [{"Sns": {"Message": "{\"mail\": 1}"}}]}),
         ] {
             let err = deliveries(bad).unwrap_err();
             assert_eq!(err.error_type, ErrorType::ValidationError, "{err}");
