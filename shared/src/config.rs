@@ -14,6 +14,7 @@ pub mod vars {
     pub const MAIL_BUCKET: &str = "ROOTWARDEN_MAIL_BUCKET";
     pub const MAIL_PREFIX: &str = "ROOTWARDEN_MAIL_PREFIX";
     pub const MAIL_MAX_BYTES: &str = "ROOTWARDEN_MAIL_MAX_BYTES";
+    pub const WORKFLOWS_TABLE: &str = "ROOTWARDEN_WORKFLOWS_TABLE";
     pub const WEBHOOK_URL: &str = "ROOTWARDEN_WEBHOOK_URL";
     pub const WEBHOOK_SECRET_ARN: &str = "ROOTWARDEN_WEBHOOK_SECRET_ARN";
     pub const NOTIFY_FROM: &str = "ROOTWARDEN_NOTIFY_FROM";
@@ -51,6 +52,8 @@ pub struct Config {
     pub mail_prefix: String,
     /// Messages above this size become an "oversized" ticket without being loaded.
     pub mail_max_bytes: u64,
+    /// DynamoDB table of workflow state (waits for mail, rotations).
+    pub workflows_table: String,
     /// Ticket webhook (`None`: no webhook) and the Secrets Manager secret holding its signing key.
     pub webhook: Option<(String, String)>,
     /// Verified SES sender for contact e-mails (`None`: no e-mail).
@@ -121,7 +124,10 @@ impl Config {
             )),
         };
         let notify_from = optional(vars::NOTIFY_FROM);
+        let workflows_table = required(vars::WORKFLOWS_TABLE)?;
+        validate_table_name(vars::WORKFLOWS_TABLE, &workflows_table)?;
         Ok(Self {
+            workflows_table,
             webhook,
             notify_from,
             audit_table,
@@ -196,7 +202,8 @@ mod tests {
         ));
     }
 
-    const FULL: [(&str, &str); 7] = [
+    const FULL: [(&str, &str); 8] = [
+        (vars::WORKFLOWS_TABLE, "rw-workflows"),
         (vars::AUDIT_TABLE, " rw-audit "),
         (vars::TICKETS_TABLE, "rw-tickets"),
         (vars::ACCOUNTS_TABLE, "rw-accounts"),

@@ -16,6 +16,7 @@ use crate::notify::{Notice, Notifier};
 use crate::registry::AccountRegistry;
 use crate::tickets::{IncomingMessage, RecordOutcome, TicketStore};
 use crate::vault::TransientStore;
+use crate::workflows::WorkflowWaits;
 use crate::{ErrorType, LambdaError, RootEmail};
 
 /// What SES tells us about one delivery (the body is not in the event).
@@ -167,14 +168,17 @@ pub struct Processed {
     pub quarantined: bool,
     pub secrets_vaulted: usize,
     pub oversized: bool,
+    /// Waiting workflows this message completed.
+    pub workflows_completed: usize,
 }
 
-pub struct Deps<'a, M, T, V, R, N> {
+pub struct Deps<'a, M, T, V, R, N, W> {
     pub mail: &'a M,
     pub tickets: &'a T,
     pub vault: &'a V,
     pub registry: &'a R,
     pub notifier: &'a N,
+    pub waits: &'a W,
     /// Who records: the function's ARN.
     pub actor: &'a str,
     pub max_bytes: u64,
@@ -188,8 +192,8 @@ fn address_of(header: &str) -> String {
     inner.trim().to_ascii_lowercase()
 }
 
-pub async fn process<M, T, V, R, N>(
-    deps: &Deps<'_, M, T, V, R, N>,
+pub async fn process<M, T, V, R, N, W>(
+    deps: &Deps<'_, M, T, V, R, N, W>,
     delivery: &Delivery,
 ) -> Result<Processed, LambdaError>
 where
@@ -198,6 +202,7 @@ where
     V: TransientStore,
     R: AccountRegistry,
     N: Notifier,
+    W: WorkflowWaits,
 {
     let id = &delivery.ses_message_id;
     // The registry wins over anything the message says.
@@ -240,7 +245,21 @@ where
         let raw = deps.mail.fetch(&key).await?;
         mail::analyze(&raw, &ctx)
     };
-    let decision = analysis.decision;
+    let mut decision = analysis.decision;
+    // A workflow of ours waiting for this kind of mail for this account: the mail is expected
+    // (password-changed is then not `critical`) and completes the workflow. Quarantined mail
+    // never drives anything.
+    let waits = match (&decision.account_id, decision.quarantined) {
+        (Some(account), false) => {
+            deps.waits
+                .waiting(account, decision.category, Utc::now())
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    if !waits.is_empty() {
+        decision.priority = mail::classify::priority(decision.category, false, false, true);
+    }
     // Quarantined mail never drives anything: its "reset link" is likely the phish itself.
     let mut vaulted = 0;
     if !decision.quarantined {
@@ -298,7 +317,17 @@ where
             .await
             .map_err(|e| LambdaError::from_classified(&e))?;
     }
+    for w in &waits {
+        let output = serde_json::json!({
+            "ticket_id": outcome.ticket_id(),
+            "ses_message_id": id,
+            "account_id": w.account.as_str(),
+            "category": decision.category.as_str(),
+        });
+        deps.waits.complete(w, &output).await?;
+    }
     tracing::info!(
+        workflows_completed = waits.len(),
         ses_message_id = %id,
         ticket_id = outcome.ticket_id(),
         outcome = label,
@@ -316,6 +345,7 @@ where
         quarantined: decision.quarantined,
         secrets_vaulted: vaulted,
         oversized,
+        workflows_completed: waits.len(),
     })
 }
 

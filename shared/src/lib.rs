@@ -22,6 +22,7 @@ pub mod registry;
 pub mod telemetry;
 pub mod tickets;
 pub mod vault;
+pub mod workflows;
 
 pub use clock::{Clock, SystemClock};
 pub use config::{Config, ConfigError};

@@ -15,6 +15,7 @@ use rootwarden::notify::{Notifications, SesNotifier, WebhookNotifier};
 use rootwarden::registry::DynamoAccountRegistry;
 use rootwarden::tickets::{DynamoTicketStore, TicketStore};
 use rootwarden::vault::{KmsTransientStore, TransientStore};
+use rootwarden::workflows::{DynamoWorkflowWaits, Wait, WorkflowWaits};
 use rootwarden::{AccountId, ErrorType, SystemClock};
 use rootwarden_tests::{build_functions, repo_root, Emulator};
 use secrecy::ExposeSecret;
@@ -40,6 +41,7 @@ fn ses_event(ses_id: &str, recipient: &str) -> Value {
 
 struct Stack {
     emu: Emulator,
+    sfn: aws_sdk_sfn::Client,
     ddb: aws_sdk_dynamodb::Client,
     s3: aws_sdk_s3::Client,
     kms: aws_sdk_kms::Client,
@@ -73,7 +75,14 @@ async fn stack(functions: bool) -> Stack {
         .unwrap();
     let s3 = rootwarden::aws::s3_client(&conf);
     let kms = aws_sdk_kms::Client::new(&conf);
-    Stack { emu, ddb, s3, kms }
+    let sfn = aws_sdk_sfn::Client::new(&conf);
+    Stack {
+        emu,
+        sfn,
+        ddb,
+        s3,
+        kms,
+    }
 }
 
 impl Stack {
@@ -102,6 +111,13 @@ impl Stack {
             self.ddb.clone(),
             self.emu.env("ROOTWARDEN_TICKETS_TABLE"),
             self.audit(),
+        )
+    }
+    fn waits(&self) -> DynamoWorkflowWaits {
+        DynamoWorkflowWaits::new(
+            self.ddb.clone(),
+            self.sfn.clone(),
+            self.emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
         )
     }
     fn vault(&self) -> KmsTransientStore {
@@ -301,6 +317,7 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
         vault: &vault,
         registry: &registry,
         notifier: &none,
+        waits: &st.waits(),
         actor: "arn:aws:lambda:test",
         max_bytes: 1000,
     };
@@ -504,6 +521,7 @@ async fn notifications_are_signed_retried_and_delivered_at_least_once() {
         vault: &vault,
         registry: &registry,
         notifier: &notifier,
+        waits: &st.waits(),
         actor: "arn:aws:lambda:test",
         max_bytes: 40_000_000,
     };
@@ -577,4 +595,177 @@ async fn notifications_are_signed_retried_and_delivered_at_least_once() {
     // Once delivered, further retries send nothing.
     inbound::process(&deps, &delivery2).await.unwrap();
     assert_eq!(hook.got.lock().unwrap().len(), before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_changed_mail_completes_the_waiting_workflow_once() {
+    use aws_sdk_sfn::types::ExecutionStatus;
+    let st = stack(false).await;
+    // A workflow that waits for AWS's "password changed" mail, as rotation's apply step does.
+    let function = st.emu.stack().resources["AuditVerifierFunction"]
+        .arn
+        .clone()
+        .unwrap();
+    let definition = json!({
+        "StartAt": "AwaitApply",
+        "States": {"AwaitApply": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": function, "Payload": {"token.$": "$$.Task.Token"}},
+            "TimeoutSeconds": 600,
+            "End": true
+        }}
+    });
+    let sm = st
+        .sfn
+        .create_state_machine()
+        .name(format!("{}-await", st.emu.stack().name))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/rw-test")
+        .send()
+        .await
+        .unwrap();
+    let exec = st
+        .sfn
+        .start_execution()
+        .state_machine_arn(sm.state_machine_arn())
+        .name("rotation-1")
+        .input("{}")
+        .send()
+        .await
+        .unwrap();
+    // The token the waiting task was given (in production the task itself registers it).
+    let mut token = None;
+    for _ in 0..100 {
+        let h = st
+            .sfn
+            .get_execution_history()
+            .execution_arn(exec.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        token = h.events().iter().find_map(|e| {
+            let params: Value =
+                serde_json::from_str(e.task_scheduled_event_details()?.parameters()).ok()?;
+            params["Payload"]["token"].as_str().map(str::to_owned)
+        });
+        if token.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let account = AccountId::parse("314159265358").unwrap();
+    let waits = st.waits();
+    waits
+        .register(&Wait {
+            account: account.clone(),
+            kind: Category::PasswordChanged,
+            execution: "rotation-1".into(),
+            task_token: token.expect("task token in history"),
+            expires_at: Utc::now() + Duration::hours(72),
+        })
+        .await
+        .unwrap();
+
+    let (tickets, vault) = (st.tickets(), st.vault());
+    let registry =
+        DynamoAccountRegistry::new(st.ddb.clone(), st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"));
+    let mail = S3RawMailStore::new(
+        st.s3.clone(),
+        st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
+        st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
+    );
+    let none = Notifications {
+        webhook: None,
+        email: None,
+    };
+    let deps = inbound::Deps {
+        mail: &mail,
+        tickets: &tickets,
+        vault: &vault,
+        registry: &registry,
+        notifier: &none,
+        waits: &waits,
+        actor: "arn:aws:lambda:test",
+        max_bytes: 40_000_000,
+    };
+    // The authenticated "password changed" mail for that account (routed by its sub-address).
+    st.store_raw(
+        "seschanged01",
+        fixture("mail/password-changed-01-sub-address.eml"),
+    )
+    .await;
+    let delivery = Delivery {
+        ses_message_id: "seschanged01".into(),
+        recipients: vec!["aws-root+314159265358@provider.example".into()],
+        verdicts: None,
+        subject: None,
+        from: None,
+        received_at: Utc::now(),
+        object: None,
+    };
+    let p = inbound::process(&deps, &delivery).await.unwrap();
+    assert_eq!(p.category, Category::PasswordChanged);
+    assert_eq!(p.workflows_completed, 1);
+    assert_eq!(
+        p.priority,
+        Priority::Normal,
+        "expected by a workflow: not critical"
+    );
+
+    let mut status = ExecutionStatus::Running;
+    let mut output = String::new();
+    for _ in 0..100 {
+        let d = st
+            .sfn
+            .describe_execution()
+            .execution_arn(exec.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        status = d.status().clone();
+        output = d.output().unwrap_or_default().to_owned();
+        if status != ExecutionStatus::Running {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, ExecutionStatus::Succeeded);
+    let out: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(out["ticket_id"], p.ticket_id.as_str());
+    assert_eq!(out["category"], "password-changed");
+    assert!(waits
+        .waiting(&account, Category::PasswordChanged, Utc::now())
+        .await
+        .unwrap()
+        .is_empty());
+    // A retry of the same delivery completes nothing more.
+    assert_eq!(
+        inbound::process(&deps, &delivery)
+            .await
+            .unwrap()
+            .workflows_completed,
+        0
+    );
+
+    // Without a waiting workflow, the same kind of mail is unexpected: critical.
+    st.store_raw(
+        "seschanged02",
+        fixture("mail/password-changed-02-account-in-body.eml"),
+    )
+    .await;
+    let p2 = inbound::process(
+        &deps,
+        &Delivery {
+            ses_message_id: "seschanged02".into(),
+            recipients: vec![],
+            ..delivery.clone()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (p2.category, p2.priority, p2.workflows_completed),
+        (Category::PasswordChanged, Priority::Critical, 0)
+    );
 }

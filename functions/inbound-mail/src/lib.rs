@@ -15,11 +15,13 @@ use rootwarden::notify::Notifier;
 use rootwarden::registry::AccountRegistry;
 use rootwarden::tickets::TicketStore;
 use rootwarden::vault::TransientStore;
+use rootwarden::workflows::WorkflowWaits;
 use rootwarden::{ErrorType, LambdaError};
 use serde::Serialize;
 use tracing::Instrument;
 
-pub struct Deps<M, T, V, R, N> {
+pub struct Deps<M, T, V, R, N, W> {
+    pub waits: W,
     pub mail: M,
     pub tickets: T,
     pub vault: V,
@@ -120,8 +122,8 @@ pub fn deliveries(payload: serde_json::Value) -> Result<Vec<Delivery>, LambdaErr
         .collect()
 }
 
-pub async fn handle<M, T, V, R, N>(
-    deps: &Deps<M, T, V, R, N>,
+pub async fn handle<M, T, V, R, N, W>(
+    deps: &Deps<M, T, V, R, N, W>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<Response, LambdaError>
 where
@@ -130,6 +132,7 @@ where
     V: TransientStore,
     R: AccountRegistry,
     N: Notifier,
+    W: WorkflowWaits,
 {
     let deliveries = deliveries(event.payload)?;
     let correlation = deliveries
@@ -145,6 +148,7 @@ where
             vault: &deps.vault,
             registry: &deps.registry,
             notifier: &deps.notifier,
+            waits: &deps.waits,
             actor: &actor,
             max_bytes: deps.max_bytes,
         };

@@ -7,6 +7,7 @@ use rootwarden::notify::{self, Notifications, SesNotifier, WebhookNotifier};
 use rootwarden::registry::DynamoAccountRegistry;
 use rootwarden::tickets::DynamoTicketStore;
 use rootwarden::vault::KmsTransientStore;
+use rootwarden::workflows::DynamoWorkflowWaits;
 use rootwarden::{Config, SystemClock};
 
 #[tokio::main]
@@ -32,6 +33,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .as_ref()
         .map(|from| SesNotifier::new(aws_sdk_sesv2::Client::new(&sdk), from));
     let deps = inbound_mail::Deps {
+        waits: DynamoWorkflowWaits::new(
+            ddb.clone(),
+            aws_sdk_sfn::Client::new(&sdk),
+            &config.workflows_table,
+        ),
         notifier: Notifications { webhook, email },
         mail: S3RawMailStore::new(s3, &config.mail_bucket, &config.mail_prefix),
         tickets: DynamoTicketStore::new(ddb.clone(), &config.tickets_table, audit),
