@@ -769,3 +769,97 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
         (Category::PasswordChanged, Priority::Critical, 0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_shared_corpus_message_goes_through_the_pipeline_to_a_ticket() {
+    let Some(shared) = rootwarden_tests::shared_dir() else {
+        eprintln!("SKIPPED: ../shared is absent, so the mail-parser corpus cannot be read");
+        return;
+    };
+    let mut files = Vec::new();
+    let mut dirs = vec![shared.join("corpus/mail-parser-eml")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "eml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 100);
+    let st = stack(false).await;
+    let (tickets, vault, waits) = (st.tickets(), st.vault(), st.waits());
+    let registry =
+        DynamoAccountRegistry::new(st.ddb.clone(), st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"));
+    let mail = S3RawMailStore::new(
+        st.s3.clone(),
+        st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
+        st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
+    );
+    let none = Notifications {
+        webhook: None,
+        email: None,
+    };
+    let deps = inbound::Deps {
+        mail: &mail,
+        tickets: &tickets,
+        vault: &vault,
+        registry: &registry,
+        notifier: &none,
+        waits: &waits,
+        actor: "arn:aws:lambda:test",
+        max_bytes: 40_000_000,
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut recorded = 0;
+    for (i, f) in files.iter().enumerate() {
+        let id = format!("corpus{i:04}");
+        st.store_raw(&id, std::fs::read(f).unwrap()).await;
+        let delivery = Delivery {
+            ses_message_id: id,
+            recipients: vec![ROOT_EMAIL.into()],
+            verdicts: None,
+            subject: None,
+            from: None,
+            received_at: Utc::now(),
+            object: None,
+        };
+        let p = inbound::process(&deps, &delivery)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(
+            tickets.get(&p.ticket_id).await.unwrap().is_some(),
+            "{}: no ticket",
+            f.display()
+        );
+        if p.outcome != "duplicate" {
+            recorded += 1;
+        }
+        seen.insert(p.ticket_id);
+    }
+    // Messages that share a Message-ID with an earlier one are duplicates; every other message
+    // was recorded (a new ticket or a thread update) with exactly one audit record.
+    let audit = st
+        .audit()
+        .read_stream(&format!("account/{ACCOUNT}"))
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), recorded);
+    assert!(
+        recorded >= files.len() * 3 / 4,
+        "{recorded} of {} recorded",
+        files.len()
+    );
+    assert!(rootwarden::audit::verify(&st.audit(), None)
+        .await
+        .unwrap()
+        .is_ok());
+    eprintln!(
+        "{} messages: {recorded} recorded, {} tickets",
+        files.len(),
+        seen.len()
+    );
+}
