@@ -33,10 +33,7 @@ fn line(t: &Ticket) -> String {
         t.id,
         account,
         t.category.as_str(),
-        serde_json::to_value(t.priority)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        t.priority.as_str(),
         t.status.as_str(),
         t.messages,
         t.subject

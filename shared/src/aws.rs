@@ -76,14 +76,21 @@ pub fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error>(
     }
 }
 
+/// An SDK error as a handler error: classified, described, secret-free.
+pub fn sdk_error<E: ProvideErrorMetadata + std::error::Error>(
+    operation: &str,
+    err: &SdkError<E, Response>,
+) -> crate::LambdaError {
+    crate::LambdaError::new(classify_sdk_error(err), describe_sdk_error(operation, err))
+}
+
 /// The caller's ARN as AWS sees it: the only trusted source of "who".
 pub async fn caller_arn(sts: &aws_sdk_sts::Client) -> Result<String, crate::LambdaError> {
-    let out = sts.get_caller_identity().send().await.map_err(|e| {
-        crate::LambdaError::new(
-            classify_sdk_error(&e),
-            describe_sdk_error("sts:GetCallerIdentity", &e),
-        )
-    })?;
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| sdk_error("sts:GetCallerIdentity", &e))?;
     out.arn.ok_or_else(|| {
         crate::LambdaError::new(ErrorType::AwsError, "sts:GetCallerIdentity returned no ARN")
     })

@@ -10,7 +10,7 @@ use aws_sdk_s3::Client as S3;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::aws::{classify_sdk_error, describe_sdk_error};
+use crate::aws::sdk_error;
 use crate::mail::{self, Category, Context, ParsedMail, Priority, SesVerdicts};
 use crate::notify::{Notice, Notifier};
 use crate::registry::AccountRegistry;
@@ -72,9 +72,6 @@ impl S3RawMailStore {
             retry_delays,
         }
     }
-    fn key(&self, key: &str) -> String {
-        key.to_owned()
-    }
 }
 
 impl RawMailStore for S3RawMailStore {
@@ -99,7 +96,7 @@ impl RawMailStore for S3RawMailStore {
                 .client
                 .head_object()
                 .bucket(&self.bucket)
-                .key(self.key(id))
+                .key(id)
                 .send()
                 .await
             {
@@ -110,21 +107,12 @@ impl RawMailStore for S3RawMailStore {
                         None => {
                             return Err(LambdaError::new(
                                 ErrorType::TransientAwsError,
-                                format!(
-                                    "raw message {} is not in s3://{}/ yet",
-                                    self.key(id),
-                                    self.bucket
-                                ),
+                                format!("raw message {} is not in s3://{}/ yet", id, self.bucket),
                             ))
                         }
                     }
                 }
-                Err(e) => {
-                    return Err(LambdaError::new(
-                        classify_sdk_error(&e),
-                        describe_sdk_error("s3:HeadObject", &e),
-                    ))
-                }
+                Err(e) => return Err(sdk_error("s3:HeadObject", &e)),
             }
         }
     }
@@ -134,26 +122,21 @@ impl RawMailStore for S3RawMailStore {
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(self.key(id))
+            .key(id)
             .send()
             .await
-            .map_err(|e| {
-                LambdaError::new(
-                    classify_sdk_error(&e),
-                    describe_sdk_error("s3:GetObject", &e),
-                )
-            })?;
+            .map_err(|e| sdk_error("s3:GetObject", &e))?;
         let body = out.body.collect().await.map_err(|e| {
             LambdaError::new(
                 ErrorType::TransientAwsError,
-                format!("reading s3://{}/{}: {e}", self.bucket, self.key(id)),
+                format!("reading s3://{}/{}: {e}", self.bucket, id),
             )
         })?;
         Ok(body.into_bytes().to_vec())
     }
 
     fn location(&self, id: &str) -> String {
-        format!("s3://{}/{}", self.bucket, self.key(id))
+        format!("s3://{}/{}", self.bucket, id)
     }
 }
 

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::aws::{classify_sdk_error, describe_sdk_error};
+use crate::aws::sdk_error;
 use crate::mail::Priority;
 use crate::tickets::Ticket;
 use crate::{ErrorType, LambdaError};
@@ -142,10 +142,7 @@ impl SesNotifier {
             .as_ref()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "unrouted".into());
-        let priority = serde_json::to_value(t.priority)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let priority = t.priority.as_str();
         let subject = format!(
             "[Root Warden] {priority} {} ticket {} for account {account}",
             t.category.as_str(),
@@ -187,12 +184,7 @@ impl SesNotifier {
             )
             .send()
             .await
-            .map_err(|e| {
-                LambdaError::new(
-                    classify_sdk_error(&e),
-                    describe_sdk_error("ses:SendEmail", &e),
-                )
-            })?;
+            .map_err(|e| sdk_error("ses:SendEmail", &e))?;
         Ok(())
     }
 }
@@ -227,12 +219,7 @@ pub async fn webhook_secret(
         .secret_id(arn)
         .send()
         .await
-        .map_err(|e| {
-            LambdaError::new(
-                classify_sdk_error(&e),
-                describe_sdk_error("secretsmanager:GetSecretValue", &e),
-            )
-        })?;
+        .map_err(|e| sdk_error("secretsmanager:GetSecretValue", &e))?;
     out.secret_string
         .filter(|s| !s.is_empty())
         .map(SecretString::from)

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::aws::{classify_sdk_error, describe_sdk_error};
+use crate::aws::sdk_error;
 use crate::{AccountId, LambdaError, RootEmail};
 
 /// GSI on `root_email`.
@@ -58,12 +58,7 @@ impl AccountRegistry for DynamoAccountRegistry {
             .limit(2)
             .send()
             .await
-            .map_err(|e| {
-                LambdaError::new(
-                    classify_sdk_error(&e),
-                    describe_sdk_error("dynamodb:Query", &e),
-                )
-            })?;
+            .map_err(|e| sdk_error("dynamodb:Query", &e))?;
         let Some(item) = out.items().first() else {
             return Ok(None);
         };

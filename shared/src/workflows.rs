@@ -15,7 +15,7 @@ use std::future::Future;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use crate::aws::{classify_sdk_error, describe_sdk_error};
+use crate::aws::sdk_error;
 use crate::mail::Category;
 use crate::{AccountId, ErrorType, LambdaError};
 
@@ -110,12 +110,7 @@ impl WorkflowWaits for DynamoWorkflowWaits {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| {
-                LambdaError::new(
-                    classify_sdk_error(&e),
-                    describe_sdk_error("dynamodb:PutItem", &e),
-                )
-            })?;
+            .map_err(|e| sdk_error("dynamodb:PutItem", &e))?;
         Ok(())
     }
 
@@ -138,12 +133,7 @@ impl WorkflowWaits for DynamoWorkflowWaits {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| {
-                LambdaError::new(
-                    classify_sdk_error(&e),
-                    describe_sdk_error("dynamodb:Query", &e),
-                )
-            })?;
+            .map_err(|e| sdk_error("dynamodb:Query", &e))?;
         let mut waits = Vec::new();
         for item in out.items() {
             let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
@@ -186,10 +176,7 @@ impl WorkflowWaits for DynamoWorkflowWaits {
                 se.is_task_does_not_exist() || se.is_task_timed_out() || se.is_invalid_token()
             });
             if !gone {
-                return Err(LambdaError::new(
-                    classify_sdk_error(&e),
-                    describe_sdk_error("states:SendTaskSuccess", &e),
-                ));
+                return Err(sdk_error("states:SendTaskSuccess", &e));
             }
             tracing::warn!(execution = %w.execution, "waiting task no longer exists; removing its record");
         }
@@ -200,12 +187,7 @@ impl WorkflowWaits for DynamoWorkflowWaits {
             .key("sk", s(format!("{}#{}", w.kind.as_str(), w.execution)))
             .send()
             .await
-            .map_err(|e| {
-                LambdaError::new(
-                    classify_sdk_error(&e),
-                    describe_sdk_error("dynamodb:DeleteItem", &e),
-                )
-            })?;
+            .map_err(|e| sdk_error("dynamodb:DeleteItem", &e))?;
         Ok(())
     }
 }
