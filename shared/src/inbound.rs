@@ -245,7 +245,14 @@ where
     }
     // Quarantined mail never drives anything: its "reset link" is likely the phish itself.
     let mut vaulted = 0;
-    if !decision.quarantined {
+    // Secrets are vaulted before the ticket is written, so a delivery already recorded (an SES
+    // or Lambda retry) has its secrets stored: don't encrypt and write them again.
+    let recorded = deps
+        .tickets
+        .delivery_recorded(id)
+        .await
+        .map_err(|e| LambdaError::from_classified(&e))?;
+    if !decision.quarantined && recorded.is_none() {
         for (index, secret) in analysis.secrets.iter().enumerate() {
             deps.vault
                 .put(

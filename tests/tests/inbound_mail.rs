@@ -260,6 +260,23 @@ async fn delivered_reset_mail_becomes_a_redacted_ticket_and_a_vaulted_link_once(
         assert_eq!(out["processed"][0]["outcome"], "duplicate");
         assert_eq!(out["processed"][0]["ticket_id"], ticket_id.as_str());
     }
+    // A re-delivery later on (a new receipt time) is recorded nowhere and vaulted nowhere again:
+    // the stored link keeps its original expiry.
+    let mut later = event.clone();
+    later["Records"][0]["ses"]["receipt"]["timestamp"] =
+        json!((Utc::now() + Duration::minutes(3)).to_rfc3339());
+    let again = st.invoke(&later).await.1;
+    assert_eq!(again["processed"][0]["outcome"], "duplicate");
+    assert_eq!(
+        again["processed"][0]["secrets_vaulted"], 0,
+        "a recorded delivery is not vaulted again"
+    );
+    let after = st
+        .vault()
+        .unexpired(Some(&account), SecretKind::PasswordResetLink, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(after[0].0.expires_at, found[0].0.expires_at);
     assert_eq!(
         st.audit()
             .read_stream(&format!("account/{ACCOUNT}"))

@@ -430,6 +430,10 @@ impl TicketStore for DynamoTicketStore {
         Ok(self.load(id).await?.map(|(t, _)| t))
     }
 
+    async fn delivery_recorded(&self, ses_message_id: &str) -> Result<Option<String>, TicketError> {
+        self.marker(format!("ses#{ses_message_id}")).await
+    }
+
     async fn pending_notification(&self, id: &str) -> Result<Option<Ticket>, TicketError> {
         let Some(item) = self.get_item(format!("ticket#{id}"), "ticket").await? else {
             return Ok(None);

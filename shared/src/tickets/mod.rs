@@ -179,6 +179,11 @@ pub trait TicketStore: Send + Sync {
         actor: &str,
     ) -> impl Future<Output = Result<RecordOutcome, TicketError>> + Send;
     fn get(&self, id: &str) -> impl Future<Output = Result<Option<Ticket>, TicketError>> + Send;
+    /// The ticket this SES delivery was already recorded on, if it was.
+    fn delivery_recorded(
+        &self,
+        ses_message_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, TicketError>> + Send;
     /// The ticket, if notifications for its latest message have not been delivered yet.
     fn pending_notification(
         &self,
