@@ -210,6 +210,15 @@ async fn replies_cases_and_subjects_thread_onto_one_ticket() {
     assert_eq!(t.messages, 3);
     assert_eq!(t.message_ids.len(), 3);
     assert_eq!(t.raw_locations.len(), 3);
+    // Listing by account (the GSI) and in full both return the three tickets, newest first.
+    let account = rootwarden::AccountId::parse("111122223333").unwrap();
+    let by_account = store.list(Some(&account)).await.unwrap();
+    assert_eq!(by_account.len(), 3);
+    assert!(by_account
+        .windows(2)
+        .all(|w| w[0].last_seen >= w[1].last_seen));
+    assert!(by_account.iter().any(|t| t.id == id && t.messages == 3));
+    assert_eq!(store.list(None).await.unwrap(), by_account);
     // Six messages recorded, six audit records, one intact chain.
     assert_eq!(audit_count(&audit).await, 6);
     assert!(rootwarden::audit::verify(&audit, None)

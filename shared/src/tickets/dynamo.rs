@@ -2,7 +2,7 @@
 //!
 //! | pk | sk | what |
 //! |---|---|---|
-//! | `ticket#<id>` | `ticket` | the ticket: `doc` (JSON), `version`, and `account`/`last_seen`/`status` for the account index |
+//! | `ticket#<id>` | `ticket` | the ticket: `doc` (JSON), `version`, `notified`, and `account`/`last_seen`/`status` (GSI `account-index`, whole items) |
 //! | `ses#<ses message id>` | `marker` | this delivery was recorded (→ `ticket_id`) |
 //! | `msgid#<rfc message id>` | `marker` | this RFC Message-ID was recorded (→ `ticket_id`) |
 //! | `case#<id>` / `abuse#<id>` / `subject#<account>#<category>#<subject>` | `thread` | thread keys (→ `ticket_id`, `last_seen`) |
@@ -117,23 +117,10 @@ impl DynamoTicketStore {
     }
 
     async fn load(&self, id: &str) -> Result<Option<(Ticket, u64)>, TicketError> {
-        let Some(item) = self.get_item(format!("ticket#{id}"), "ticket").await? else {
-            return Ok(None);
-        };
-        let corrupt = |reason: &str| TicketError::Corrupt {
-            id: id.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let doc = match item.get("doc") {
-            Some(AttributeValue::S(d)) => d,
-            _ => return Err(corrupt("doc missing")),
-        };
-        let version = match item.get("version") {
-            Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt("version not a number"))?,
-            _ => return Err(corrupt("version missing")),
-        };
-        let ticket = serde_json::from_str(doc).map_err(|e| corrupt(&e.to_string()))?;
-        Ok(Some((ticket, version)))
+        match self.get_item(format!("ticket#{id}"), "ticket").await? {
+            Some(item) => ticket_from_item(id, &item).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The open ticket this message belongs to, if any.
@@ -276,6 +263,24 @@ fn merge(mut t: Ticket, msg: &IncomingMessage) -> Ticket {
     }
     t.messages += 1;
     t
+}
+
+/// A stored ticket item → (ticket, version).
+fn ticket_from_item(id: &str, item: &Item) -> Result<(Ticket, u64), TicketError> {
+    let corrupt = |reason: &str| TicketError::Corrupt {
+        id: id.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let doc = match item.get("doc") {
+        Some(AttributeValue::S(d)) => d,
+        _ => return Err(corrupt("doc missing")),
+    };
+    let version = match item.get("version") {
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt("version not a number"))?,
+        _ => return Err(corrupt("version missing")),
+    };
+    let ticket = serde_json::from_str(doc).map_err(|e| corrupt(&e.to_string()))?;
+    Ok((ticket, version))
 }
 
 fn ticket_item(t: &Ticket, version: u64) -> Result<Item, TicketError> {
@@ -503,13 +508,15 @@ impl TicketStore for DynamoTicketStore {
                 .await
                 .map_err(|e| store_err("dynamodb:Scan", &e))?,
         };
+        // The account index projects whole items, so both paths carry the document.
         let mut tickets = Vec::with_capacity(items.len());
-        for item in items {
-            if let Some(AttributeValue::S(id)) = item.get("ticket_id") {
-                if let Some((t, _)) = self.load(id).await? {
-                    tickets.push(t);
-                }
-            }
+        for item in &items {
+            let id = item
+                .get("ticket_id")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                .unwrap_or("?");
+            tickets.push(ticket_from_item(id, item)?.0);
         }
         tickets.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
         Ok(tickets)
