@@ -27,31 +27,38 @@ pub fn take_cold_start() -> bool {
 
 /// Installs the JSON subscriber on stdout (Lambda ships stdout to CloudWatch Logs).
 pub fn init(service: &str) {
-    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .ok()
         .map(|l| l.to_ascii_lowercase())
-        .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "info".to_owned());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
-        .fmt_fields(JsonFields::new())
-        .event_format(PowertoolsFormat {
-            service: service.to_owned(),
-        })
-        .with_writer(std::io::stdout)
-        .try_init();
+        .or_else(|| std::env::var("RUST_LOG").ok());
+    install(service, level, "info", std::io::stdout);
 }
 
 /// Installs the same format on stderr (CLI: stdout is for results).
 pub fn init_stderr(service: &str, default_level: &str) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default_level.to_owned());
+    install(
+        service,
+        std::env::var("RUST_LOG").ok(),
+        default_level,
+        std::io::stderr,
+    );
+}
+
+fn install<W>(service: &str, level: Option<String>, default_level: &str, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = level
+        .and_then(|l| EnvFilter::try_new(l).ok())
+        .or_else(|| EnvFilter::try_new(default_level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(filter)
         .fmt_fields(JsonFields::new())
         .event_format(PowertoolsFormat {
             service: service.to_owned(),
         })
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .try_init();
 }
 
