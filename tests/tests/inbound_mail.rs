@@ -85,7 +85,59 @@ async fn stack(functions: bool) -> Stack {
     }
 }
 
+/// The use case's collaborators, built against one stack.
+struct Services {
+    mail: S3RawMailStore,
+    tickets: DynamoTicketStore,
+    vault: KmsTransientStore,
+    registry: DynamoAccountRegistry,
+    waits: DynamoWorkflowWaits,
+    notifier: Notifications,
+}
+
+type UseCase<'a> = inbound::Deps<
+    'a,
+    S3RawMailStore,
+    DynamoTicketStore,
+    KmsTransientStore,
+    DynamoAccountRegistry,
+    Notifications,
+    DynamoWorkflowWaits,
+>;
+
+impl Services {
+    fn deps(&self, max_bytes: u64) -> UseCase<'_> {
+        inbound::Deps {
+            mail: &self.mail,
+            tickets: &self.tickets,
+            vault: &self.vault,
+            registry: &self.registry,
+            notifier: &self.notifier,
+            waits: &self.waits,
+            actor: "arn:aws:lambda:test",
+            max_bytes,
+        }
+    }
+}
+
 impl Stack {
+    fn services(&self, notifier: Notifications) -> Services {
+        Services {
+            mail: S3RawMailStore::new(
+                self.s3.clone(),
+                self.emu.env("ROOTWARDEN_MAIL_BUCKET"),
+                self.emu.env("ROOTWARDEN_MAIL_PREFIX"),
+            ),
+            tickets: self.tickets(),
+            vault: self.vault(),
+            registry: DynamoAccountRegistry::new(
+                self.ddb.clone(),
+                self.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"),
+            ),
+            waits: self.waits(),
+            notifier,
+        }
+    }
     async fn store_raw(&self, ses_id: &str, raw: Vec<u8>) {
         self.s3
             .put_object()
@@ -316,28 +368,12 @@ async fn bad_events_are_named_and_a_missing_object_is_transient() {
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_not_vaulted() {
     let st = stack(false).await;
-    let (tickets, vault) = (st.tickets(), st.vault());
-    let registry =
-        DynamoAccountRegistry::new(st.ddb.clone(), st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"));
-    let mail = S3RawMailStore::new(
-        st.s3.clone(),
-        st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
-        st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
-    );
-    let none = Notifications {
+    let svc = st.services(Notifications {
         webhook: None,
         email: None,
-    };
-    let deps = inbound::Deps {
-        mail: &mail,
-        tickets: &tickets,
-        vault: &vault,
-        registry: &registry,
-        notifier: &none,
-        waits: &st.waits(),
-        actor: "arn:aws:lambda:test",
-        max_bytes: 1000,
-    };
+    });
+    let (tickets, mail) = (&svc.tickets, &svc.mail);
+    let deps = svc.deps(1000);
     let delivery = |id: &str| Delivery {
         ses_message_id: id.into(),
         recipients: vec![ROOT_EMAIL.into()],
@@ -524,24 +560,8 @@ async fn notifications_are_signed_retried_and_delivered_at_least_once() {
         webhook: Some(webhook),
         email: Some(SesNotifier::new(ses, "rootwarden@provider.example")),
     };
-    let (tickets, vault) = (st.tickets(), st.vault());
-    let registry =
-        DynamoAccountRegistry::new(st.ddb.clone(), st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"));
-    let mail = S3RawMailStore::new(
-        st.s3.clone(),
-        st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
-        st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
-    );
-    let deps = inbound::Deps {
-        mail: &mail,
-        tickets: &tickets,
-        vault: &vault,
-        registry: &registry,
-        notifier: &notifier,
-        waits: &st.waits(),
-        actor: "arn:aws:lambda:test",
-        max_bytes: 40_000_000,
-    };
+    let svc = st.services(notifier);
+    let deps = svc.deps(40_000_000);
     let delivery = Delivery {
         ses_message_id: "sesnotify01".into(),
         recipients: vec![ROOT_EMAIL.into()],
@@ -684,28 +704,11 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
         .await
         .unwrap();
 
-    let (tickets, vault) = (st.tickets(), st.vault());
-    let registry =
-        DynamoAccountRegistry::new(st.ddb.clone(), st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"));
-    let mail = S3RawMailStore::new(
-        st.s3.clone(),
-        st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
-        st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
-    );
-    let none = Notifications {
+    let svc = st.services(Notifications {
         webhook: None,
         email: None,
-    };
-    let deps = inbound::Deps {
-        mail: &mail,
-        tickets: &tickets,
-        vault: &vault,
-        registry: &registry,
-        notifier: &none,
-        waits: &waits,
-        actor: "arn:aws:lambda:test",
-        max_bytes: 40_000_000,
-    };
+    });
+    let deps = svc.deps(40_000_000);
     // The authenticated "password changed" mail for that account (routed by its sub-address).
     st.store_raw(
         "seschanged01",
@@ -808,28 +811,12 @@ async fn every_shared_corpus_message_goes_through_the_pipeline_to_a_ticket() {
     files.sort();
     assert!(files.len() >= 100);
     let st = stack(false).await;
-    let (tickets, vault, waits) = (st.tickets(), st.vault(), st.waits());
-    let registry =
-        DynamoAccountRegistry::new(st.ddb.clone(), st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"));
-    let mail = S3RawMailStore::new(
-        st.s3.clone(),
-        st.emu.env("ROOTWARDEN_MAIL_BUCKET"),
-        st.emu.env("ROOTWARDEN_MAIL_PREFIX"),
-    );
-    let none = Notifications {
+    let svc = st.services(Notifications {
         webhook: None,
         email: None,
-    };
-    let deps = inbound::Deps {
-        mail: &mail,
-        tickets: &tickets,
-        vault: &vault,
-        registry: &registry,
-        notifier: &none,
-        waits: &waits,
-        actor: "arn:aws:lambda:test",
-        max_bytes: 40_000_000,
-    };
+    });
+    let tickets = &svc.tickets;
+    let deps = svc.deps(40_000_000);
     let mut seen = std::collections::HashSet::new();
     let mut recorded = 0;
     for (i, f) in files.iter().enumerate() {
