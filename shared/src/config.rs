@@ -18,6 +18,10 @@ pub mod vars {
     pub const WEBHOOK_URL: &str = "ROOTWARDEN_WEBHOOK_URL";
     pub const WEBHOOK_SECRET_ARN: &str = "ROOTWARDEN_WEBHOOK_SECRET_ARN";
     pub const NOTIFY_FROM: &str = "ROOTWARDEN_NOTIFY_FROM";
+    pub const ROTATION_STATE_MACHINE: &str = "ROOTWARDEN_ROTATION_STATE_MACHINE_ARN";
+    pub const APPLY_TIMEOUT_SECONDS: &str = "ROOTWARDEN_APPLY_TIMEOUT_SECONDS";
+    pub const PASSWORD_LENGTH: &str = "ROOTWARDEN_PASSWORD_LENGTH";
+    pub const SWEEP_CONCURRENCY: &str = "ROOTWARDEN_SWEEP_CONCURRENCY";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,10 +62,45 @@ pub struct Config {
     pub webhook: Option<(String, String)>,
     /// Verified SES sender for contact e-mails (`None`: no e-mail).
     pub notify_from: Option<String>,
+    /// The rotation state machine (`None` where nothing starts rotations; those that do call
+    /// [`Config::rotation_state_machine`], which names the variable when it is missing).
+    pub rotation_state_machine: Option<String>,
+    /// How long a rotation waits for its apply step (default 72 h, 60 s to 30 days).
+    pub apply_timeout_seconds: u64,
+    /// Length of generated root passwords (default 32, 20 to 128).
+    pub password_length: usize,
+    /// Rotation executions the sweep starts at once (default 8, 1 to 64).
+    pub sweep_concurrency: usize,
 }
 
 /// Default size limit for inbound mail: 40 MB (SES itself accepts up to 40 MB).
 pub const DEFAULT_MAIL_MAX_BYTES: u64 = 40_000_000;
+/// A rotation waits 72 hours for its password to be applied.
+pub const DEFAULT_APPLY_TIMEOUT_SECONDS: u64 = 72 * 3600;
+
+/// An optional whole number within a range: the default when unset, a named error when invalid.
+fn bounded<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    match get(var)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<T>()
+            .ok()
+            .filter(|n| *n >= min && *n <= max)
+            .ok_or_else(|| ConfigError::Invalid {
+                var,
+                reason: format!("must be a whole number from {min} to {max}"),
+            }),
+    }
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -126,7 +165,29 @@ impl Config {
         let notify_from = optional(vars::NOTIFY_FROM);
         let workflows_table = required(vars::WORKFLOWS_TABLE)?;
         validate_table_name(vars::WORKFLOWS_TABLE, &workflows_table)?;
+        let rotation_state_machine = optional(vars::ROTATION_STATE_MACHINE);
+        if let Some(arn) = &rotation_state_machine {
+            if !arn.starts_with("arn:") || !arn.contains(":stateMachine:") {
+                return Err(ConfigError::Invalid {
+                    var: vars::ROTATION_STATE_MACHINE,
+                    reason: "must be a state machine ARN".into(),
+                });
+            }
+        }
+        let apply_timeout_seconds = bounded(
+            &get,
+            vars::APPLY_TIMEOUT_SECONDS,
+            DEFAULT_APPLY_TIMEOUT_SECONDS,
+            60,
+            30 * 24 * 3600,
+        )?;
+        let password_length = bounded(&get, vars::PASSWORD_LENGTH, 32usize, 20, 128)?;
+        let sweep_concurrency = bounded(&get, vars::SWEEP_CONCURRENCY, 8usize, 1, 64)?;
         Ok(Self {
+            rotation_state_machine,
+            apply_timeout_seconds,
+            password_length,
+            sweep_concurrency,
             workflows_table,
             webhook,
             notify_from,
@@ -139,6 +200,17 @@ impl Config {
             mail_prefix,
             mail_max_bytes,
         })
+    }
+}
+
+impl Config {
+    /// The rotation state machine's ARN, for the components that start or inspect rotations.
+    pub fn rotation_state_machine(&self) -> Result<&str, ConfigError> {
+        self.rotation_state_machine
+            .as_deref()
+            .ok_or(ConfigError::Missing {
+                var: vars::ROTATION_STATE_MACHINE,
+            })
     }
 }
 
@@ -254,5 +326,41 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn rotation_settings_have_defaults_and_named_bounds() {
+        let c = Config::from_lookup(lookup(&FULL)).unwrap();
+        assert_eq!(c.apply_timeout_seconds, 72 * 3600);
+        assert_eq!((c.password_length, c.sweep_concurrency), (32, 8));
+        assert_eq!(
+            c.rotation_state_machine().unwrap_err(),
+            ConfigError::Missing {
+                var: vars::ROTATION_STATE_MACHINE
+            }
+        );
+        for (var, value) in [
+            (vars::PASSWORD_LENGTH, "19"),
+            (vars::PASSWORD_LENGTH, "129"),
+            (vars::APPLY_TIMEOUT_SECONDS, "59"),
+            (vars::SWEEP_CONCURRENCY, "0"),
+            (vars::ROTATION_STATE_MACHINE, "rotation"),
+        ] {
+            let mut bad = FULL.to_vec();
+            bad.push((var, value));
+            match Config::from_lookup(lookup(&bad)) {
+                Err(ConfigError::Invalid { var: v, .. }) => assert_eq!(v, var),
+                other => panic!("{var}={value}: {other:?}"),
+            }
+        }
+        let mut good = FULL.to_vec();
+        good.push((vars::PASSWORD_LENGTH, "128"));
+        good.push((
+            vars::ROTATION_STATE_MACHINE,
+            "arn:aws:states:us-east-1:123456789012:stateMachine:rotation",
+        ));
+        let c = Config::from_lookup(lookup(&good)).unwrap();
+        assert_eq!(c.password_length, 128);
+        assert!(c.rotation_state_machine().unwrap().ends_with(":rotation"));
     }
 }

@@ -44,6 +44,13 @@ pub trait WorkflowWaits: Send + Sync {
         kind: Category,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<Wait>, LambdaError>> + Send;
+    /// Removes a wait without completing it (its workflow moved on). Idempotent.
+    fn remove(
+        &self,
+        account: &AccountId,
+        kind: Category,
+        execution: &str,
+    ) -> impl Future<Output = Result<(), LambdaError>> + Send;
     /// Completes the waiting task with `output` and removes the record.
     fn complete(
         &self,
@@ -161,6 +168,23 @@ impl WorkflowWaits for DynamoWorkflowWaits {
             }
         }
         Ok(waits)
+    }
+
+    async fn remove(
+        &self,
+        account: &AccountId,
+        kind: Category,
+        execution: &str,
+    ) -> Result<(), LambdaError> {
+        self.ddb
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("wait#{account}")))
+            .key("sk", s(format!("{}#{execution}", kind.as_str())))
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb:DeleteItem", &e))?;
+        Ok(())
     }
 
     async fn complete(&self, w: &Wait, output: &serde_json::Value) -> Result<(), LambdaError> {

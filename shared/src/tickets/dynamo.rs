@@ -116,7 +116,35 @@ impl DynamoTicketStore {
             }))
     }
 
-    async fn load(&self, id: &str) -> Result<Option<(Ticket, u64)>, TicketError> {
+    pub(super) fn audit(&self) -> &DynamoAuditLog {
+        &self.audit
+    }
+
+    /// Runs a transaction: `Err(None)` when it was cancelled by a condition or a concurrent
+    /// transaction (re-read and retry), `Err(Some(_))` for anything else.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), Option<TicketError>> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
+            {
+                Err(None)
+            }
+            Err(e) => Err(Some(store_err("dynamodb:TransactWriteItems", &e))),
+        }
+    }
+
+    pub(super) async fn load(&self, id: &str) -> Result<Option<(Ticket, u64)>, TicketError> {
         match self.get_item(format!("ticket#{id}"), "ticket").await? {
             Some(item) => ticket_from_item(id, &item).map(Some),
             None => Ok(None),
@@ -169,7 +197,7 @@ impl DynamoTicketStore {
 
     /// A new ticket is a conditional Put; an existing one is updated in place (conditional on
     /// the version read), keeping attributes the document does not hold (e.g. `notified`).
-    fn ticket_write(
+    pub(super) fn ticket_write(
         &self,
         t: &Ticket,
         prior_version: Option<u64>,

@@ -3,6 +3,7 @@
 //! transaction.
 
 mod dynamo;
+mod tasks;
 
 use std::future::Future;
 
@@ -15,6 +16,7 @@ use crate::mail::{Attachment, Category, Decision, Priority, QuarantineReason, Se
 use crate::{AccountId, ErrorType};
 
 pub use dynamo::DynamoTicketStore;
+pub use tasks::TaskChange;
 
 /// A subject-based thread stays open this long after its last message.
 pub const SUBJECT_THREAD_WINDOW: Duration = Duration::days(7);

@@ -1,12 +1,17 @@
-//! The vault. This first part keeps credentials that arrive by mail (password-reset links,
-//! verification codes): encrypted under KMS with an encryption context naming account, kind and
-//! source, with a short expiry, for authorized retrieval later. Plaintext never reaches DynamoDB,
-//! logs or errors. (Root passwords and MFA seeds, with versions and stages, come next.)
+//! The vault. Root passwords and MFA seeds live in numbered, staged versions
+//! ([`credentials`]: `Vault` port, `KmsVault` adapter); credentials that arrive by mail
+//! (password-reset links, verification codes) are kept briefly ([`transient`]). Both are
+//! encrypted under KMS with an encryption context; plaintext never reaches DynamoDB, logs or
+//! errors. [`password`] generates root passwords; [`totp`] turns a vaulted seed into codes.
 
+pub mod credentials;
 mod transient;
 
 use chrono::Duration;
 
+pub use credentials::{
+    Actor, CredentialKind, Head, KmsVault, Stage, Vault, VaultError, VersionInfo,
+};
 pub use transient::{KmsTransientStore, StoredTransient, TransientError, TransientStore};
 
 use crate::mail::SecretKind;
@@ -18,3 +23,6 @@ pub fn ttl(kind: SecretKind) -> Duration {
         SecretKind::VerificationCode => Duration::minutes(15),
     }
 }
+
+pub mod password;
+pub mod totp;

@@ -1,8 +1,16 @@
-//! The accounts registry: which managed account a root email address belongs to.
+//! The accounts registry: every managed account, its root email, its credential mode and its
+//! rotation schedule.
 //!
 //! Item (DynamoDB, pk `account_id`): `account_id`, `root_email` (lower-case; GSI
-//! `root-email-index`), `name`, `status`, `contacts` (string list). Onboarding writes it; inbound
-//! mail reads it. A registry mapping always wins over anything a message says.
+//! `root-email-index`), `name`, `status`, `mode`, `max_age_days`, `contacts` (string list),
+//! `onboarded_at`, `last_rotated_at`; the rotation schedule `rotation_due` (RFC 3339 UTC) with
+//! `due_shard` = `"due"` (GSI `rotation-due-index`, sparse: only active vaulted accounts carry
+//! `due_shard`, so the sweep queries due accounts without a scan), `rotation_reason`, and
+//! `rotation_execution` (the rotation started for the current due date); the latest root
+//! credential `posture` (JSON) and `posture_checked_at`. Onboarding writes it; inbound mail reads
+//! it. A registry mapping always wins over anything a message says.
+
+mod accounts;
 
 use std::future::Future;
 
@@ -10,6 +18,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::aws::sdk_error;
 use crate::{AccountId, LambdaError, RootEmail};
+
+pub use accounts::{
+    first_due, stamp, Account, AccountMode, AccountStatus, DueAccount, RotationReason, DUE_SHARD,
+    ROTATION_DUE_INDEX,
+};
 
 /// GSI on `root_email`.
 pub const ROOT_EMAIL_INDEX: &str = "root-email-index";
