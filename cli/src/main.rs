@@ -4,8 +4,10 @@
 //! Exit codes: 0 success; 1 a check failed (e.g. an audit chain is broken); 2 usage,
 //! configuration or AWS errors.
 
+mod account;
 mod audit;
 mod mail;
+mod rotation;
 mod ticket;
 
 use std::process::ExitCode;
@@ -25,6 +27,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Managed accounts: onboard, list, show.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+    /// Root password rotation: start, status, confirm, reject.
+    #[command(subcommand)]
+    Rotation(rotation::RotationCommand),
     /// The hash-chained audit trail: verify, read, annotate.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -57,6 +65,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Account(cmd) => account::run(cmd).await,
+            Command::Rotation(cmd) => rotation::run(cmd).await,
             Command::Audit(cmd) => audit::run(cmd).await,
             Command::Mail(cmd) => mail::run(cmd),
             Command::Ticket(cmd) => ticket::run(cmd).await,

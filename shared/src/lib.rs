@@ -18,6 +18,7 @@ pub mod error;
 pub mod inbound;
 pub mod mail;
 pub mod notify;
+pub mod onboarding;
 pub mod registry;
 pub mod rotation;
 pub mod telemetry;

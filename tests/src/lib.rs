@@ -2,6 +2,8 @@
 //! port, optionally provisions the SAM template under a unique stack name and starts the function
 //! host, and stops the whole process group by PID when the guard drops, even if the test panics.
 
+pub mod custody;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -130,7 +130,7 @@ pub struct StartInput {
     /// `schedule`, `checkout`, `manual`, ...
     #[serde(default)]
     pub trigger: Option<String>,
-    /// Overrides the configured apply timeout (60 s to 30 days).
+    /// Overrides the configured apply timeout (1 s to 30 days).
     #[serde(default)]
     pub apply_timeout_seconds: Option<u64>,
 }
@@ -262,11 +262,12 @@ pub async fn prepare(
     let account = account_id(&input.account_id)?;
     let timeout = match input.apply_timeout_seconds {
         None => deps.apply_timeout_seconds,
-        Some(t) if (60..=30 * 24 * 3600).contains(&t) => t,
+        // Per execution, anything from 1 s (drills and tests) to 30 days.
+        Some(t) if (1..=30 * 24 * 3600).contains(&t) => t,
         Some(_) => {
             return Err(LambdaError::new(
                 ErrorType::ValidationError,
-                "apply_timeout_seconds must be from 60 to 2592000",
+                "apply_timeout_seconds must be from 1 to 2592000",
             ))
         }
     };

@@ -1,0 +1,276 @@
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use rootwarden::onboarding::{self, OnboardRequest, OnboardSecrets};
+use rootwarden::registry::{Account, AccountMode};
+use rootwarden::rotation::{Clients, Deps};
+use rootwarden::vault::{CredentialKind, Head, Vault};
+use rootwarden::{AccountId, Config, RootEmail, SystemClock};
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Mode {
+    Vaulted,
+    CredentialLess,
+}
+
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Register an account and vault its current root credentials. The root password (line 1)
+    /// and, optionally, the MFA TOTP seed (line 2) are read from stdin, never from arguments or
+    /// the environment; on a terminal they are prompted for without echo.
+    Onboard {
+        #[arg(long)]
+        account_id: AccountId,
+        #[arg(long)]
+        root_email: RootEmail,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_enum, default_value = "vaulted")]
+        mode: Mode,
+        /// Rotate the root password when it is this old.
+        #[arg(long, default_value_t = 90)]
+        max_age_days: u32,
+        /// Comma-separated e-mail contacts for high-priority tickets.
+        #[arg(long, value_delimiter = ',')]
+        contacts: Vec<String>,
+    },
+    /// List registered accounts (no secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one account: registry state, vaulted versions and stages, posture (no secrets).
+    Show {
+        account: AccountId,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Sets terminal echo on or off for stdin (best effort).
+fn set_echo(on: bool) {
+    // SAFETY: tcgetattr/tcsetattr on fd 0 with a zeroed, then filled, termios struct.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(0, &mut t) == 0 {
+            if on {
+                t.c_lflag |= libc::ECHO;
+            } else {
+                t.c_lflag &= !libc::ECHO;
+            }
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+        }
+    }
+}
+
+fn prompt_line(prompt: &str) -> anyhow::Result<Zeroizing<String>> {
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    set_echo(false);
+    let mut line = Zeroizing::new(String::new());
+    let read = std::io::stdin().read_line(&mut line);
+    set_echo(true);
+    eprintln!();
+    read.context("reading stdin")?;
+    Ok(line)
+}
+
+/// Password (line 1) and optional MFA seed (line 2) from stdin.
+fn read_secrets(mode: Mode) -> anyhow::Result<OnboardSecrets> {
+    if matches!(mode, Mode::CredentialLess) {
+        return Ok(OnboardSecrets {
+            password: None,
+            mfa_seed: None,
+        });
+    }
+    let (first, second) = if std::io::stdin().is_terminal() {
+        (
+            prompt_line("Current root password: ")?,
+            prompt_line("MFA TOTP seed (base32; empty for none): ")?,
+        )
+    } else {
+        let mut all = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut all)
+            .context("reading stdin")?;
+        let mut lines = all.lines();
+        (
+            Zeroizing::new(lines.next().unwrap_or_default().to_owned()),
+            Zeroizing::new(lines.next().unwrap_or_default().to_owned()),
+        )
+    };
+    let clean = |s: &str| s.trim_end_matches(['\r', '\n']).to_owned();
+    let password = clean(&first);
+    let seed = clean(&second);
+    Ok(OnboardSecrets {
+        password: (!password.is_empty()).then(|| SecretString::from(password)),
+        mfa_seed: (!seed.trim().is_empty()).then(|| SecretString::from(seed)),
+    })
+}
+
+pub async fn deps(actor: Option<String>) -> anyhow::Result<(Config, Deps)> {
+    let config = Config::from_env()?;
+    let sdk = rootwarden::aws::load_sdk_config().await;
+    let actor = match actor {
+        Some(a) => a,
+        None => rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&sdk))
+            .await
+            .context("identifying the caller (sts:GetCallerIdentity)")?,
+    };
+    let deps = Deps::new(&config, Clients::new(&sdk), Arc::new(SystemClock), actor);
+    Ok((config, deps))
+}
+
+fn head_text(h: &Option<Head>) -> String {
+    match h {
+        None => "-".into(),
+        Some(h) => {
+            let mut s = format!("current v{}", h.current);
+            if let Some(p) = h.previous {
+                s.push_str(&format!(", previous v{p}"));
+            }
+            if let Some(p) = h.pending {
+                s.push_str(&format!(", pending v{p}"));
+            }
+            s
+        }
+    }
+}
+
+fn due_text(a: &Account) -> String {
+    a.rotation_due
+        .map(rootwarden::registry::stamp)
+        .unwrap_or_else(|| "-".into())
+}
+
+pub async fn run(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AccountCommand::Onboard {
+            account_id,
+            root_email,
+            name,
+            mode,
+            max_age_days,
+            contacts,
+        } => {
+            let secrets = read_secrets(mode)?;
+            let (_, deps) = deps(None).await?;
+            let req = OnboardRequest {
+                account_id,
+                root_email,
+                name,
+                mode: match mode {
+                    Mode::Vaulted => AccountMode::Vaulted,
+                    Mode::CredentialLess => AccountMode::CredentialLess,
+                },
+                max_age_days,
+                contacts: contacts
+                    .into_iter()
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+            };
+            let done = onboarding::onboard(&deps, req, secrets).await?;
+            let kinds: Vec<&str> = done.vaulted.iter().map(|k| k.as_str()).collect();
+            println!(
+                "onboarded {} ({}); vaulted: {}; next rotation due: {}",
+                done.account.account_id,
+                done.account.mode.as_str(),
+                if kinds.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    kinds.join(", ")
+                },
+                due_text(&done.account)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::List { json } => {
+            let (_, deps) = deps(Some("cli".into())).await?;
+            let accounts = deps.registry.list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&accounts)?);
+            } else {
+                println!(
+                    "{:<12} {:<16} {:<8} {:<21} {:<30} name",
+                    "account", "mode", "status", "rotation due", "root email"
+                );
+                for a in &accounts {
+                    println!(
+                        "{:<12} {:<16} {:<8} {:<21} {:<30} {}",
+                        a.account_id,
+                        a.mode.as_str(),
+                        a.status.as_str(),
+                        due_text(a),
+                        a.root_email,
+                        a.name.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::Show { account, json } => {
+            let (_, deps) = deps(Some("cli".into())).await?;
+            let Some(a) = deps.registry.get(&account).await? else {
+                anyhow::bail!("account {account} is not registered");
+            };
+            let mut vault = serde_json::Map::new();
+            let mut heads = Vec::new();
+            for kind in CredentialKind::ALL {
+                let head = deps.vault.head(&account, kind).await?;
+                let versions = deps.vault.versions(&account, kind).await?;
+                heads.push((kind, head.clone(), versions.len()));
+                vault.insert(
+                    kind.as_str().into(),
+                    serde_json::json!({"head": head, "versions": versions}),
+                );
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"account": a, "vault": vault})
+                    )?
+                );
+            } else {
+                println!("account        {}", a.account_id);
+                println!("root email     {}", a.root_email);
+                println!("name           {}", a.name.as_deref().unwrap_or("-"));
+                println!("mode, status   {}, {}", a.mode.as_str(), a.status.as_str());
+                println!("max age        {} days", a.max_age_days);
+                println!(
+                    "onboarded      {}",
+                    rootwarden::registry::stamp(a.onboarded_at)
+                );
+                println!(
+                    "last rotated   {}",
+                    a.last_rotated_at
+                        .map(rootwarden::registry::stamp)
+                        .unwrap_or_else(|| "-".into())
+                );
+                println!(
+                    "rotation due   {} ({})",
+                    due_text(&a),
+                    a.rotation_reason.map(|r| r.as_str()).unwrap_or("-")
+                );
+                for (kind, head, n) in heads {
+                    println!("{:<14} {} ({n} versions)", kind.as_str(), head_text(&head));
+                }
+                println!(
+                    "posture        {}",
+                    a.posture
+                        .as_ref()
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "not checked yet".into())
+                );
+                println!("contacts       {}", a.contacts.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Shared set-up for the vault, onboarding and rotation tests: the use cases' dependencies
+//! built against an emulator stack, onboarding, and a fault-injecting SDK interceptor that
+//! "kills" a step at its n-th AWS call.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::retry::RetryConfig;
+use rootwarden::onboarding::{self, OnboardRequest, OnboardSecrets};
+use rootwarden::registry::AccountMode;
+use rootwarden::rotation::{Clients, Deps};
+use rootwarden::{AccountId, Config, RootEmail, SystemClock};
+use secrecy::SecretString;
+
+use crate::Emulator;
+
+/// The stack's configuration, exactly as a Lambda there would read it.
+pub fn config(emu: &Emulator) -> Config {
+    let env = emu.stack().env.clone();
+    Config::from_lookup(|k| env.get(k).cloned()).expect("stack env is a valid config")
+}
+
+pub async fn deps(emu: &Emulator, actor: &str) -> Deps {
+    let sdk = emu.sdk_config().await;
+    Deps::new(
+        &config(emu),
+        Clients::new(&sdk),
+        Arc::new(SystemClock),
+        actor,
+    )
+}
+
+/// Deps whose clients fail the n-th AWS call (and never retry), see [`KillSwitch`].
+pub async fn faulty_deps(emu: &Emulator, actor: &str, kill: &KillSwitch) -> Deps {
+    let sdk = emu.sdk_config().await;
+    let clients = Clients {
+        ddb: aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(kill.clone())
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        ),
+        kms: aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&sdk)
+                .interceptor(kill.clone())
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        ),
+        sfn: aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::config::Builder::from(&sdk)
+                .interceptor(kill.clone())
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        ),
+    };
+    Deps::new(&config(emu), clients, Arc::new(SystemClock), actor)
+}
+
+/// Where the kill happens relative to the n-th call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillPoint {
+    /// The n-th call never reaches AWS.
+    BeforeSend,
+    /// The n-th call takes effect in AWS, but the caller dies before reading the response.
+    AfterEffect,
+}
+
+/// Fails the n-th AWS call a client makes (counted across every client sharing it), as if the
+/// process died there: every later call of the step is never made because the error
+/// propagates.
+#[derive(Clone)]
+pub struct KillSwitch {
+    calls: Arc<AtomicUsize>,
+    kill_at: usize,
+    point: KillPoint,
+    fired: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for KillSwitch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KillSwitch(at {} {:?})", self.kill_at, self.point)
+    }
+}
+
+impl KillSwitch {
+    pub fn new(kill_at: usize, point: KillPoint) -> Self {
+        Self {
+            calls: Arc::new(AtomicUsize::new(0)),
+            kill_at,
+            point,
+            fired: Arc::new(AtomicBool::new(false)),
+        }
+    }
+    pub fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+    fn hit(&self, point: KillPoint) -> Result<(), BoxError> {
+        if point != self.point {
+            return Ok(());
+        }
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.kill_at {
+            self.fired.store(true, Ordering::SeqCst);
+            return Err(format!("fault injection: killed at AWS call {n} ({point:?})").into());
+        }
+        Ok(())
+    }
+}
+
+impl Intercept for KillSwitch {
+    fn name(&self) -> &'static str {
+        "KillSwitch"
+    }
+    fn read_before_transmit(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.hit(KillPoint::BeforeSend)
+    }
+    fn read_before_deserialization(
+        &self,
+        _ctx: &BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.hit(KillPoint::AfterEffect)
+    }
+}
+
+/// A distinct 12-digit account id per (test, n).
+pub fn account(prefix: u64, n: u64) -> AccountId {
+    AccountId::parse(&format!("{:012}", prefix * 1_000_000 + n)).expect("12 digits")
+}
+
+pub fn root_email(account: &AccountId) -> RootEmail {
+    RootEmail::parse(&format!("aws-root+{account}@provider.example")).expect("valid")
+}
+
+/// Onboards a vaulted account with the given password (and optional seed).
+pub async fn onboard(
+    deps: &Deps,
+    account: &AccountId,
+    password: &str,
+    seed: Option<&str>,
+) -> anyhow::Result<()> {
+    onboarding::onboard(
+        deps,
+        OnboardRequest {
+            account_id: account.clone(),
+            root_email: root_email(account),
+            name: Some(format!("Customer {account}")),
+            mode: AccountMode::Vaulted,
+            max_age_days: 90,
+            contacts: vec!["ops@provider.example".into()],
+        },
+        OnboardSecrets {
+            password: Some(SecretString::from(password.to_owned())),
+            mfa_seed: seed.map(|s| SecretString::from(s.to_owned())),
+        },
+    )
+    .await?;
+    Ok(())
+}
