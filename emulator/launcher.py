@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     moto_version = moto_patches.check_version()
     moto_patches.patch_ses_lambda_validation()
     moto_patches.patch_model_data()
+    moto_patches.patch_stop_execution()
 
     from werkzeug.serving import make_server
 

@@ -12,6 +12,13 @@
   moto.awslambda.models.LambdaFunction.invoke        (only with --function-host)
       route every Invoke (Lambda API, Step Functions interpreter, other services) to the
       function host instead of moto's canned result / Docker.
+  moto.stepfunctions.parser.backend.execution.Execution.stop and
+  BaseExecutionWorkerCommunication._reflect_execution_status
+      StopExecution only took effect when the interpreter's worker thread ended, which a task
+      waiting for a task token does not do before its timeout: the execution stayed RUNNING
+      and its token stayed valid. Now it is ABORTED at once, as in AWS, and stays ABORTED.
+  moto.stepfunctions.responses.StepFunctionResponse.send_task_failure
+      dropped the request's `cause`, so a Catch saw an empty Cause; it is passed on now.
 """
 from __future__ import annotations
 
@@ -99,6 +106,51 @@ def patch_lambda_invoke(host) -> None:
 
     LambdaSimpleBackend.invoke = backend_invoke
     LambdaFunction.invoke = function_invoke
+
+
+def patch_stop_execution() -> None:
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import (
+        BaseExecutionWorkerCommunication,
+        Execution,
+    )
+
+    original_stop = Execution.stop
+    original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def stop(self, stop_date, error, cause):  # type: ignore[no-untyped-def]
+        original_stop(self, stop_date, error, cause)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            self.exec_status = ExecutionStatus.ABORTED
+            self.stop_date = stop_date
+
+    def reflect(self):  # type: ignore[no-untyped-def]
+        if self.execution.exec_status == ExecutionStatus.ABORTED:
+            return
+        original_reflect(self)
+
+    Execution.stop = stop
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect
+
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original_failure = StepFunctionResponse.send_task_failure
+
+    def send_task_failure(self):  # type: ignore[no-untyped-def]
+        backend = self.stepfunction_backend
+        try:
+            backend.send_task_failure(
+                self._get_param("taskToken"),
+                error=self._get_param("error"),
+                cause=self._get_param("cause"),
+            )
+        except TypeError:
+            return original_failure(self)
+        from moto.core.responses import EmptyResult
+
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
 
 
 def configure_moto(function_host: bool) -> None:
