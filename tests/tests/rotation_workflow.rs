@@ -340,6 +340,9 @@ async fn a_rotation_completed_by_password_changed_mail_leaks_no_secret() {
         haystack.contains(a.as_str()),
         "the search saw the account's data"
     );
+    // ... including the Lambdas' own log lines and the vault's ciphertext.
+    assert!(haystack.contains("rotation prepared") && haystack.contains("rotation completed"));
+    assert!(haystack.contains("ROOTWARDEN_VAULT_TABLE.ciphertext="));
     for (what, secret) in [
         ("onboarded password", PASSWORD),
         ("MFA seed", SEED),
