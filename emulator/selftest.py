@@ -329,6 +329,11 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     expect_error("AssumeRoot bad TargetPrincipal -> ValidationError", lambda: sts.assume_root(
         TargetPrincipal="not-an-account", TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
         "ValidationError", 400)
+    outsider = "999988887777"
+    http(ep, "PUT", f"/_rootwarden/root-state/{outsider}", {"assume_root_denied": True})
+    expect_error("AssumeRoot into a non-member account -> AccessDenied", lambda: sts.assume_root(
+        TargetPrincipal=outsider, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
+        "AccessDenied", 403)
     short = root("IAMAuditRootUserCredentials", duration=1)
     time.sleep(1.1)
     expect_error("expired root session -> ExpiredToken", lambda: client("iam", **short).list_access_keys(), "ExpiredToken", 403)

@@ -50,6 +50,37 @@ pub enum AccountCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Allow root password recovery (sts:AssumeRoot with IAMCreateRootUserPassword, then
+    /// CreateLoginProfile). Then use "Forgot password" on the root sign-in page: the reset mail
+    /// arrives through inbound mail and its link is vaulted. Opens a 24-hour window in which
+    /// enforcement leaves a credential-less account's new password alone.
+    Recover {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Run root-credential enforcement now (what the daily job does), for one account or all.
+    Enforce {
+        #[arg(long)]
+        account: Option<AccountId>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn enforcement_deps() -> anyhow::Result<rootwarden::enforcement::Deps> {
+    let config = Config::from_env()?;
+    let sdk = rootwarden::aws::load_sdk_config().await;
+    let actor = rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&sdk))
+        .await
+        .context("identifying the caller (sts:GetCallerIdentity)")?;
+    Ok(rootwarden::enforcement::Deps::new(
+        &config,
+        &sdk,
+        Arc::new(SystemClock),
+        actor,
+    ))
 }
 
 /// Sets terminal echo on or off for stdin (best effort).
@@ -271,6 +302,70 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
                 println!("contacts       {}", a.contacts.join(", "));
             }
             Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::Recover { account, reason } => {
+            let deps = enforcement_deps().await?;
+            let done = rootwarden::enforcement::recover(&deps, &account, &reason).await?;
+            println!(
+                "{}: root password recovery {} until {}; use \"Forgot password\" on the root \
+                 sign-in page, the reset mail arrives through inbound mail",
+                done.account_id,
+                if done.created {
+                    "enabled"
+                } else {
+                    "already possible (the root user has a password)"
+                },
+                done.recovery_until
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::Enforce { account, json } => {
+            let deps = enforcement_deps().await?;
+            let run = format!(
+                "enforcement-cli-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            );
+            let report = rootwarden::enforcement::enforce(&deps, account.as_ref(), &run).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "checked {}: {} compliant, {} remediated, {} drift, {} failed ({} skipped)",
+                    report.checked,
+                    report.compliant,
+                    report.remediated,
+                    report.drift,
+                    report.failed,
+                    report.skipped
+                );
+                for a in &report.accounts {
+                    let verdict = serde_json::to_value(a.verdict)?;
+                    println!(
+                        "  {} {}{}{}{}",
+                        a.account_id,
+                        verdict.as_str().unwrap_or("?"),
+                        if a.removed.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; removed {}", a.removed.join(", "))
+                        },
+                        if a.findings.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; findings {}", a.findings.join(", "))
+                        },
+                        a.error
+                            .as_ref()
+                            .map(|e| format!("; {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(if report.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

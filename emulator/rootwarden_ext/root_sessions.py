@@ -83,15 +83,21 @@ class RootState:
     login_profile_created: float = 0.0
     deactivated_virtual_mfa: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
+    # Test switch: AssumeRoot into this account is refused, as AWS refuses it for an account
+    # that left the organization or when centralized root access is off.
+    assume_root_denied: bool = False
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "access_keys": [{"id": k["id"], "status": k["status"]} for k in self.access_keys],
             "signing_certificates": [{"id": c["id"], "status": c["status"]}
                                      for c in self.signing_certificates],
             "mfa_devices": [{"serial": d["serial"]} for d in self.mfa_devices],
             "login_profile": self.login_profile,
         }
+        if self.assume_root_denied:
+            out["assume_root_denied"] = True
+        return out
 
     @classmethod
     def from_json(cls, account_id: str, data: dict) -> "RootState":
@@ -109,6 +115,7 @@ class RootState:
             st.mfa_devices.append({"serial": serial, "enable_date": now})
         st.login_profile = bool(data.get("login_profile", False))
         st.login_profile_created = now
+        st.assume_root_denied = bool(data.get("assume_root_denied", False))
         return st
 
 
@@ -194,6 +201,14 @@ class RootStore:
                 return verr(f"1 validation error detected: Value '{duration}' at 'durationSeconds' "
                             "failed to satisfy constraint: Member must have value greater than or "
                             "equal to 0")
+
+        with self.lock:
+            denied = account_id in self.states and self.states[account_id].assume_root_denied
+        if denied:
+            return query_error(
+                "AccessDenied",
+                f"Cannot assume root in account {account_id}: it is not a member account of "
+                "this organization with centralized root access enabled.", 403, STS_NS)
 
         akid = "ASIA" + _rand(string.ascii_uppercase + "234567", 16)
         sess = RootSession(

@@ -114,6 +114,7 @@ pub async fn onboard(
         rotation_execution: None,
         posture: None,
         posture_checked_at: None,
+        recovery_until: None,
     };
     if deps.registry.get(&req.account_id).await?.is_some() {
         return Err(LambdaError::new(

@@ -121,6 +121,9 @@ pub struct Account {
     /// Latest root-credential posture recorded by the enforcement job (JSON).
     pub posture: Option<serde_json::Value>,
     pub posture_checked_at: Option<DateTime<Utc>>,
+    /// Until then, a root password created by `account recover` is allowed on a
+    /// credential-less account: enforcement leaves its login profile and MFA alone.
+    pub recovery_until: Option<DateTime<Utc>>,
 }
 
 /// An account the sweep found due.
@@ -189,6 +192,9 @@ impl Account {
         if let Some(t) = self.posture_checked_at {
             item.insert("posture_checked_at".into(), s(stamp(t)));
         }
+        if let Some(t) = self.recovery_until {
+            item.insert("recovery_until".into(), s(stamp(t)));
+        }
         item
     }
 
@@ -238,6 +244,7 @@ impl Account {
             rotation_execution: text("rotation_execution"),
             posture: text("posture").and_then(|p| serde_json::from_str(&p).ok()),
             posture_checked_at: parse_time(item.get("posture_checked_at")),
+            recovery_until: parse_time(item.get("recovery_until")),
         })
     }
 }
@@ -485,6 +492,27 @@ impl DynamoAccountRegistry {
     }
 }
 
+impl DynamoAccountRegistry {
+    /// Opens (or extends) the password-recovery window of a registered account.
+    pub async fn open_recovery(
+        &self,
+        account: &AccountId,
+        until: DateTime<Utc>,
+    ) -> Result<(), LambdaError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("account_id", s(account.as_str()))
+            .update_expression("SET recovery_until = :u")
+            .condition_expression("attribute_exists(account_id)")
+            .expression_attribute_values(":u", s(stamp(until)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb:UpdateItem", &e))?;
+        Ok(())
+    }
+}
+
 /// The first due date of a newly onboarded account: its current password's age is unknown, so
 /// it is treated as set at onboarding.
 pub fn first_due(onboarded: DateTime<Utc>, max_age_days: u32) -> DateTime<Utc> {
@@ -514,6 +542,7 @@ mod tests {
             rotation_execution: None,
             posture: Some(serde_json::json!({"access_keys": 0})),
             posture_checked_at: Some(t),
+            recovery_until: Some(t),
         }
     }
 
