@@ -22,7 +22,7 @@ ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: help venv tools lint build test local-up local-down demo clean fuzz bench
+.PHONY: help venv tools lint build test local-up local-down demo clean fuzz bench bench-sweep
 
 help:
 	@echo "make test        fmt, clippy, infra checks, unit and integration tests"
@@ -113,5 +113,10 @@ fuzz:
 	mkdir -p fuzz/corpus/mail_decide && cp tests/fixtures/mail/*.eml fuzz/corpus/mail_decide/
 	cd fuzz && cargo +nightly fuzz run mail_decide -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144
 
-bench: venv
+bench: venv bench-sweep
 	cargo bench -p rootwarden --bench mail_throughput
+
+# The sweep's time is the emulator's, not the binary's: no fat LTO for this one.
+bench-sweep: venv
+	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+	  cargo bench -p rootwarden-tests --bench sweep
