@@ -55,6 +55,49 @@ $RW mail inspect $M/quarantine-04-phishing-signin-aws-unaligned-dkim.eml | grep 
 say "Every ticket wrote its audit record in the same transaction; the chains still verify"
 run $RW audit verify
 
+say "Onboarding: root password and MFA seed come from stdin, never from arguments or the environment"
+PW='Current-Root-Pa55word!'   # the demo's stand-in for what an operator pastes
+printf '%s\n%s\n' "$PW" JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP | \
+  run $RW account onboard --account-id 314159265358 --root-email aws-root+314159265358@provider.example \
+  --name "Pi Corp production" --max-age-days 90 --contacts ops@provider.example
+printf '%s\n' "$PW-2" | \
+  run $RW account onboard --account-id 271828182845 --root-email aws-root+271828182845@provider.example --name "Euler staging"
+run $RW account onboard --account-id 161803398874 --root-email aws-root+161803398874@provider.example \
+  --name "Phi sandbox" --mode credential-less </dev/null
+run $RW account list
+run $RW account show 314159265358
+
+say "The hourly sweep: Pi Corp's password reached its maximum age; the sweep starts one rotation"
+$PY scripts/demo_aws.py make-due 314159265358
+$PY scripts/demo_aws.py invoke RotationSchedulerFunction
+echo "  (the next sweep starts nothing twice)"
+$PY scripts/demo_aws.py invoke RotationSchedulerFunction
+$PY scripts/demo_aws.py wait-rotation 314159265358 awaiting-apply
+run $RW rotation status --account 314159265358
+$RW ticket list --account 314159265358
+
+say "An operator applies the pending password at the AWS sign-in page; AWS mails \"password changed\""
+$PY scripts/demo_aws.py deliver $M/password-changed-01-sub-address.eml aws-root+314159265358@provider.example demo-0007
+$PY scripts/demo_aws.py wait-rotation 314159265358 completed
+run $RW rotation status --account 314159265358
+
+say "Root-credential enforcement (daily): AssumeRoot into every account, record the posture"
+echo "  Root users as AWS has them: Pi Corp's has a root access key someone created; Phi sandbox"
+echo "  is credential-less but still has a password and an MFA device"
+for a in 210987654321 271828182845; do $PY scripts/demo_aws.py root-state $a normal; done
+$PY scripts/demo_aws.py root-state 314159265358 key
+$PY scripts/demo_aws.py root-state 161803398874 normal
+$PY scripts/demo_aws.py invoke RootEnforcementFunction
+echo "  Afterwards:"
+for a in 314159265358 161803398874; do $PY scripts/demo_aws.py root-state $a; done
+run $RW ticket list --account 314159265358
+echo "  (the next run finds nothing to remove)"
+$PY scripts/demo_aws.py invoke RootEnforcementFunction '{"account_id": "314159265358"}'
+
+say "Every vault change, rotation step and deletion is on the audit trail; the chains verify"
+run $RW audit log --account 314159265358
+run $RW audit verify
+
 say "Someone with table access rewrites record 2 of $ACCOUNT's trail"
 $PY scripts/demo_aws.py tamper "$ACCOUNT" 2
 

@@ -87,7 +87,79 @@ def vault_summary():
 
     items = boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_VAULT_TABLE"]).scan()["Items"]
     for it in items:
+        if not it["pk"].startswith("transient#"):
+            continue
         print(f"  {it['pk']}  {it['kind']:<20} expires {it['expires_at']}  ciphertext {len(it['ciphertext'].value)} bytes (KMS)")
+
+
+def make_due(account):
+    """Pretend the account's current root password reached its maximum age yesterday."""
+    import datetime
+    import os
+
+    due = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_ACCOUNTS_TABLE"]).update_item(
+        Key={"account_id": account}, UpdateExpression="SET rotation_due = :d", ExpressionAttributeValues={":d": due}
+    )
+    print(f"  {account}: rotation due {due} (maximum age reached)")
+
+
+def invoke(logical, payload="{}"):
+    """Invokes a stack function the way its schedule does; prints and returns its output."""
+    ready = json.load(open(".local/ready.json"))
+    fn = ready["stack"]["resources"][logical]["physical_id"]
+    out = boto3.client("lambda").invoke(FunctionName=fn, Payload=payload.encode())
+    body = json.loads(out["Payload"].read())
+    print(f"  {logical}: {json.dumps(body)}")
+    if out.get("FunctionError"):
+        sys.exit(f"  {logical} failed")
+    return body
+
+
+def wait_rotation(account, stage, timeout=60):
+    """Waits until the account's newest rotation reaches `stage` (awaiting-apply needs its token)."""
+    import os
+
+    table = boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_WORKFLOWS_TABLE"])
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        items = table.query(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"rotation#{account}"}
+        )["Items"]
+        items.sort(key=lambda i: i.get("started_at", ""), reverse=True)
+        if items and items[0]["stage"] == stage and (stage != "awaiting-apply" or "task_token" in items[0]):
+            print(f"  rotation {items[0]['execution']}: {stage}")
+            return
+        time.sleep(0.2)
+    sys.exit(f"  rotation of {account} did not reach {stage}")
+
+
+def root_state(account, seed=None):
+    """Reads (or seeds: "key" adds a root access key as a careless admin would, "normal" is a
+    root user with password and MFA, or a JSON state) the emulator's root-credential state."""
+    import os
+    import urllib.request
+
+    url = f"{os.environ['AWS_ENDPOINT_URL']}/_rootwarden/root-state/{account}"
+    normal = {
+        "access_keys": [],
+        "signing_certificates": [],
+        "mfa_devices": [{"serial": f"arn:aws:iam::{account}:mfa/root-account-mfa-device"}],
+        "login_profile": True,
+    }
+    if seed == "key":
+        seed = dict(normal, access_keys=[{"id": "AKIAROOTDEMO00000001", "status": "Active"}])
+    elif seed == "normal":
+        seed = normal
+    elif seed is not None:
+        seed = json.loads(seed)
+    if seed is not None:
+        body = json.dumps(seed).encode()
+        urllib.request.urlopen(urllib.request.Request(url, data=body, method="PUT")).read()
+    state = json.loads(urllib.request.urlopen(url).read())
+    keys = [k["id"] for k in state.get("access_keys", [])]
+    print(f"  {account} root: access keys {keys or 'none'}, MFA devices {len(state.get('mfa_devices', []))}, "
+          f"login profile {'yes' if state.get('login_profile') else 'no'}")
 
 
 if __name__ == "__main__":
@@ -104,5 +176,13 @@ if __name__ == "__main__":
         deliver(args[0], args[1], args[2])
     elif cmd == "vault":
         vault_summary()
+    elif cmd == "make-due":
+        make_due(args[0])
+    elif cmd == "invoke":
+        invoke(args[0], *(args[1:2]))
+    elif cmd == "wait-rotation":
+        wait_rotation(args[0], args[1])
+    elif cmd == "root-state":
+        root_state(args[0], args[1] if len(args) > 1 else None)
     else:
         sys.exit(f"unknown command {cmd}")

@@ -116,7 +116,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 match item {
                     Ok(r) if json => println!("{}", serde_json::to_string(&r)?),
                     Ok(r) => println!(
-                        "{:>5}  {}  {:<8} {:<24} {:<40} {}",
+                        "{:>5}  {}  {:<8} {:<31} {:<40} {}",
                         r.seq, r.timestamp, r.outcome, r.action, r.actor, r.reason
                     ),
                     Err(m) => println!("{:>5}  UNREADABLE: {}", m.seq, m.reason),

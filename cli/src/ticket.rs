@@ -21,7 +21,7 @@ pub enum TicketCommand {
     Show { id: String },
 }
 
-fn line(t: &Ticket) -> String {
+fn line(t: &Ticket, width: usize) -> String {
     let account = t
         .account_id
         .as_ref()
@@ -29,7 +29,7 @@ fn line(t: &Ticket) -> String {
         .unwrap_or_else(|| "unrouted".into());
     let flag = if t.quarantined { " QUARANTINED" } else { "" };
     format!(
-        "{:<24} {:<12} {:<17} {:<8} {:<8} {:>2}  {}{flag}",
+        "{:<width$} {:<12} {:<17} {:<8} {:<8} {:>2}  {}{flag}",
         t.id,
         account,
         t.category.as_str(),
@@ -55,12 +55,18 @@ pub async fn run(cmd: TicketCommand) -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&tickets)?);
             } else {
+                let width = tickets
+                    .iter()
+                    .map(|t| t.id.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(24);
                 println!(
-                    "{:<24} {:<12} {:<17} {:<8} {:<8} {:>2}  subject",
+                    "{:<width$} {:<12} {:<17} {:<8} {:<8} {:>2}  subject",
                     "ticket", "account", "category", "priority", "status", "#"
                 );
                 for t in &tickets {
-                    println!("{}", line(t));
+                    println!("{}", line(t, width));
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -503,6 +503,10 @@ pub async fn enforce_account(
                             &deps
                                 .entry(id, "root.credential-removed", run)
                                 .target(r.describe())
+                                .reason(format!(
+                                    "removed {} (IAMDeleteRootUserCredentials session)",
+                                    r.describe()
+                                ))
                                 .detail("credential", r.kind())
                                 .detail("id", r.id()),
                         )
@@ -577,6 +581,21 @@ pub async fn enforce_account(
             &deps
                 .entry(id, "root.posture-recorded", run)
                 .target(id.as_str())
+                .reason(format!(
+                    "{}: {} access keys, {} signing certificates, {} MFA devices, {}",
+                    serde_json::to_value(report.verdict)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    after.access_keys.len(),
+                    after.signing_certificates.len(),
+                    after.mfa_devices.len(),
+                    if after.login_profile {
+                        "password"
+                    } else {
+                        "no password"
+                    }
+                ))
                 .detail(
                     "verdict",
                     serde_json::to_value(report.verdict).unwrap_or_default(),

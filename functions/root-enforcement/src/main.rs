@@ -10,7 +10,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
     let sdk = rootwarden::aws::load_sdk_config().await;
-    let deps = Deps::new(&config, &sdk, Arc::new(SystemClock), env!("CARGO_PKG_NAME"));
+    let actor = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .map(|f| format!("lambda:{f}"))
+        .unwrap_or_else(|_| "lambda:root-enforcement".into());
+    let deps = Deps::new(&config, &sdk, Arc::new(SystemClock), actor);
     let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
