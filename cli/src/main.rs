@@ -4,6 +4,7 @@
 //! Exit codes: 0 success; 1 a check failed (e.g. an audit chain is broken); 2 usage,
 //! configuration or AWS errors.
 
+mod access;
 mod account;
 mod audit;
 mod mail;
@@ -27,6 +28,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Break-glass access: request, approve, check out, check in, revoke.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
     /// Managed accounts: onboard, list, show.
     #[command(subcommand)]
     Account(account::AccountCommand),
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Access(cmd) => access::run(cmd).await,
             Command::Account(cmd) => account::run(cmd).await,
             Command::Rotation(cmd) => rotation::run(cmd).await,
             Command::Audit(cmd) => audit::run(cmd).await,

@@ -22,6 +22,8 @@ pub mod vars {
     pub const APPLY_TIMEOUT_SECONDS: &str = "ROOTWARDEN_APPLY_TIMEOUT_SECONDS";
     pub const PASSWORD_LENGTH: &str = "ROOTWARDEN_PASSWORD_LENGTH";
     pub const SWEEP_CONCURRENCY: &str = "ROOTWARDEN_SWEEP_CONCURRENCY";
+    pub const DIGEST_KEY: &str = "ROOTWARDEN_DIGEST_KEY";
+    pub const ACCESS_POLICY: &str = "ROOTWARDEN_ACCESS_POLICY";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +73,12 @@ pub struct Config {
     pub password_length: usize,
     /// Rotation executions the sweep starts at once (default 8, 1 to 64).
     pub sweep_concurrency: usize,
+    /// Asymmetric KMS key (SIGN_VERIFY) that signs audit digests (`None` where nothing signs or
+    /// verifies digests; see [`Config::digest_key`]).
+    pub digest_key: Option<String>,
+    /// The break-glass access policy as JSON (`None` where nothing grants access; see
+    /// [`Config::access_policy`]). Parsed and validated by `access::AccessPolicy`.
+    pub access_policy: Option<String>,
 }
 
 /// Default size limit for inbound mail: 40 MB (SES itself accepts up to 40 MB).
@@ -183,7 +191,11 @@ impl Config {
         )?;
         let password_length = bounded(&get, vars::PASSWORD_LENGTH, 32usize, 20, 128)?;
         let sweep_concurrency = bounded(&get, vars::SWEEP_CONCURRENCY, 8usize, 1, 64)?;
+        let digest_key = optional(vars::DIGEST_KEY);
+        let access_policy = optional(vars::ACCESS_POLICY);
         Ok(Self {
+            digest_key,
+            access_policy,
             rotation_state_machine,
             apply_timeout_seconds,
             password_length,
@@ -204,6 +216,20 @@ impl Config {
 }
 
 impl Config {
+    /// The audit digest signing key, for the components that sign or verify digests.
+    pub fn digest_key(&self) -> Result<&str, ConfigError> {
+        self.digest_key.as_deref().ok_or(ConfigError::Missing {
+            var: vars::DIGEST_KEY,
+        })
+    }
+
+    /// The break-glass access policy (JSON), for the components that decide on access.
+    pub fn access_policy(&self) -> Result<&str, ConfigError> {
+        self.access_policy.as_deref().ok_or(ConfigError::Missing {
+            var: vars::ACCESS_POLICY,
+        })
+    }
+
     /// The rotation state machine's ARN, for the components that start or inspect rotations.
     pub fn rotation_state_machine(&self) -> Result<&str, ConfigError> {
         self.rotation_state_machine

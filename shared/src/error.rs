@@ -28,10 +28,14 @@ pub enum ErrorType {
     AwsError,
     /// A bug: something that should be impossible. Not retryable.
     InternalError,
+    /// The caller (as AWS identified it) is not allowed this action by the access policy, or
+    /// the action is refused in the request's state (self-approval, expired approval). Audited.
+    /// Not retryable.
+    AccessDenied,
 }
 
 impl ErrorType {
-    pub const ALL: [ErrorType; 9] = [
+    pub const ALL: [ErrorType; 10] = [
         ErrorType::ValidationError,
         ErrorType::ConfigError,
         ErrorType::NotFound,
@@ -41,6 +45,7 @@ impl ErrorType {
         ErrorType::TransientAwsError,
         ErrorType::AwsError,
         ErrorType::InternalError,
+        ErrorType::AccessDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +59,7 @@ impl ErrorType {
             ErrorType::TransientAwsError => "TransientAwsError",
             ErrorType::AwsError => "AwsError",
             ErrorType::InternalError => "InternalError",
+            ErrorType::AccessDenied => "AccessDenied",
         }
     }
 

@@ -9,6 +9,7 @@
 //! - [`clock`]: the `Clock` port.
 //! - [`audit`]: the append-only, hash-chained audit log (`AuditLog` port, `DynamoAuditLog`).
 
+pub mod access;
 pub mod audit;
 pub mod aws;
 pub mod clock;

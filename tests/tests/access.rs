@@ -1,0 +1,571 @@
+//! Break-glass access against the emulator, with distinct principals: IAM users created on the
+//! emulator, each with its own access keys, identified through STS GetCallerIdentity exactly as
+//! the CLI identifies its caller.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use rootwarden::access::{self, AccessStatus, Deps, NewRequest};
+use rootwarden::audit::{self, AuditLog, DynamoAuditLog, Stream};
+use rootwarden::clock::FixedClock;
+use rootwarden::registry::RotationReason;
+use rootwarden::rotation::{self, StartInput};
+use rootwarden::vault::totp::{self, TotpSeed};
+use rootwarden::{AccountId, Clock, ErrorType, SystemClock};
+use rootwarden_tests::{cli_bin, custody, Emulator};
+use secrecy::{ExposeSecret, SecretString};
+
+const PASSWORD: &str = "Onboard-Pa55word!<current>";
+const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+/// An IAM user on the emulator: its ARN (from STS, with its own keys) and keys.
+struct Principal {
+    arn: String,
+    key: String,
+    secret: String,
+}
+
+async fn principal(emu: &Emulator, name: &str) -> Principal {
+    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
+    iam.create_user().user_name(name).send().await.unwrap();
+    let k = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let conf = emu
+        .sdk_config_with(&k.access_key_id, &k.secret_access_key, None)
+        .await;
+    let arn = rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&conf))
+        .await
+        .unwrap();
+    assert!(arn.ends_with(&format!(":user/{name}")), "{arn}");
+    Principal {
+        arn,
+        key: k.access_key_id,
+        secret: k.secret_access_key,
+    }
+}
+
+struct World {
+    emu: Emulator,
+    alice: Principal,   // requester
+    bob: Principal,     // approver
+    carol: Principal,   // admin and approver
+    mallory: Principal, // nobody
+    policy: String,
+}
+
+async fn world(extra_reasons: &str) -> World {
+    let emu = Emulator::with_stack().await.unwrap();
+    let alice = principal(&emu, "alice").await;
+    let bob = principal(&emu, "bob").await;
+    let carol = principal(&emu, "carol").await;
+    let mallory = principal(&emu, "mallory").await;
+    let policy = format!(
+        r#"{{"principals": [
+            {{"arn": "{}", "roles": ["requester"]}},
+            {{"arn": "{}", "roles": ["approver"]}},
+            {{"arn": "{}", "roles": ["approver", "admin", "requester"]}}
+        ], "ticket_pattern": "^INC-[0-9]+$", "approval_ttl_minutes": 60,
+        "reasons": {{{extra_reasons}}}}}"#,
+        alice.arn, bob.arn, carol.arn
+    );
+    World {
+        emu,
+        alice,
+        bob,
+        carol,
+        mallory,
+        policy,
+    }
+}
+
+async fn deps_at(w: &World, clock: Arc<dyn Clock>) -> Deps {
+    let mut config = custody::config(&w.emu);
+    config.access_policy = Some(w.policy.clone());
+    let sdk = w.emu.sdk_config().await;
+    Deps::new(
+        &config,
+        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_kms::Client::new(&sdk),
+        clock,
+    )
+    .unwrap()
+}
+
+async fn deps(w: &World) -> Deps {
+    deps_at(w, Arc::new(SystemClock)).await
+}
+
+async fn onboarded(w: &World, n: u64) -> AccountId {
+    let a = custody::account(515, n);
+    let d = custody::deps(&w.emu, "test-operator").await;
+    custody::onboard(&d, &a, PASSWORD, Some(SEED))
+        .await
+        .unwrap();
+    a
+}
+
+fn ask(account: &AccountId, reason: &str, ticket: &str, minutes: Option<u32>) -> NewRequest {
+    NewRequest {
+        account: account.clone(),
+        reason: reason.into(),
+        ticket: ticket.into(),
+        duration_minutes: minutes,
+    }
+}
+
+async fn actions(w: &World, account: &AccountId) -> Vec<String> {
+    let log = DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&w.emu.sdk_config().await),
+        w.emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    );
+    log.read_stream(&Stream::Account(account.clone()).key())
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|r| r.action.clone()))
+        .collect()
+}
+
+async fn chains_verify(w: &World) {
+    let log = DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&w.emu.sdk_config().await),
+        w.emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    );
+    let report = audit::verify(&log, None).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.first_fault());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dual_control_checkout_shows_the_secrets_once_and_marks_rotation() {
+    let w = world("").await;
+    let d = deps(&w).await;
+    let a = onboarded(&w, 1).await;
+
+    // Refusals, each by name and each audited.
+    let e = access::request(&d, &w.mallory.arn, ask(&a, "billing-issue", "INC-1", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::AccessDenied, "{e}");
+    let e = access::request(&d, &w.alice.arn, ask(&a, "curiosity", "INC-1", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::ValidationError);
+    assert!(e.message.contains("billing-issue"), "{e}");
+    let e = access::request(&d, &w.alice.arn, ask(&a, "billing-issue", " ", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::ValidationError);
+    let e = access::request(&d, &w.alice.arn, ask(&a, "billing-issue", "T-none", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::NotFound);
+    let e = access::request(
+        &d,
+        &w.alice.arn,
+        ask(&a, "billing-issue", "INC-1", Some(61)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e.error_type,
+        ErrorType::ValidationError,
+        "longer than the reason allows"
+    );
+    let refused = actions(&w, &a).await;
+    assert_eq!(
+        refused.iter().filter(|x| *x == "access.refused").count(),
+        5,
+        "{refused:?}"
+    );
+
+    let r = access::request(
+        &d,
+        &w.alice.arn,
+        ask(&a, "billing-issue", "INC-1", Some(30)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, AccessStatus::Requested);
+    // Not yet approved; self-approval is refused; strangers cannot approve.
+    let e = access::checkout(&d, &w.alice.arn, &r.id).await.unwrap_err();
+    assert_eq!(e.error_type, ErrorType::Conflict);
+    let e = access::approve(&d, &w.alice.arn, &r.id).await.unwrap_err();
+    assert_eq!(e.error_type, ErrorType::AccessDenied);
+    let e = access::approve(&d, &w.mallory.arn, &r.id)
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::AccessDenied);
+    let r = access::approve(&d, &w.bob.arn, &r.id).await.unwrap();
+    assert_eq!(r.status, AccessStatus::Approved);
+    assert_eq!(r.approvals, vec![w.bob.arn.clone()]);
+
+    // Only the requester checks out.
+    for other in [&w.bob, &w.mallory, &w.carol] {
+        let e = access::checkout(&d, &other.arn, &r.id).await.unwrap_err();
+        assert_eq!(e.error_type, ErrorType::AccessDenied);
+    }
+    let before = Utc::now();
+    let shown = access::checkout(&d, &w.alice.arn, &r.id).await.unwrap();
+    assert_eq!(shown.password.expose_secret(), PASSWORD);
+    let seed = TotpSeed::parse(&SecretString::from(SEED.to_owned())).unwrap();
+    let expected = [before, Utc::now()].map(|t| {
+        totp::code(&seed, t)
+            .unwrap()
+            .code
+            .expose_secret()
+            .to_owned()
+    });
+    let code = shown.totp.as_ref().unwrap().code.expose_secret().to_owned();
+    assert!(expected.contains(&code), "{code} not in {expected:?}");
+    assert!(shown.pending.is_none());
+    assert_eq!(shown.request.status, AccessStatus::CheckedOut);
+    let ends = shown.request.expires_at.unwrap();
+    assert!(ends > before + Duration::minutes(29) && ends <= Utc::now() + Duration::minutes(30));
+    // The check-out marked the account for rotation: the sweep picks it up now.
+    let reg = d.registry.get(&a).await.unwrap().unwrap();
+    assert_eq!(reg.rotation_reason, Some(RotationReason::Checkout));
+    assert!(reg.rotation_due.unwrap() <= Utc::now());
+    // Shown once.
+    let e = access::checkout(&d, &w.alice.arn, &r.id).await.unwrap_err();
+    assert_eq!(e.error_type, ErrorType::Conflict);
+    assert!(e.message.contains("once"), "{e}");
+
+    // Exclusive: another approved request of the account cannot check out meanwhile.
+    let r2 = access::request(&d, &w.carol.arn, ask(&a, "root-only-task", "INC-2", None))
+        .await
+        .unwrap();
+    access::approve(&d, &w.bob.arn, &r2.id).await.unwrap();
+    let e = access::checkout(&d, &w.carol.arn, &r2.id)
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::Conflict);
+    assert!(e.message.contains(&r.id), "{e}");
+    // Check-in: by a stranger refused; by the requester done; then the other may check out.
+    let e = access::checkin(&d, &w.mallory.arn, &r.id)
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::AccessDenied);
+    let done = access::checkin(&d, &w.alice.arn, &r.id).await.unwrap();
+    assert_eq!(done.status, AccessStatus::CheckedIn);
+    assert!(access::locks(&d).await.unwrap().is_empty());
+    let shown2 = access::checkout(&d, &w.carol.arn, &r2.id).await.unwrap();
+    assert_eq!(shown2.password.expose_secret(), PASSWORD);
+    access::checkin(&d, &w.carol.arn, &r2.id).await.unwrap();
+
+    let all = actions(&w, &a).await;
+    for expected in [
+        "access.requested",
+        "access.approved",
+        "access.checked-out",
+        "access.checked-in",
+        "access.refused",
+    ] {
+        assert!(
+            all.iter().any(|x| x == expected),
+            "{expected} missing: {all:?}"
+        );
+    }
+    chains_verify(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_checkouts_of_one_account_let_exactly_one_through() {
+    let w = world("").await;
+    let d = deps(&w).await;
+    let a = onboarded(&w, 2).await;
+    let mut ids = Vec::new();
+    for p in [&w.alice, &w.carol] {
+        let r = access::request(&d, &p.arn, ask(&a, "billing-issue", "INC-7", None))
+            .await
+            .unwrap();
+        access::approve(&d, &w.bob.arn, &r.id).await.unwrap();
+        ids.push((p.arn.clone(), r.id));
+    }
+    let (x, y) = tokio::join!(
+        access::checkout(&d, &ids[0].0, &ids[0].1),
+        access::checkout(&d, &ids[1].0, &ids[1].1)
+    );
+    assert_eq!(
+        [x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{x:?} {y:?}"
+    );
+    let loser = if x.is_ok() { y } else { x }.unwrap_err();
+    assert_eq!(loser.error_type, ErrorType::Conflict, "{loser}");
+    assert_eq!(access::locks(&d).await.unwrap().len(), 1);
+    chains_verify(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiry_expired_approval_revoke_and_self_service() {
+    let w = world(r#""security-incident": {"max_minutes": 30, "self_service": true}"#).await;
+    let d = deps(&w).await;
+    let a = onboarded(&w, 3).await;
+    let now = Utc::now();
+
+    // An approval not used within its lifetime expires.
+    let r = access::request(&d, &w.alice.arn, ask(&a, "billing-issue", "INC-3", None))
+        .await
+        .unwrap();
+    access::approve(&d, &w.bob.arn, &r.id).await.unwrap();
+    let later = deps_at(&w, Arc::new(FixedClock(now + Duration::minutes(61)))).await;
+    let e = access::checkout(&later, &w.alice.arn, &r.id)
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::AccessDenied);
+    assert!(e.message.contains("expired"), "{e}");
+    assert_eq!(
+        access::get(&d, &r.id).await.unwrap().unwrap().status,
+        AccessStatus::Expired
+    );
+
+    // A check-out past its end is checked in by the scheduled job.
+    let r = access::request(
+        &d,
+        &w.alice.arn,
+        ask(&a, "billing-issue", "INC-4", Some(15)),
+    )
+    .await
+    .unwrap();
+    access::approve(&d, &w.bob.arn, &r.id).await.unwrap();
+    access::checkout(&d, &w.alice.arn, &r.id).await.unwrap();
+    let early = access::expire_due(&d, "access-expiry").await.unwrap();
+    assert_eq!((early.active, early.expired.len()), (1, 0));
+    let after = deps_at(&w, Arc::new(FixedClock(now + Duration::minutes(16)))).await;
+    let report = access::expire_due(&after, "access-expiry").await.unwrap();
+    assert_eq!(report.expired, vec![r.id.clone()], "{report:?}");
+    assert!(access::locks(&d).await.unwrap().is_empty());
+    let ended = access::get(&d, &r.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, AccessStatus::Expired);
+    assert_eq!(ended.ended_by.as_deref(), Some("access-expiry"));
+
+    // Revoke: admins only; ends a check-out and frees the account.
+    let r = access::request(&d, &w.alice.arn, ask(&a, "root-only-task", "INC-5", None))
+        .await
+        .unwrap();
+    access::approve(&d, &w.carol.arn, &r.id).await.unwrap();
+    access::checkout(&d, &w.alice.arn, &r.id).await.unwrap();
+    for not_admin in [&w.alice, &w.bob] {
+        let e = access::revoke(&d, &not_admin.arn, &r.id, "stop")
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_type, ErrorType::AccessDenied);
+    }
+    let revoked = access::revoke(&d, &w.carol.arn, &r.id, "incident over")
+        .await
+        .unwrap();
+    assert_eq!(revoked.status, AccessStatus::Revoked);
+    assert!(access::locks(&d).await.unwrap().is_empty());
+    let e = access::checkin(&d, &w.alice.arn, &r.id).await.unwrap_err();
+    assert_eq!(e.error_type, ErrorType::Conflict);
+
+    // Deny is final.
+    let r = access::request(&d, &w.alice.arn, ask(&a, "billing-issue", "INC-6", None))
+        .await
+        .unwrap();
+    access::deny(&d, &w.bob.arn, &r.id, "use the billing console role")
+        .await
+        .unwrap();
+    let e = access::approve(&d, &w.carol.arn, &r.id).await.unwrap_err();
+    assert_eq!(e.error_type, ErrorType::Conflict);
+
+    // Self-service reason: approved on request, with a review ticket for someone else.
+    let r = access::request(
+        &d,
+        &w.alice.arn,
+        ask(&a, "security-incident", "INC-9", None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, AccessStatus::Approved);
+    let review = r.review_ticket.clone().unwrap();
+    let t = rootwarden::tickets::TicketStore::get(&d.tickets, &review)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t.subject.contains("Review self-service"), "{}", t.subject);
+    let shown = access::checkout(&d, &w.alice.arn, &r.id).await.unwrap();
+    assert_eq!(shown.password.expose_secret(), PASSWORD);
+    chains_verify(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_apply_shows_current_and_pending_and_needs_an_awaiting_rotation() {
+    let w = world("").await;
+    let d = deps(&w).await;
+    let a = onboarded(&w, 4).await;
+    let e = access::request(&d, &w.alice.arn, ask(&a, "rotation-apply", "INC-8", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::ValidationError);
+
+    let rot = custody::deps(&w.emu, "test").await;
+    let exec = format!("manual-{a}-apply");
+    let prepared = rotation::prepare(
+        &rot,
+        &exec,
+        &format!("arn:aws:states:us-east-1:123456789012:execution:x:{exec}"),
+        &StartInput {
+            account_id: a.to_string(),
+            trigger: Some("manual".into()),
+            apply_timeout_seconds: None,
+        },
+    )
+    .await
+    .unwrap();
+    let due_before = d.registry.get(&a).await.unwrap().unwrap().rotation_due;
+
+    let r = access::request(&d, &w.alice.arn, ask(&a, "rotation-apply", "INC-8", None))
+        .await
+        .unwrap();
+    access::approve(&d, &w.bob.arn, &r.id).await.unwrap();
+    let shown = access::checkout(&d, &w.alice.arn, &r.id).await.unwrap();
+    assert_eq!(shown.password.expose_secret(), PASSWORD);
+    let (v, pending) = shown.pending.as_ref().expect("pending shown");
+    assert_eq!(*v, prepared.pending_version);
+    assert_ne!(pending.expose_secret(), PASSWORD);
+    assert_eq!(pending.expose_secret().len(), 32);
+    // No second rotation for applying this one.
+    assert_eq!(
+        d.registry.get(&a).await.unwrap().unwrap().rotation_due,
+        due_before
+    );
+    chains_verify(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_without_its_audit_record() {
+    let w = world("").await;
+    let d = deps(&w).await;
+    let a = onboarded(&w, 5).await;
+    let r = access::request(&d, &w.alice.arn, ask(&a, "billing-issue", "INC-10", None))
+        .await
+        .unwrap();
+    access::approve(&d, &w.bob.arn, &r.id).await.unwrap();
+    // The audit table becomes unavailable (here: the check-out's audit writes go to a table
+    // that does not exist).
+    let mut broken = deps(&w).await;
+    broken.audit = DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&w.emu.sdk_config().await),
+        "audit-table-unavailable",
+        Arc::new(SystemClock),
+    );
+    let e = access::checkout(&broken, &w.alice.arn, &r.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e.error_type,
+            ErrorType::AuditWriteFailed | ErrorType::AwsError | ErrorType::TransientAwsError
+        ),
+        "{e}"
+    );
+    assert!(!e.message.contains(PASSWORD));
+    let still = access::get(&d, &r.id).await.unwrap().unwrap();
+    assert_eq!(
+        still.status,
+        AccessStatus::Approved,
+        "nothing was checked out"
+    );
+    assert!(access::locks(&d).await.unwrap().is_empty());
+    // With the audit log back, the same request checks out.
+    let shown = access::checkout(&d, &w.alice.arn, &r.id).await.unwrap();
+    assert_eq!(shown.password.expose_secret(), PASSWORD);
+}
+
+fn cli_as(w: &World, who: &Principal, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(cli_bin())
+        .args(args)
+        .envs(w.emu.process_env())
+        .env("AWS_ACCESS_KEY_ID", &who.key)
+        .env("AWS_SECRET_ACCESS_KEY", &who.secret)
+        .env("ROOTWARDEN_ACCESS_POLICY", &w.policy)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_takes_the_caller_from_sts() {
+    let w = world("").await;
+    let a = onboarded(&w, 6).await;
+    let (code, _, err) = cli_as(
+        &w,
+        &w.mallory,
+        &[
+            "access",
+            "request",
+            "--account",
+            a.as_str(),
+            "--reason",
+            "billing-issue",
+            "--ticket",
+            "INC-11",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("not authorized"), "{err}");
+    let (code, out, err) = cli_as(
+        &w,
+        &w.carol,
+        &[
+            "access",
+            "request",
+            "--account",
+            a.as_str(),
+            "--reason",
+            "billing-issue",
+            "--ticket",
+            "INC-11",
+            "--duration",
+            "30m",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let id = out.trim().to_owned();
+    let (code, _, err) = cli_as(&w, &w.carol, &["access", "approve", &id]);
+    assert_eq!(code, 2);
+    assert!(err.contains("own request"), "{err}");
+    let (code, out, err) = cli_as(&w, &w.bob, &["access", "approve", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("approved"), "{out}");
+    let (code, out, err) = cli_as(&w, &w.carol, &["access", "checkout", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(PASSWORD), "{out}");
+    assert!(out.contains("TOTP code:"), "{out}");
+    assert!(!err.contains(PASSWORD));
+    let (code, out, _) = cli_as(&w, &w.carol, &["access", "checkin", &id]);
+    assert_eq!(code, 0);
+    assert!(out.contains("checked-in"), "{out}");
+    let all = actions(&w, &a).await;
+    assert!(all.iter().any(|x| x == "access.checked-in"));
+    // Who did what is the STS identity, not anything the caller typed.
+    let log = DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&w.emu.sdk_config().await),
+        w.emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    );
+    let records = log
+        .read_stream(&Stream::Account(a.clone()).key())
+        .await
+        .unwrap();
+    let approver = records
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .find(|r| r.action == "access.approved")
+        .unwrap();
+    assert_eq!(approver.actor, w.bob.arn);
+}
