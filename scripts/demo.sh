@@ -98,6 +98,30 @@ say "Every vault change, rotation step and deletion is on the audit trail; the c
 run $RW audit log --account 314159265358
 run $RW audit verify
 
+say "Break-glass access: who may do what comes from the policy, who you are comes from AWS (STS)"
+$PY scripts/demo_aws.py principals
+as() { local who=$1; shift; (set -a; . .local/principals/$who.env; ROOTWARDEN_ACCESS_POLICY=$(cat .local/access-policy.json); set +a; "$@"); }
+echo "  mallory (not in the policy) asks for Pi Corp's root password:"
+as mallory $RW access request --account 314159265358 --reason billing-issue --ticket INC-2042 || true
+echo "  alice asks, with a reason and a ticket:"
+REQ=$(as alice $RW access request --account 314159265358 --reason billing-issue --ticket INC-2042 --duration 30m)
+echo "  alice may approve, but not her own request:"
+as alice $RW access approve "$REQ" || true
+echo "  bob approves:"
+as bob $RW access approve "$REQ"
+say "alice checks out: the password and the current TOTP code, shown once, to her only"
+as alice $RW access checkout "$REQ"
+echo "  a second check-out of the same request is refused:"
+as alice $RW access checkout "$REQ" || true
+as alice $RW access checkin "$REQ"
+say "The check-out marked Pi Corp for rotation: the next sweep starts it"
+$PY scripts/demo_aws.py invoke RotationSchedulerFunction
+$PY scripts/demo_aws.py wait-rotation 314159265358 awaiting-apply
+run $RW rotation status --account 314159265358
+say "Every decision is on the trail (requested, refused, approved, checked out, checked in)"
+$RW audit log --account 314159265358 | grep -E 'access\.|rotation|vault.stage' 
+run $RW audit verify
+
 say "Someone with table access rewrites record 2 of $ACCOUNT's trail"
 $PY scripts/demo_aws.py tamper "$ACCOUNT" 2
 

@@ -6,6 +6,37 @@ import time
 import boto3
 
 
+def principals():
+    """IAM users on the emulator, each with its own keys (.local/principals/<name>.env), and an
+    access policy naming them (.local/access-policy.json)."""
+    import os
+
+    iam = boto3.client("iam")
+    os.makedirs(".local/principals", exist_ok=True)
+    arns = {}
+    for name in ("alice", "bob", "mallory"):
+        try:
+            iam.create_user(UserName=name)
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        k = iam.create_access_key(UserName=name)["AccessKey"]
+        with open(f".local/principals/{name}.env", "w") as f:
+            f.write(f"AWS_ACCESS_KEY_ID={k['AccessKeyId']}\nAWS_SECRET_ACCESS_KEY={k['SecretAccessKey']}\n")
+        arns[name] = boto3.client("sts", aws_access_key_id=k["AccessKeyId"],
+                                  aws_secret_access_key=k["SecretAccessKey"]).get_caller_identity()["Arn"]
+    policy = {
+        "principals": [
+            {"arn": arns["alice"], "roles": ["requester", "approver"]},
+            {"arn": arns["bob"], "roles": ["approver", "admin"]},
+        ],
+        "approvals_required": 1,
+        "ticket_pattern": "^INC-[0-9]+$",
+    }
+    json.dump(policy, open(".local/access-policy.json", "w"))
+    print(f"  requester, approver: {arns['alice']}\n  approver, admin: {arns['bob']}\n  not in the policy: {arns['mallory']}")
+    print("  reasons: billing-issue, root-only-task, account-recovery, release, security-incident, rotation-apply")
+
+
 def stack():
     ready = json.load(open(".local/ready.json"))
     for logical, res in sorted(ready["stack"]["resources"].items()):
@@ -176,6 +207,8 @@ if __name__ == "__main__":
         deliver(args[0], args[1], args[2])
     elif cmd == "vault":
         vault_summary()
+    elif cmd == "principals":
+        principals()
     elif cmd == "make-due":
         make_due(args[0])
     elif cmd == "invoke":
