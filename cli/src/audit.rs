@@ -3,12 +3,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use rootwarden::audit::{self, AuditEntry, AuditLog, DynamoAuditLog, Stream};
+use rootwarden::audit::{
+    self, AuditEntry, AuditLog, DigestCheck, DynamoAuditLog, DynamoDigestStore, FullReport,
+    KmsDigestSigner, Stream,
+};
 use rootwarden::{AccountId, Config, SystemClock};
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chains and name the first bad record. Exit 1 if any chain is broken.
+    /// Walk the hash chains and name the first bad record; check the signed digests (KMS Verify,
+    /// with ROOTWARDEN_DIGEST_KEY) and every chain against the newest one: records deleted
+    /// after it (truncation) or rewritten (modification). Exit 1 on any fault.
     Verify {
         /// Verify only this account's chain (default: every chain).
         #[arg(long)]
@@ -56,57 +61,129 @@ impl StreamArg {
     }
 }
 
-async fn audit_log() -> anyhow::Result<(DynamoAuditLog, aws_config::SdkConfig)> {
+async fn audit_log() -> anyhow::Result<(DynamoAuditLog, aws_config::SdkConfig, Config)> {
     let config = Config::from_env()?;
     let sdk = rootwarden::aws::load_sdk_config().await;
     let log = DynamoAuditLog::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        config.audit_table,
+        config.audit_table.clone(),
         Arc::new(SystemClock),
     );
-    Ok((log, sdk))
+    Ok((log, sdk, config))
+}
+
+/// `audit verify`: the record chains, then the signed digests (if a digest key is configured)
+/// and every chain against the newest valid digest (truncation, modification).
+async fn verify(
+    log: DynamoAuditLog,
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    account: Option<AccountId>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let only = account.map(Stream::Account);
+    let signer = config
+        .digest_key
+        .as_deref()
+        .map(|key| KmsDigestSigner::from_conf(sdk, key));
+    let store = DynamoDigestStore::new(log.clone());
+    let report = audit::verify_with_digests(&log, &store, signer.as_ref(), only.as_ref())
+        .await
+        .context("verifying the audit table")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    let chain_fault = report
+        .chains
+        .iter()
+        .find_map(|c| c.fault.as_ref().map(|f| (c.stream.as_str(), f)));
+    if let Some((stream, fault)) = chain_fault {
+        eprintln!(
+            "audit verify: FAILED: {stream} record {}: {fault}",
+            fault.seq()
+        );
+    }
+    if let Some(fault) = report.digest_faults().first() {
+        eprintln!("audit verify: FAILED: {fault}");
+    }
+    if !report.is_ok() {
+        return Ok(ExitCode::from(1));
+    }
+    let digests = match &report.digests {
+        DigestCheck::Checked {
+            digests,
+            latest: Some(latest),
+            ..
+        } => format!(
+            "{digests} digests verified (signatures checked with KMS), latest #{} at {}",
+            latest.seq, latest.timestamp
+        ),
+        DigestCheck::Checked { digests, .. } => format!("{digests} digests verified"),
+        DigestCheck::NoDigests if signer.is_none() => {
+            "no digest yet and ROOTWARDEN_DIGEST_KEY not set: chains verified only".to_owned()
+        }
+        DigestCheck::NoDigests => "no digest yet: chains verified only".to_owned(),
+        DigestCheck::NotConfigured { digests } => format!(
+            "WARNING: {digests} digests exist but ROOTWARDEN_DIGEST_KEY is not set: digests NOT \
+             checked (records deleted or rewritten after a digest would go unnoticed)"
+        ),
+    };
+    eprintln!(
+        "audit verify: {} chains, {} records, all intact; {digests}",
+        report.chains.len(),
+        report.records()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &FullReport) {
+    for chain in &report.chains {
+        match &chain.fault {
+            None => println!(
+                "ok        {:<22} {:>6} records  head {}",
+                chain.stream,
+                chain.records,
+                &chain.head_hash[..16]
+            ),
+            Some(fault) => println!("TAMPERED  {:<22} {fault}", chain.stream),
+        }
+    }
+    if report.chains.is_empty() {
+        println!("no audit records");
+    }
+    match &report.digests {
+        DigestCheck::NotConfigured { digests } => println!(
+            "digests   NOT CHECKED: {digests} digests exist but ROOTWARDEN_DIGEST_KEY is not set"
+        ),
+        DigestCheck::NoDigests => println!("digests   none yet: chains verified only"),
+        DigestCheck::Checked {
+            digests,
+            latest,
+            faults,
+        } => {
+            match latest {
+                Some(l) => println!(
+                    "digests   {digests} digests, latest valid #{} at {} covers {} streams  hash {}",
+                    l.seq,
+                    l.timestamp,
+                    l.streams,
+                    &l.digest_hash[..16.min(l.digest_hash.len())]
+                ),
+                None => println!("digests   {digests} digests, none valid"),
+            }
+            for fault in faults {
+                println!("{:<9} {fault}", fault.label());
+            }
+        }
+    }
 }
 
 pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    let (log, sdk) = audit_log().await?;
+    let (log, sdk, config) = audit_log().await?;
     match cmd {
-        AuditCommand::Verify { account, json } => {
-            let only = account.map(Stream::Account);
-            let report = audit::verify(&log, only.as_ref())
-                .await
-                .context("reading the audit table")?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                for chain in &report.chains {
-                    match &chain.fault {
-                        None => println!(
-                            "ok        {:<22} {:>6} records  head {}",
-                            chain.stream,
-                            chain.records,
-                            &chain.head_hash[..16]
-                        ),
-                        Some(fault) => println!("TAMPERED  {:<22} {fault}", chain.stream),
-                    }
-                }
-                if report.chains.is_empty() {
-                    println!("no audit records");
-                }
-            }
-            if let Some((stream, fault)) = report.first_fault() {
-                eprintln!(
-                    "audit verify: FAILED: {stream} record {}: {fault}",
-                    fault.seq()
-                );
-                return Ok(ExitCode::from(1));
-            }
-            eprintln!(
-                "audit verify: {} chains, {} records, all intact",
-                report.chains.len(),
-                report.records()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        AuditCommand::Verify { account, json } => verify(log, &sdk, &config, account, json).await,
         AuditCommand::Log { stream, json } => {
             let items = log
                 .read_stream(&stream.stream().key())

@@ -58,6 +58,11 @@ impl DynamoAuditLog {
         Ok((record, put))
     }
 
+    /// The client and table, for the digest store beside the chains.
+    pub(super) fn parts(&self) -> (&Client, &str) {
+        (&self.client, &self.table)
+    }
+
     /// `(next seq, prev_hash)` for a chain, from a strongly consistent read of its newest item.
     async fn next_position(&self, stream: &str) -> Result<(u64, String), AuditError> {
         let out = self
@@ -154,9 +159,11 @@ impl AuditLog for DynamoAuditLog {
             .items()
             .send();
         let items = collect(pages, "dynamodb:Scan").await?;
+        // The reserved `digest` stream holds signed digests, not a record chain.
         let mut keys: Vec<String> = items
             .iter()
             .filter_map(|i| string(i, "stream").ok())
+            .filter(|k| k != super::digest::DIGEST_STREAM)
             .collect();
         keys.sort();
         keys.dedup();
@@ -164,10 +171,10 @@ impl AuditLog for DynamoAuditLog {
     }
 }
 
-type Item = HashMap<String, AttributeValue>;
-type Pages<E> = PaginationStream<Result<Item, SdkError<E, Response>>>;
+pub(super) type Item = HashMap<String, AttributeValue>;
+pub(super) type Pages<E> = PaginationStream<Result<Item, SdkError<E, Response>>>;
 
-async fn collect<E>(mut pages: Pages<E>, op: &str) -> Result<Vec<Item>, AuditError>
+pub(super) async fn collect<E>(mut pages: Pages<E>, op: &str) -> Result<Vec<Item>, AuditError>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
 {
@@ -235,7 +242,7 @@ pub(crate) fn from_item(stream: &str, item: &HashMap<String, AttributeValue>) ->
     })
 }
 
-fn string(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, String> {
+pub(super) fn string(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, String> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
         Some(_) => Err(format!("attribute {name} is not a string")),
@@ -243,7 +250,7 @@ fn string(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, 
     }
 }
 
-fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Result<u64, String> {
+pub(super) fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Result<u64, String> {
     match item.get(name) {
         Some(AttributeValue::N(v)) => v
             .parse()

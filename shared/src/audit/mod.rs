@@ -9,8 +9,9 @@
 //! [`verify_chain`] detects a record that was modified, deleted, moved or inserted anywhere
 //! before the head. What a hash chain alone cannot show is truncation of the newest records or a
 //! rewrite of the whole tail by someone with write access; signed digests of chain heads
-//! (a later capability) close that gap.
+//! ([`digest`], stored under the reserved stream key `digest`) close that gap.
 
+pub mod digest;
 mod dynamo;
 mod memory;
 
@@ -24,6 +25,11 @@ use sha2::{Digest, Sha256};
 use crate::error::Classify;
 use crate::{AccountId, ErrorType};
 
+pub use digest::{
+    verify_with_digests, write_digest, ChainHead, DigestCheck, DigestError, DigestFault,
+    DigestSigner, DigestStore, DynamoDigestStore, FullReport, KmsDigestSigner, MemoryDigestStore,
+    StoredDigest, DIGEST_STREAM,
+};
 pub use dynamo::{backoff, DynamoAuditLog};
 pub use memory::MemoryAuditLog;
 
@@ -343,7 +349,7 @@ pub trait AuditLog: Send + Sync {
         &self,
         stream: &str,
     ) -> impl Future<Output = Result<Vec<StoredItem>, AuditError>> + Send;
-    /// Every chain key present, sorted.
+    /// Every record chain key present, sorted (never the reserved [`DIGEST_STREAM`]).
     fn streams(&self) -> impl Future<Output = Result<Vec<String>, AuditError>> + Send;
 }
 
@@ -356,6 +362,8 @@ pub async fn verify<L: AuditLog>(
         Some(s) => vec![s.key()],
         None => log.streams().await?,
     };
+    // Digests are verified by `digest::verify_with_digests`, not as a record chain.
+    let keys: Vec<String> = keys.into_iter().filter(|k| k != DIGEST_STREAM).collect();
     let mut chains = Vec::with_capacity(keys.len());
     for key in keys {
         let items = log.read_stream(&key).await?;

@@ -1,0 +1,295 @@
+//! `audit-digest`: writes the next signed digest of every audit chain head (hourly, from
+//! EventBridge Scheduler). See `rootwarden::audit::digest` for the format and what verification
+//! does with it. A digest is written on every run, even when no chain moved: it proves the job and
+//! the key are alive.
+//!
+//! Input: `{}` or `null` (the EventBridge Scheduler payload); anything else is a
+//! `ValidationError`.
+//! Output: `{"seq": n, "streams": k, "digest_hash": "<hex>", "prev_digest_hash": "<hex>",
+//! "timestamp": "<RFC 3339>"}`.
+//! Errors (`error_type`): `ValidationError`, `ConfigError` (`ROOTWARDEN_DIGEST_KEY` unset),
+//! `AuditWriteFailed` (the digest could not be written; nothing was), `TransientAwsError` /
+//! `AwsError` (KMS `Sign`, DynamoDB reads), `AuditTamperDetected` (the newest digest or a chain
+//! head is unreadable or altered, so the chain cannot go on).
+
+use lambda_runtime::LambdaEvent;
+use rootwarden::audit::{write_digest, DigestSigner, DigestStore};
+use rootwarden::{Clock, ConfigError, ErrorType, LambdaError};
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+/// The only accepted input: an empty object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Response {
+    pub seq: u64,
+    pub streams: usize,
+    pub digest_hash: String,
+    pub prev_digest_hash: String,
+    pub timestamp: String,
+}
+
+pub struct Deps<'a, S, V> {
+    pub store: &'a S,
+    /// The digest key, or why it is not configured.
+    pub signer: Result<&'a V, &'a ConfigError>,
+    pub clock: &'a dyn Clock,
+}
+
+pub fn parse(payload: serde_json::Value) -> Result<Request, LambdaError> {
+    if payload.is_null() {
+        return Ok(Request::default());
+    }
+    serde_json::from_value(payload).map_err(|e| {
+        LambdaError::new(
+            ErrorType::ValidationError,
+            format!("bad digest input (expected {{}}): {e}"),
+        )
+    })
+}
+
+pub async fn handle<S: DigestStore, V: DigestSigner>(
+    deps: &Deps<'_, S, V>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<Response, LambdaError> {
+    let span = rootwarden::telemetry::invocation_span(
+        &event.context.request_id,
+        &event.context.request_id,
+    );
+    run(deps, event.payload).instrument(span).await
+}
+
+pub async fn run<S: DigestStore, V: DigestSigner>(
+    deps: &Deps<'_, S, V>,
+    payload: serde_json::Value,
+) -> Result<Response, LambdaError> {
+    let Request {} = parse(payload)?;
+    let signer = deps.signer.map_err(LambdaError::from_classified)?;
+    let stored = write_digest(deps.store, signer, deps.clock)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "audit digest not written");
+            LambdaError::from_classified(&e)
+        })?;
+    tracing::info!(
+        seq = stored.digest.seq,
+        streams = stored.digest.heads.len(),
+        digest_hash = %stored.digest_hash,
+        "audit digest written"
+    );
+    Ok(Response {
+        seq: stored.digest.seq,
+        streams: stored.digest.heads.len(),
+        digest_hash: stored.digest_hash,
+        prev_digest_hash: stored.digest.prev_digest_hash,
+        timestamp: stored.digest.timestamp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rootwarden::audit::digest::{DigestItem, Signature};
+    use rootwarden::audit::{
+        verify_with_digests, AuditEntry, AuditError, AuditLog, ChainHead, DigestError,
+        MemoryAuditLog, MemoryDigestStore, StoredDigest, Stream, GENESIS_HASH,
+    };
+    use rootwarden::clock::FixedClock;
+    use rootwarden::AccountId;
+    use sha2::{Digest as _, Sha256};
+
+    fn fixture(name: &str) -> serde_json::Value {
+        let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// Stands in for KMS: "signature" = SHA-256("k" || digest); can be made to fail.
+    struct FakeKms {
+        fail: Option<ErrorType>,
+    }
+
+    impl DigestSigner for FakeKms {
+        async fn sign(&self, digest: &[u8; 32]) -> Result<Signature, DigestError> {
+            if let Some(error_type) = self.fail {
+                return Err(DigestError::Kms {
+                    message: "kms:Sign failed".into(),
+                    error_type,
+                });
+            }
+            Ok(Signature {
+                bytes: Sha256::new()
+                    .chain_update(b"k")
+                    .chain_update(digest)
+                    .finalize()
+                    .to_vec(),
+                key_id: "fake".into(),
+                algorithm: "ECDSA_SHA_256".into(),
+            })
+        }
+        async fn verify(&self, digest: &[u8; 32], signature: &[u8]) -> Result<bool, DigestError> {
+            Ok(self.sign(digest).await?.bytes == signature)
+        }
+    }
+
+    const OK: FakeKms = FakeKms { fail: None };
+
+    fn clock() -> FixedClock {
+        FixedClock(
+            chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+                .unwrap()
+                .to_utc(),
+        )
+    }
+
+    async fn seeded() -> MemoryDigestStore {
+        let log = MemoryAuditLog::default();
+        for id in ["111111111111", "222222222222"] {
+            for _ in 0..2 {
+                let s = Stream::Account(AccountId::parse(id).unwrap());
+                log.append(&AuditEntry::new(
+                    s,
+                    "arn:aws:iam::1:user/op",
+                    "audit.annotate",
+                ))
+                .await
+                .unwrap();
+            }
+        }
+        MemoryDigestStore::new(log)
+    }
+
+    fn deps<'a, S, V>(store: &'a S, signer: &'a V, clock: &'a FixedClock) -> Deps<'a, S, V> {
+        Deps {
+            store,
+            signer: Ok(signer),
+            clock,
+        }
+    }
+
+    #[tokio::test]
+    async fn scheduler_event_writes_chained_digests() {
+        let store = seeded().await;
+        let clock = clock();
+        let first = run(&deps(&store, &OK, &clock), fixture("scheduler.json"))
+            .await
+            .unwrap();
+        assert_eq!((first.seq, first.streams), (1, 2));
+        assert_eq!(first.prev_digest_hash, GENESIS_HASH);
+        assert_eq!(first.timestamp, "2026-11-24T10:00:00.000Z");
+        // null works too, and the second digest links to the first even with no new records.
+        let second = run(&deps(&store, &OK, &clock), fixture("null.json"))
+            .await
+            .unwrap();
+        assert_eq!(second.seq, 2);
+        assert_eq!(second.prev_digest_hash, first.digest_hash);
+        let report = verify_with_digests(store.log(), &store, Some(&OK), None)
+            .await
+            .unwrap();
+        assert!(report.is_ok(), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn an_empty_log_still_gets_a_digest() {
+        let store = MemoryDigestStore::new(MemoryAuditLog::default());
+        let clock = clock();
+        let out = run(&deps(&store, &OK, &clock), fixture("scheduler.json"))
+            .await
+            .unwrap();
+        assert_eq!((out.seq, out.streams), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn any_other_payload_is_a_validation_error() {
+        let store = seeded().await;
+        let clock = clock();
+        for bad in [
+            fixture("unexpected-field.json"),
+            serde_json::json!([1]),
+            serde_json::json!("go"),
+        ] {
+            let err = run(&deps(&store, &OK, &clock), bad).await.unwrap_err();
+            assert_eq!(err.error_type, ErrorType::ValidationError, "{err}");
+        }
+        assert_eq!(store.with_digests_mut(|d| d.len()), 0);
+    }
+
+    #[tokio::test]
+    async fn a_missing_key_is_a_config_error_naming_the_variable() {
+        let store = seeded().await;
+        let clock = clock();
+        let missing = ConfigError::Missing {
+            var: "ROOTWARDEN_DIGEST_KEY",
+        };
+        let deps: Deps<'_, _, FakeKms> = Deps {
+            store: &store,
+            signer: Err(&missing),
+            clock: &clock,
+        };
+        let err = run(&deps, fixture("scheduler.json")).await.unwrap_err();
+        assert_eq!(err.error_type, ErrorType::ConfigError);
+        assert!(err.message.contains("ROOTWARDEN_DIGEST_KEY"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn kms_failures_keep_their_classification_and_write_nothing() {
+        let store = seeded().await;
+        let clock = clock();
+        for error_type in [ErrorType::TransientAwsError, ErrorType::AwsError] {
+            let kms = FakeKms {
+                fail: Some(error_type),
+            };
+            let err = run(&deps(&store, &kms, &clock), fixture("scheduler.json"))
+                .await
+                .unwrap_err();
+            assert_eq!(err.error_type, error_type);
+        }
+        assert_eq!(store.with_digests_mut(|d| d.len()), 0);
+    }
+
+    /// A table that can be read but not written.
+    struct ReadOnly(MemoryDigestStore);
+
+    impl DigestStore for ReadOnly {
+        async fn heads(&self) -> Result<Vec<ChainHead>, AuditError> {
+            self.0.heads().await
+        }
+        async fn digests(&self) -> Result<Vec<DigestItem>, AuditError> {
+            self.0.digests().await
+        }
+        async fn latest_digest(&self) -> Result<Option<DigestItem>, AuditError> {
+            self.0.latest_digest().await
+        }
+        async fn put_digest(&self, _: &StoredDigest) -> Result<bool, DigestError> {
+            Err(DigestError::WriteFailed {
+                message: "dynamodb:PutItem failed: AccessDeniedException".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_digest_is_audit_write_failed() {
+        let store = ReadOnly(seeded().await);
+        let clock = clock();
+        let err = run(&deps(&store, &OK, &clock), fixture("scheduler.json"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type, ErrorType::AuditWriteFailed);
+    }
+
+    #[tokio::test]
+    async fn an_altered_newest_digest_stops_the_chain() {
+        let store = seeded().await;
+        let clock = clock();
+        run(&deps(&store, &OK, &clock), fixture("scheduler.json"))
+            .await
+            .unwrap();
+        store.with_digests_mut(|d| d.get_mut(&1).unwrap().digest.heads.pop());
+        let err = run(&deps(&store, &OK, &clock), fixture("scheduler.json"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type, ErrorType::AuditTamperDetected);
+    }
+}
