@@ -35,8 +35,8 @@ use crate::registry::{AccountMode, AccountStatus, DynamoAccountRegistry, Rotatio
 use crate::rotation::{DynamoRotationStore, RotationStage};
 use crate::tickets::{DynamoTicketStore, Ticket, TicketStore};
 use crate::vault::totp::{self, TotpCode, TotpSeed};
-use crate::vault::{KmsTransientStore, TransientStore};
 use crate::vault::{CredentialKind, KmsVault, Vault};
+use crate::vault::{KmsTransientStore, TransientStore};
 use crate::{AccountId, Clock, Config, ErrorType, LambdaError};
 
 pub use policy::{AccessPolicy, ReasonRule, Role};
@@ -389,18 +389,20 @@ pub async fn request(
                 )
                 .await)
             }
-            None => return Err(refuse(
-                deps,
-                caller,
-                Some(account),
-                "request",
-                &target,
-                ErrorType::NotFound,
-                format!(
+            None => {
+                return Err(refuse(
+                    deps,
+                    caller,
+                    Some(account),
+                    "request",
+                    &target,
+                    ErrorType::NotFound,
+                    format!(
                     "ticket {ticket} does not exist and does not match the external ticket pattern"
                 ),
-            )
-            .await),
+                )
+                .await)
+            }
         }
     }
     match deps.registry.get(account).await? {
@@ -807,11 +809,11 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
         }
     }
     let apply = r.reason == ROTATION_APPLY;
-    let awaiting =
-        if apply {
-            match awaiting_rotation(deps, &account).await? {
-                Some(rot) => Some(rot),
-                None => return Err(refuse(
+    let awaiting = if apply {
+        match awaiting_rotation(deps, &account).await? {
+            Some(rot) => Some(rot),
+            None => {
+                return Err(refuse(
                     deps,
                     caller,
                     Some(&account),
@@ -822,11 +824,12 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
                         "rotation-apply: no rotation of account {account} awaits its apply step"
                     ),
                 )
-                .await),
+                .await)
             }
-        } else {
-            None
-        };
+        }
+    } else {
+        None
+    };
     // Decrypt first; nothing is shown unless the check-out (and its audit record) commits.
     let (info, password) = deps
         .vault
