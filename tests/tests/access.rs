@@ -569,3 +569,68 @@ async fn the_cli_takes_the_caller_from_sts() {
         .unwrap();
     assert_eq!(approver.actor, w.bob.arn);
 }
+
+/// The deployed wiring: the `access` function on the function host, with the template's
+/// environment (the default policy names nobody), answering function URL requests and the
+/// schedule.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_function_answers_url_requests_and_the_schedule() {
+    rootwarden_tests::build_functions().unwrap();
+    let emu = Emulator::with_functions().await.unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
+    let function = emu.stack().resources["AccessFunction"]
+        .physical_id
+        .clone()
+        .unwrap();
+    let invoke = |payload: serde_json::Value| {
+        let lambda = lambda.clone();
+        let function = function.clone();
+        async move {
+            let out = lambda
+                .invoke()
+                .function_name(function)
+                .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value =
+                serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+            (out.function_error().map(str::to_owned), body)
+        }
+    };
+    let event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            rootwarden_tests::repo_root().join("functions/access/fixtures/url-request.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // The template's default policy names nobody: refused, and recorded.
+    let (err, resp) = invoke(event.clone()).await;
+    assert!(err.is_none(), "{resp}");
+    assert_eq!(resp["statusCode"], 403, "{resp}");
+    let body: serde_json::Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error_type"], "AccessDenied");
+    let refused = DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&emu.sdk_config().await),
+        emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    )
+    .read_stream("account/314159265358")
+    .await
+    .unwrap();
+    let last = refused.last().unwrap().as_ref().unwrap();
+    assert_eq!(last.action, "access.refused");
+    assert_eq!(last.actor, "arn:aws:iam::111122223333:user/alice");
+    // A bad body is a 400; the schedule's {} runs the expiry; anything else is refused.
+    let mut bad = event.clone();
+    bad["body"] = serde_json::json!("{\"action\":\"explode\"}");
+    let (_, resp) = invoke(bad).await;
+    assert_eq!(resp["statusCode"], 400, "{resp}");
+    let (err, report) = invoke(serde_json::json!({})).await;
+    assert!(err.is_none(), "{report}");
+    assert_eq!(report["active"], 0);
+    let (err, body) = invoke(serde_json::json!({"action": "expire"})).await;
+    assert_eq!(err.as_deref(), Some("Unhandled"));
+    assert_eq!(body["errorType"], "ValidationError");
+}
