@@ -119,7 +119,9 @@ $PY scripts/demo_aws.py invoke RotationSchedulerFunction
 $PY scripts/demo_aws.py wait-rotation 314159265358 awaiting-apply
 run $RW rotation status --account 314159265358
 say "Every decision is on the trail (requested, refused, approved, checked out, checked in)"
-$RW audit log --account 314159265358 | grep -E 'access\.|rotation|vault.stage' 
+$RW audit log --account 314159265358 | grep -E 'access\.|rotation|vault.stage'
+echo "  The hourly digest signs every chain's head with the KMS digest key:"
+$PY scripts/demo_aws.py invoke AuditDigestFunction
 run $RW audit verify
 
 say "Someone with table access rewrites record 2 of $ACCOUNT's trail"
