@@ -154,31 +154,43 @@ fn entry(caller: &str, account: &AccountId, action: &str, r: &AccessRequest) -> 
         .detail("status", r.status.as_str())
 }
 
-/// Records a refusal (fail closed: if even that cannot be written, the caller gets
-/// `AuditWriteFailed`), then returns the refusal as an error.
-async fn refuse(
-    deps: &Deps,
-    caller: &str,
-    account: Option<&AccountId>,
-    attempted: &str,
-    target: &str,
-    error_type: ErrorType,
-    why: String,
-) -> LambdaError {
-    let stream = account
-        .map(|a| Stream::Account(a.clone()))
-        .unwrap_or(Stream::System);
-    let record = AuditEntry::new(stream, caller, "access.refused")
-        .target(target)
+/// One attempted action: its refusals are recorded under the caller, account and target.
+struct Attempt<'a> {
+    deps: &'a Deps,
+    caller: &'a str,
+    account: &'a AccountId,
+    action: &'static str,
+    target: &'a str,
+}
+
+impl Attempt<'_> {
+    /// Records the refusal (fail closed: if even that cannot be written, the caller gets
+    /// `AuditWriteFailed`), then returns it as the error.
+    async fn refuse(&self, error_type: ErrorType, why: impl Into<String>) -> LambdaError {
+        let why = why.into();
+        let record = AuditEntry::new(
+            Stream::Account(self.account.clone()),
+            self.caller,
+            "access.refused",
+        )
+        .target(self.target)
         .outcome(Outcome::Denied)
         .reason(&why)
-        .correlation_id(target)
-        .detail("attempted", attempted);
-    if let Err(e) = deps.audit.append(&record).await {
-        return LambdaError::from_classified(&e);
+        .correlation_id(self.target)
+        .detail("attempted", self.action);
+        if let Err(e) = self.deps.audit.append(&record).await {
+            return LambdaError::from_classified(&e);
+        }
+        tracing::warn!(
+            caller = self.caller,
+            attempted = self.action,
+            target = self.target,
+            error_type = error_type.as_str(),
+            why = %why,
+            "access refused"
+        );
+        LambdaError::new(error_type, why)
     }
-    tracing::warn!(caller, attempted, target, error_type = error_type.as_str(), why = %why, "access refused");
-    LambdaError::new(error_type, why)
 }
 
 /// Loads a request.
@@ -195,7 +207,21 @@ pub async fn get(deps: &Deps, id: &str) -> Result<Option<AccessRequest>, LambdaE
     out.item().map(AccessRequest::from_item).transpose()
 }
 
-/// Active check-out locks (the expiry job's view, and `access list --active`).
+/// The check-out lock of one account, if any.
+async fn lock_of(deps: &Deps, account: &AccountId) -> Result<Option<Lock>, LambdaError> {
+    let out = deps
+        .ddb
+        .get_item()
+        .table_name(&deps.table)
+        .set_key(Some(store::lock_key(account)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| sdk_error("dynamodb:GetItem", &e))?;
+    Ok(out.item().and_then(Lock::from_item))
+}
+
+/// Active check-out locks (the expiry job's view).
 pub async fn locks(deps: &Deps) -> Result<Vec<Lock>, LambdaError> {
     let mut out = Vec::new();
     let mut start = None;
@@ -311,63 +337,51 @@ pub async fn request(
 ) -> Result<AccessRequest, LambdaError> {
     let account = &req.account;
     let target = format!("account {account}");
+    let attempt = Attempt {
+        deps,
+        caller,
+        account,
+        action: "request",
+        target: &target,
+    };
     if !deps.policy.has(caller, Role::Requester) {
-        return Err(refuse(
-            deps,
-            caller,
-            Some(account),
-            "request",
-            &target,
-            ErrorType::AccessDenied,
-            format!("{caller} is not authorized to request root access"),
-        )
-        .await);
+        return Err(attempt
+            .refuse(
+                ErrorType::AccessDenied,
+                format!("{caller} is not authorized to request root access"),
+            )
+            .await);
     }
     let Some(rule) = deps.policy.reason(&req.reason).cloned() else {
         let allowed: Vec<&str> = deps.policy.reasons.keys().map(String::as_str).collect();
-        return Err(refuse(
-            deps,
-            caller,
-            Some(account),
-            "request",
-            &target,
-            ErrorType::ValidationError,
-            format!(
-                "unknown reason {:?}; allowed: {}",
-                req.reason,
-                allowed.join(", ")
-            ),
-        )
-        .await);
+        return Err(attempt
+            .refuse(
+                ErrorType::ValidationError,
+                format!(
+                    "unknown reason {:?}; allowed: {}",
+                    req.reason,
+                    allowed.join(", ")
+                ),
+            )
+            .await);
     };
     let duration = req.duration_minutes.unwrap_or(rule.max_minutes);
     if duration == 0 || duration > rule.max_minutes {
-        return Err(refuse(
-            deps,
-            caller,
-            Some(account),
-            "request",
-            &target,
-            ErrorType::ValidationError,
-            format!(
-                "duration must be from 1 to {} minutes for {}",
-                rule.max_minutes, req.reason
-            ),
-        )
-        .await);
+        return Err(attempt
+            .refuse(
+                ErrorType::ValidationError,
+                format!(
+                    "duration must be from 1 to {} minutes for {}",
+                    rule.max_minutes, req.reason
+                ),
+            )
+            .await);
     }
     let ticket = req.ticket.trim().to_owned();
     if ticket.is_empty() {
-        return Err(refuse(
-            deps,
-            caller,
-            Some(account),
-            "request",
-            &target,
-            ErrorType::ValidationError,
-            "a ticket reference is required".into(),
-        )
-        .await);
+        return Err(attempt
+            .refuse(ErrorType::ValidationError, "a ticket reference is required")
+            .await);
     }
     if !deps.policy.external_ticket(&ticket) {
         match deps
@@ -378,75 +392,55 @@ pub async fn request(
         {
             Some(t) if t.account_id.as_ref().is_none_or(|a| a == account) => {}
             Some(_) => {
-                return Err(refuse(
-                    deps,
-                    caller,
-                    Some(account),
-                    "request",
-                    &target,
-                    ErrorType::ValidationError,
-                    format!("ticket {ticket} belongs to another account"),
-                )
-                .await)
+                return Err(attempt
+                    .refuse(
+                        ErrorType::ValidationError,
+                        format!("ticket {ticket} belongs to another account"),
+                    )
+                    .await)
             }
             None => {
-                return Err(refuse(
-                    deps,
-                    caller,
-                    Some(account),
-                    "request",
-                    &target,
-                    ErrorType::NotFound,
-                    format!(
+                return Err(attempt
+                    .refuse(
+                        ErrorType::NotFound,
+                        format!(
                     "ticket {ticket} does not exist and does not match the external ticket pattern"
                 ),
-                )
-                .await)
+                    )
+                    .await)
             }
         }
     }
     match deps.registry.get(account).await? {
         Some(a) if a.status == AccountStatus::Active && a.mode == AccountMode::Vaulted => {}
         Some(a) => {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(account),
-                "request",
-                &target,
-                ErrorType::ValidationError,
-                format!(
-                    "account {account} is {} and {}: nothing to check out",
-                    a.status.as_str(),
-                    a.mode.as_str()
-                ),
-            )
-            .await)
+            return Err(attempt
+                .refuse(
+                    ErrorType::ValidationError,
+                    format!(
+                        "account {account} is {} and {}: nothing to check out",
+                        a.status.as_str(),
+                        a.mode.as_str()
+                    ),
+                )
+                .await)
         }
         None => {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(account),
-                "request",
-                &target,
-                ErrorType::NotFound,
-                format!("account {account} is not registered"),
-            )
-            .await)
+            return Err(attempt
+                .refuse(
+                    ErrorType::NotFound,
+                    format!("account {account} is not registered"),
+                )
+                .await)
         }
     }
     if req.reason == ROTATION_APPLY && awaiting_rotation(deps, account).await?.is_none() {
-        return Err(refuse(
-            deps,
-            caller,
-            Some(account),
-            "request",
-            &target,
-            ErrorType::ValidationError,
-            format!("no rotation of account {account} awaits its apply step"),
-        )
-        .await);
+        return Err(attempt
+            .refuse(
+                ErrorType::ValidationError,
+                format!("no rotation of account {account} awaits its apply step"),
+            )
+            .await);
     }
     let now = deps.clock.now();
     let mut r = AccessRequest {
@@ -575,53 +569,44 @@ where
 pub async fn approve(deps: &Deps, caller: &str, id: &str) -> Result<AccessRequest, LambdaError> {
     transition(deps, id, |mut r| async move {
         let account = r.account_id.clone();
+        let attempt = Attempt {
+            deps,
+            caller,
+            account: &account,
+            action: "approve",
+            target: id,
+        };
         if !deps.policy.has(caller, Role::Approver) {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "approve",
-                id,
-                ErrorType::AccessDenied,
-                format!("{caller} is not authorized to approve root access"),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::AccessDenied,
+                    format!("{caller} is not authorized to approve root access"),
+                )
+                .await);
         }
         if caller == r.requester {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "approve",
-                id,
-                ErrorType::AccessDenied,
-                "the requester cannot approve their own request".into(),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::AccessDenied,
+                    "the requester cannot approve their own request",
+                )
+                .await);
         }
         if r.status != AccessStatus::Requested {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "approve",
-                id,
-                ErrorType::Conflict,
-                format!("request {id} is {}", r.status.as_str()),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::Conflict,
+                    format!("request {id} is {}", r.status.as_str()),
+                )
+                .await);
         }
         if r.approvals.iter().any(|a| a == caller) {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "approve",
-                id,
-                ErrorType::Conflict,
-                format!("{caller} already approved request {id}"),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::Conflict,
+                    format!("{caller} already approved request {id}"),
+                )
+                .await);
         }
         let now = deps.clock.now();
         r.approvals.push(caller.to_owned());
@@ -646,31 +631,30 @@ pub async fn deny(
 ) -> Result<AccessRequest, LambdaError> {
     transition(deps, id, |mut r| async move {
         let account = r.account_id.clone();
+        let attempt = Attempt {
+            deps,
+            caller,
+            account: &account,
+            action: "deny",
+            target: id,
+        };
         let allowed = deps.policy.has(caller, Role::Admin)
             || (deps.policy.has(caller, Role::Approver) && caller != r.requester);
         if !allowed {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "deny",
-                id,
-                ErrorType::AccessDenied,
-                format!("{caller} is not authorized to deny request {id}"),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::AccessDenied,
+                    format!("{caller} is not authorized to deny request {id}"),
+                )
+                .await);
         }
         if !matches!(r.status, AccessStatus::Requested | AccessStatus::Approved) {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "deny",
-                id,
-                ErrorType::Conflict,
-                format!("request {id} is {}", r.status.as_str()),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::Conflict,
+                    format!("request {id} is {}", r.status.as_str()),
+                )
+                .await);
         }
         r.status = AccessStatus::Denied;
         r.ended_by = Some(caller.to_owned());
@@ -725,45 +709,40 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
     let now = deps.clock.now();
     let r = get(deps, id).await?.ok_or_else(|| not_found(id))?;
     let account = r.account_id.clone();
+    let attempt = Attempt {
+        deps,
+        caller,
+        account: &account,
+        action: "checkout",
+        target: id,
+    };
     if caller != r.requester {
-        return Err(refuse(
-            deps,
-            caller,
-            Some(&account),
-            "checkout",
-            id,
-            ErrorType::AccessDenied,
-            format!("only the requester can check out request {id}"),
-        )
-        .await);
+        return Err(attempt
+            .refuse(
+                ErrorType::AccessDenied,
+                format!("only the requester can check out request {id}"),
+            )
+            .await);
     }
     if !deps.policy.has(caller, Role::Requester) {
-        return Err(refuse(
-            deps,
-            caller,
-            Some(&account),
-            "checkout",
-            id,
-            ErrorType::AccessDenied,
-            format!("{caller} is no longer authorized to request root access"),
-        )
-        .await);
+        return Err(attempt
+            .refuse(
+                ErrorType::AccessDenied,
+                format!("{caller} is no longer authorized to request root access"),
+            )
+            .await);
     }
     if r.status == AccessStatus::Approved && approval_expired(deps, &r, now) {
         let _ = expire_one(deps, caller, id).await;
-        return Err(refuse(
-            deps,
-            caller,
-            Some(&account),
-            "checkout",
-            id,
-            ErrorType::AccessDenied,
-            format!(
-                "the approval of request {id} expired ({} minutes)",
-                deps.policy.approval_ttl_minutes
-            ),
-        )
-        .await);
+        return Err(attempt
+            .refuse(
+                ErrorType::AccessDenied,
+                format!(
+                    "the approval of request {id} expired ({} minutes)",
+                    deps.policy.approval_ttl_minutes
+                ),
+            )
+            .await);
     }
     if r.status != AccessStatus::Approved {
         let why = match r.status {
@@ -772,40 +751,22 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
             }
             s => format!("request {id} is {}", s.as_str()),
         };
-        return Err(refuse(
-            deps,
-            caller,
-            Some(&account),
-            "checkout",
-            id,
-            ErrorType::Conflict,
-            why,
-        )
-        .await);
+        return Err(attempt.refuse(ErrorType::Conflict, why).await);
     }
     // A lock whose check-out has ended but was not yet swept: expire it first.
-    if let Some(lock) = locks(deps)
-        .await?
-        .into_iter()
-        .find(|l| l.account_id == account)
-    {
-        let ended = DateTime::parse_from_rfc3339(&lock.expires_at).is_ok_and(|e| e.to_utc() <= now);
-        if ended {
+    if let Some(lock) = lock_of(deps, &account).await? {
+        if lock.ended(now) {
             let _ = expire_one(deps, "access-expiry", &lock.request_id).await;
         } else {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "checkout",
-                id,
-                ErrorType::Conflict,
-                format!(
-                    "account {account} is checked out by request {} until {}",
-                    lock.request_id, lock.expires_at
-                ),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::Conflict,
+                    format!(
+                        "account {account} is checked out by request {} until {}",
+                        lock.request_id, lock.expires_at
+                    ),
+                )
+                .await);
         }
     }
     let apply = r.reason == ROTATION_APPLY;
@@ -813,18 +774,14 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
         match awaiting_rotation(deps, &account).await? {
             Some(rot) => Some(rot),
             None => {
-                return Err(refuse(
-                    deps,
-                    caller,
-                    Some(&account),
-                    "checkout",
-                    id,
-                    ErrorType::AccessDenied,
-                    format!(
+                return Err(attempt
+                    .refuse(
+                        ErrorType::AccessDenied,
+                        format!(
                         "rotation-apply: no rotation of account {account} awaits its apply step"
                     ),
-                )
-                .await)
+                    )
+                    .await)
             }
         }
     } else {
@@ -921,16 +878,7 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
         Ok(r) => r,
         Err(e) => {
             if e.error_type == ErrorType::Conflict {
-                return Err(refuse(
-                    deps,
-                    caller,
-                    Some(&account),
-                    "checkout",
-                    id,
-                    ErrorType::Conflict,
-                    e.message,
-                )
-                .await);
+                return Err(attempt.refuse(ErrorType::Conflict, e.message).await);
             }
             return Err(e);
         }
@@ -950,29 +898,28 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
 pub async fn checkin(deps: &Deps, caller: &str, id: &str) -> Result<AccessRequest, LambdaError> {
     transition(deps, id, |mut r| async move {
         let account = r.account_id.clone();
+        let attempt = Attempt {
+            deps,
+            caller,
+            account: &account,
+            action: "checkin",
+            target: id,
+        };
         if caller != r.requester && !deps.policy.has(caller, Role::Admin) {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "checkin",
-                id,
-                ErrorType::AccessDenied,
-                format!("only the requester or an admin can check in request {id}"),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::AccessDenied,
+                    format!("only the requester or an admin can check in request {id}"),
+                )
+                .await);
         }
         if r.status != AccessStatus::CheckedOut {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "checkin",
-                id,
-                ErrorType::Conflict,
-                format!("request {id} is {}", r.status.as_str()),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::Conflict,
+                    format!("request {id} is {}", r.status.as_str()),
+                )
+                .await);
         }
         r.status = AccessStatus::CheckedIn;
         r.ended_by = Some(caller.to_owned());
@@ -993,29 +940,28 @@ pub async fn revoke(
 ) -> Result<AccessRequest, LambdaError> {
     transition(deps, id, |mut r| async move {
         let account = r.account_id.clone();
+        let attempt = Attempt {
+            deps,
+            caller,
+            account: &account,
+            action: "revoke",
+            target: id,
+        };
         if !deps.policy.has(caller, Role::Admin) {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "revoke",
-                id,
-                ErrorType::AccessDenied,
-                format!("{caller} is not an access admin"),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::AccessDenied,
+                    format!("{caller} is not an access admin"),
+                )
+                .await);
         }
         if r.status.is_final() {
-            return Err(refuse(
-                deps,
-                caller,
-                Some(&account),
-                "revoke",
-                id,
-                ErrorType::Conflict,
-                format!("request {id} is {}", r.status.as_str()),
-            )
-            .await);
+            return Err(attempt
+                .refuse(
+                    ErrorType::Conflict,
+                    format!("request {id} is {}", r.status.as_str()),
+                )
+                .await);
         }
         let lock = if r.status == AccessStatus::CheckedOut {
             Some(store::lock_delete(&deps.table, &account, &r.id)?)
@@ -1045,8 +991,7 @@ pub async fn expire_due(deps: &Deps, actor: &str) -> Result<ExpiryReport, Lambda
     let mut report = ExpiryReport::default();
     for lock in locks(deps).await? {
         report.active += 1;
-        let ended = DateTime::parse_from_rfc3339(&lock.expires_at).is_ok_and(|e| e.to_utc() <= now);
-        if !ended {
+        if !lock.ended(now) {
             continue;
         }
         match expire_one(deps, actor, &lock.request_id).await {

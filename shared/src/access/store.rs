@@ -196,6 +196,11 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// Whether the check-out it guards has reached its end.
+    pub fn ended(&self, now: DateTime<Utc>) -> bool {
+        DateTime::parse_from_rfc3339(&self.expires_at).is_ok_and(|e| e.to_utc() <= now)
+    }
+
     pub fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
         Some(Self {
