@@ -164,66 +164,50 @@ pub struct Posture {
 
 /// Reads the root user's credentials (any session whose policy allows the four reads).
 pub async fn read_posture(iam: &aws_sdk_iam::Client) -> Result<Posture, LambdaError> {
-    let mut posture = Posture::default();
-    let mut marker = None;
-    loop {
-        let out = iam
-            .list_access_keys()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| sdk_error("iam:ListAccessKeys", &e))?;
-        for k in out.access_key_metadata() {
-            posture.access_keys.push(RootAccessKey {
-                id: k.access_key_id().unwrap_or_default().to_owned(),
-                status: k
-                    .status()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-                created: k.create_date().map(|d| d.to_string()),
-            });
-        }
-        marker = out.marker().map(str::to_owned);
-        if !out.is_truncated() || marker.is_none() {
-            break;
-        }
-    }
-    let mut marker = None;
-    loop {
-        let out = iam
-            .list_signing_certificates()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| sdk_error("iam:ListSigningCertificates", &e))?;
-        for c in out.certificates() {
-            posture.signing_certificates.push(RootCertificate {
-                id: c.certificate_id().to_owned(),
-                status: c.status().as_str().to_owned(),
-            });
-        }
-        marker = out.marker().map(str::to_owned);
-        if !out.is_truncated() || marker.is_none() {
-            break;
-        }
-    }
-    let mut marker = None;
-    loop {
-        let out = iam
-            .list_mfa_devices()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| sdk_error("iam:ListMFADevices", &e))?;
-        for d in out.mfa_devices() {
-            posture.mfa_devices.push(d.serial_number().to_owned());
-        }
-        marker = out.marker().map(str::to_owned);
-        if !out.is_truncated() || marker.is_none() {
-            break;
-        }
-    }
-    posture.login_profile = match iam.get_login_profile().send().await {
+    let access_keys = iam
+        .list_access_keys()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| sdk_error("iam:ListAccessKeys", &e))?
+        .into_iter()
+        .map(|k| RootAccessKey {
+            id: k.access_key_id().unwrap_or_default().to_owned(),
+            status: k
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            created: k.create_date().map(|d| d.to_string()),
+        })
+        .collect();
+    let signing_certificates = iam
+        .list_signing_certificates()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| sdk_error("iam:ListSigningCertificates", &e))?
+        .into_iter()
+        .map(|c| RootCertificate {
+            id: c.certificate_id().to_owned(),
+            status: c.status().as_str().to_owned(),
+        })
+        .collect();
+    let mfa_devices = iam
+        .list_mfa_devices()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| sdk_error("iam:ListMFADevices", &e))?
+        .into_iter()
+        .map(|d| d.serial_number().to_owned())
+        .collect();
+    let login_profile = match iam.get_login_profile().send().await {
         Ok(_) => true,
         Err(e)
             if e.as_service_error()
@@ -233,7 +217,12 @@ pub async fn read_posture(iam: &aws_sdk_iam::Client) -> Result<Posture, LambdaEr
         }
         Err(e) => return Err(sdk_error("iam:GetLoginProfile", &e)),
     };
-    Ok(posture)
+    Ok(Posture {
+        access_keys,
+        signing_certificates,
+        mfa_devices,
+        login_profile,
+    })
 }
 
 /// One root credential to remove.
