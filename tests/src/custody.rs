@@ -174,3 +174,38 @@ pub async fn onboard(
     .await?;
     Ok(())
 }
+
+/// The stack's audit log, read as the CLI reads it.
+pub async fn audit_log(emu: &Emulator) -> rootwarden::audit::DynamoAuditLog {
+    rootwarden::audit::DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&emu.sdk_config().await),
+        emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    )
+}
+
+/// The actions of an account's audit chain, oldest first.
+pub async fn audit_actions(emu: &Emulator, account: &AccountId) -> Vec<String> {
+    use rootwarden::audit::{AuditLog, Stream};
+    audit_log(emu)
+        .await
+        .read_stream(&Stream::Account(account.clone()).key())
+        .await
+        .expect("audit chain readable")
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|r| r.action.clone()))
+        .collect()
+}
+
+/// Asserts one account's audit chain (or every chain) verifies.
+pub async fn assert_audit_intact(emu: &Emulator, account: Option<&AccountId>) {
+    let stream = account.map(|a| rootwarden::audit::Stream::Account(a.clone()));
+    let report = rootwarden::audit::verify(&audit_log(emu).await, stream.as_ref())
+        .await
+        .expect("audit log readable");
+    assert!(
+        report.is_ok(),
+        "audit chain {account:?}: {:?}",
+        report.first_fault()
+    );
+}

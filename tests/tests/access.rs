@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use rootwarden::access::{self, AccessStatus, Deps, NewRequest};
-use rootwarden::audit::{self, AuditLog, DynamoAuditLog, Stream};
+use rootwarden::audit::{AuditLog, DynamoAuditLog, Stream};
 use rootwarden::clock::FixedClock;
 use rootwarden::registry::RotationReason;
 use rootwarden::rotation::{self, StartInput};
@@ -120,30 +120,6 @@ fn ask(account: &AccountId, reason: &str, ticket: &str, minutes: Option<u32>) ->
     }
 }
 
-async fn actions(w: &World, account: &AccountId) -> Vec<String> {
-    let log = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&w.emu.sdk_config().await),
-        w.emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        Arc::new(SystemClock),
-    );
-    log.read_stream(&Stream::Account(account.clone()).key())
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|r| r.as_ref().ok().map(|r| r.action.clone()))
-        .collect()
-}
-
-async fn chains_verify(w: &World) {
-    let log = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&w.emu.sdk_config().await),
-        w.emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        Arc::new(SystemClock),
-    );
-    let report = audit::verify(&log, None).await.unwrap();
-    assert!(report.is_ok(), "{:?}", report.first_fault());
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn dual_control_checkout_shows_the_secrets_once_and_marks_rotation() {
     let w = world("").await;
@@ -180,7 +156,7 @@ async fn dual_control_checkout_shows_the_secrets_once_and_marks_rotation() {
         ErrorType::ValidationError,
         "longer than the reason allows"
     );
-    let refused = actions(&w, &a).await;
+    let refused = custody::audit_actions(&w.emu, &a).await;
     assert_eq!(
         refused.iter().filter(|x| *x == "access.refused").count(),
         5,
@@ -261,7 +237,7 @@ async fn dual_control_checkout_shows_the_secrets_once_and_marks_rotation() {
     assert_eq!(shown2.password.expose_secret(), PASSWORD);
     access::checkin(&d, &w.carol.arn, &r2.id).await.unwrap();
 
-    let all = actions(&w, &a).await;
+    let all = custody::audit_actions(&w.emu, &a).await;
     for expected in [
         "access.requested",
         "access.approved",
@@ -274,7 +250,7 @@ async fn dual_control_checkout_shows_the_secrets_once_and_marks_rotation() {
             "{expected} missing: {all:?}"
         );
     }
-    chains_verify(&w).await;
+    custody::assert_audit_intact(&w.emu, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -302,7 +278,7 @@ async fn concurrent_checkouts_of_one_account_let_exactly_one_through() {
     let loser = if x.is_ok() { y } else { x }.unwrap_err();
     assert_eq!(loser.error_type, ErrorType::Conflict, "{loser}");
     assert_eq!(access::locks(&d).await.unwrap().len(), 1);
-    chains_verify(&w).await;
+    custody::assert_audit_intact(&w.emu, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -395,7 +371,7 @@ async fn expiry_expired_approval_revoke_and_self_service() {
     assert!(t.subject.contains("Review self-service"), "{}", t.subject);
     let shown = access::checkout(&d, &w.alice.arn, &r.id).await.unwrap();
     assert_eq!(shown.password.expose_secret(), PASSWORD);
-    chains_verify(&w).await;
+    custody::assert_audit_intact(&w.emu, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -439,7 +415,7 @@ async fn rotation_apply_shows_current_and_pending_and_needs_an_awaiting_rotation
         d.registry.get(&a).await.unwrap().unwrap().rotation_due,
         due_before
     );
-    chains_verify(&w).await;
+    custody::assert_audit_intact(&w.emu, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -550,14 +526,10 @@ async fn the_cli_takes_the_caller_from_sts() {
     let (code, out, _) = cli_as(&w, &w.carol, &["access", "checkin", &id]);
     assert_eq!(code, 0);
     assert!(out.contains("checked-in"), "{out}");
-    let all = actions(&w, &a).await;
+    let all = custody::audit_actions(&w.emu, &a).await;
     assert!(all.iter().any(|x| x == "access.checked-in"));
     // Who did what is the STS identity, not anything the caller typed.
-    let log = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&w.emu.sdk_config().await),
-        w.emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        Arc::new(SystemClock),
-    );
+    let log = custody::audit_log(&w.emu).await;
     let records = log
         .read_stream(&Stream::Account(a.clone()).key())
         .await
@@ -611,14 +583,11 @@ async fn the_access_function_answers_url_requests_and_the_schedule() {
     assert_eq!(resp["statusCode"], 403, "{resp}");
     let body: serde_json::Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error_type"], "AccessDenied");
-    let refused = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&emu.sdk_config().await),
-        emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        Arc::new(SystemClock),
-    )
-    .read_stream("account/314159265358")
-    .await
-    .unwrap();
+    let refused = custody::audit_log(&emu)
+        .await
+        .read_stream("account/314159265358")
+        .await
+        .unwrap();
     let last = refused.last().unwrap().as_ref().unwrap();
     assert_eq!(last.action, "access.refused");
     assert_eq!(last.actor, "arn:aws:iam::111122223333:user/alice");

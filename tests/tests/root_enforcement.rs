@@ -11,7 +11,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use chrono::{Duration, Utc};
-use rootwarden::audit::{self, AuditLog, DynamoAuditLog, Stream};
 use rootwarden::clock::FixedClock;
 use rootwarden::enforcement::{self, Deps, TaskPolicy, Verdict};
 use rootwarden::onboarding::{self, OnboardRequest, OnboardSecrets};
@@ -98,30 +97,6 @@ async fn set_status(emu: &Emulator, account: &AccountId, status: &str) {
         .send()
         .await
         .unwrap();
-}
-
-async fn audit_actions(emu: &Emulator, account: &AccountId) -> Vec<String> {
-    let log = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&emu.sdk_config().await),
-        emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        Arc::new(SystemClock),
-    );
-    log.read_stream(&Stream::Account(account.clone()).key())
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|i| i.as_ref().ok().map(|r| r.action.clone()))
-        .collect()
-}
-
-async fn all_chains_verify(emu: &Emulator) {
-    let log = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&emu.sdk_config().await),
-        emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        Arc::new(SystemClock),
-    );
-    let report = audit::verify(&log, None).await.unwrap();
-    assert!(report.is_ok(), "{:?}", report.first_fault());
 }
 
 async fn ticket_ids(emu: &Emulator) -> Vec<String> {
@@ -245,7 +220,7 @@ async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_ac
         .is_none());
 
     // Audit: every removal recorded before and after, then the posture.
-    let actions = audit_actions(&emu, &vaulted).await;
+    let actions = custody::audit_actions(&emu, &vaulted).await;
     let tail: Vec<&str> = actions
         .iter()
         .map(String::as_str)
@@ -263,7 +238,7 @@ async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_ac
         "{actions:?}"
     );
     assert!(actions.contains(&"ticket.created".to_owned()));
-    let outside_actions = audit_actions(&emu, &outside).await;
+    let outside_actions = custody::audit_actions(&emu, &outside).await;
     assert_eq!(outside_actions.last().unwrap(), "root.enforcement-failed");
 
     // Tickets: one per remediated account (high priority, security), one for the drift.
@@ -306,7 +281,7 @@ async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_ac
     assert_eq!(again.drift, 1);
     assert_eq!(again.failed, 1);
     assert_eq!(ticket_ids(&emu).await, tickets_after_first);
-    let vaulted_actions = audit_actions(&emu, &vaulted).await;
+    let vaulted_actions = custody::audit_actions(&emu, &vaulted).await;
     assert_eq!(vaulted_actions.len(), actions.len() + 1);
     assert_eq!(vaulted_actions.last().unwrap(), "root.posture-recorded");
 
@@ -320,7 +295,7 @@ async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_ac
         .unwrap_err();
     assert_eq!(err.error_type, ErrorType::NotFound);
 
-    all_chains_verify(&emu).await;
+    custody::assert_audit_intact(&emu, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -437,7 +412,7 @@ async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() 
     let reg = deps.registry.get(&a).await.unwrap().unwrap();
     let until = reg.recovery_until.expect("window recorded");
     assert!(until > Utc::now() + Duration::hours(23));
-    let actions = audit_actions(&emu, &a).await;
+    let actions = custody::audit_actions(&emu, &a).await;
     assert!(actions.ends_with(&[
         "root.password-recovery-requested".to_owned(),
         "root.password-recovery-enabled".to_owned()
@@ -467,7 +442,7 @@ async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() 
     set_status(&emu, &a, "released").await;
     let err = enforcement::recover(&deps, &a, "x").await.unwrap_err();
     assert_eq!(err.error_type, ErrorType::ValidationError);
-    all_chains_verify(&emu).await;
+    custody::assert_audit_intact(&emu, None).await;
 }
 
 fn cli(emu: &Emulator, args: &[&str]) -> (i32, String) {
@@ -536,7 +511,7 @@ async fn the_lambda_and_the_cli_enforce_on_the_emulator() {
         ])
     );
     assert_eq!(root_state(&emu, &a)["access_keys"], json!([]));
-    let actions = audit_actions(&emu, &a).await;
+    let actions = custody::audit_actions(&emu, &a).await;
     assert_eq!(actions.last().unwrap(), "root.posture-recorded");
 
     // The CLI: recovery for the credential-less account, then enforcement of it.
@@ -586,5 +561,5 @@ async fn the_lambda_and_the_cli_enforce_on_the_emulator() {
         "a root session token was logged"
     );
     assert!(!logs.contains(PASSWORD) && !logs.contains(SEED));
-    all_chains_verify(&emu).await;
+    custody::assert_audit_intact(&emu, None).await;
 }

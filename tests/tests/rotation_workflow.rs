@@ -12,12 +12,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{Duration, Utc};
-use rootwarden::audit::{self, DynamoAuditLog, Stream};
 use rootwarden::registry::RotationReason;
 use rootwarden::rotation::{self, Deps, RotationRecord, RotationStage};
 use rootwarden::tickets::{TicketStatus, TicketStore};
 use rootwarden::vault::{CredentialKind, Stage, Vault};
-use rootwarden::{AccountId, SystemClock};
+use rootwarden::AccountId;
 use rootwarden_tests::{build_functions, cli_bin, custody, repo_root, Emulator};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -117,18 +116,6 @@ fn cli(emu: &Emulator, args: &[&str], stdin: Option<&str>) -> (i32, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-async fn verify_chain(emu: &Emulator, account: &AccountId) {
-    let log = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&emu.sdk_config().await),
-        emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        std::sync::Arc::new(SystemClock),
-    );
-    let report = audit::verify(&log, Some(&Stream::Account(account.clone())))
-        .await
-        .unwrap();
-    assert!(report.is_ok(), "{:?}", report.first_fault());
 }
 
 /// Delivers AWS's "password changed" mail for `account` through S3 and the inbound Lambda.
@@ -317,7 +304,7 @@ async fn a_rotation_completed_by_password_changed_mail_leaks_no_secret() {
     );
     let acct = deps.registry.get(&a).await.unwrap().unwrap();
     assert!(acct.rotation_due.unwrap() > Utc::now() + Duration::days(89));
-    verify_chain(&emu, &a).await;
+    custody::assert_audit_intact(&emu, Some(&a)).await;
 
     // `rotation status` shows stages and versions, never a secret.
     let (code, out) = cli(&emu, &["rotation", "status", "--account", a.as_str()], None);
@@ -496,7 +483,7 @@ async fn operators_onboard_confirm_and_reject_with_the_cli() {
         None,
     );
     assert!(code == 2 && out.contains("no rotation"), "{out}");
-    verify_chain(&emu, &a).await;
+    custody::assert_audit_intact(&emu, Some(&a)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -571,5 +558,5 @@ async fn a_timed_out_rotation_is_abandoned_and_a_killed_one_is_superseded() {
             .await
             .unwrap();
     }
-    verify_chain(&emu, &a).await;
+    custody::assert_audit_intact(&emu, Some(&a)).await;
 }

@@ -6,14 +6,13 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
-use rootwarden::audit::{self, DynamoAuditLog, Stream};
 use rootwarden::error::Classify;
 use rootwarden::registry::{stamp, AccountMode, RotationReason};
 use rootwarden::rotation::{self, sweep, Deps, RotationStage, StartInput};
 use rootwarden::tickets::{TicketStatus, TicketStore};
 use rootwarden::vault::credentials::{partition, version_key};
 use rootwarden::vault::{Actor, CredentialKind, Stage, Vault, VaultError};
-use rootwarden::{AccountId, ErrorType, SystemClock};
+use rootwarden::{AccountId, ErrorType};
 use rootwarden_tests::custody::{self, KillPoint, KillSwitch};
 use rootwarden_tests::Emulator;
 use secrecy::{ExposeSecret, SecretString};
@@ -28,39 +27,6 @@ fn actor(reason: &str) -> Actor {
         correlation_id: "test".into(),
         reason: reason.into(),
     }
-}
-
-async fn verify_chain(emu: &Emulator, account: &AccountId) {
-    let log = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&emu.sdk_config().await),
-        emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        std::sync::Arc::new(SystemClock),
-    );
-    let report = audit::verify(&log, Some(&Stream::Account(account.clone())))
-        .await
-        .unwrap();
-    assert!(
-        report.is_ok(),
-        "audit chain of {account}: {:?}",
-        report.first_fault()
-    );
-}
-
-async fn audit_actions(emu: &Emulator, account: &AccountId) -> Vec<String> {
-    let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
-    let out = ddb
-        .query()
-        .table_name(emu.env("ROOTWARDEN_AUDIT_TABLE"))
-        .key_condition_expression("#s = :s")
-        .expression_attribute_names("#s", "stream")
-        .expression_attribute_values(":s", AttributeValue::S(format!("account/{account}")))
-        .send()
-        .await
-        .unwrap();
-    out.items()
-        .iter()
-        .filter_map(|i| i.get("action").and_then(|a| a.as_s().ok()).cloned())
-        .collect()
 }
 
 /// Every version of every kind decrypts, and exactly one is current.
@@ -135,7 +101,10 @@ async fn onboarding_vaults_current_atomically_once_and_refuses_bad_input() {
     .unwrap()
     .unwrap();
     assert_eq!(by_email.account_id, a);
-    assert_eq!(audit_actions(&emu, &a).await, vec!["account.onboarded"]);
+    assert_eq!(
+        custody::audit_actions(&emu, &a).await,
+        vec!["account.onboarded"]
+    );
 
     // Again: a conflict, and nothing changes (the vault still holds the first password).
     let e = custody::onboard(&deps, &a, "Another-Pa55word!!", None)
@@ -149,7 +118,7 @@ async fn onboarding_vaults_current_atomically_once_and_refuses_bad_input() {
         .await
         .unwrap();
     assert_eq!(secret.expose_secret(), PASSWORD);
-    assert_eq!(audit_actions(&emu, &a).await.len(), 1);
+    assert_eq!(custody::audit_actions(&emu, &a).await.len(), 1);
 
     // A vault head left without a registry item (e.g. written by hand) makes the whole
     // onboarding transaction fail: no registry item appears.
@@ -179,7 +148,7 @@ async fn onboarding_vaults_current_atomically_once_and_refuses_bad_input() {
         ErrorType::Conflict
     );
     assert!(deps.registry.get(&b).await.unwrap().is_none());
-    verify_chain(&emu, &a).await;
+    custody::assert_audit_intact(&emu, Some(&a)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -340,7 +309,7 @@ async fn concurrent_stage_moves_have_exactly_one_winner() {
     }
     assert_eq!(head.pending, None);
     assert_vault_sound(&deps, &a).await;
-    verify_chain(&emu, &a).await;
+    custody::assert_audit_intact(&emu, Some(&a)).await;
 }
 
 /// Runs `step` with a kill at AWS call 1, 2, 3, ... (before the call, and after its effect),
@@ -378,7 +347,7 @@ macro_rules! converges {
                     });
                 ($check)(healthy.clone(), a.clone(), exec.clone()).await;
                 assert_vault_sound(&healthy, &a).await;
-                verify_chain(emu, &a).await;
+                custody::assert_audit_intact(emu, Some(&a)).await;
             }
         }
         n_calls
