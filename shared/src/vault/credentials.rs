@@ -227,6 +227,24 @@ pub struct KmsVault {
     clock: std::sync::Arc<dyn Clock>,
 }
 
+/// A KMS failure: transient (retry) or the key refusing (disabled, wrong context, no grant).
+fn kms_error<E>(
+    operation: &str,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> VaultError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+{
+    let message = describe_sdk_error(operation, e);
+    match classify_sdk_error(e) {
+        ErrorType::TransientAwsError => VaultError::Unavailable {
+            message,
+            error_type: ErrorType::TransientAwsError,
+        },
+        _ => VaultError::Key { message },
+    }
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -362,15 +380,7 @@ impl KmsVault {
             .set_encryption_context(Some(context(account, kind, version)))
             .send()
             .await
-            .map_err(|e| match classify_sdk_error(&e) {
-                ErrorType::TransientAwsError => VaultError::Unavailable {
-                    message: describe_sdk_error("kms:Encrypt", &e),
-                    error_type: ErrorType::TransientAwsError,
-                },
-                _ => VaultError::Key {
-                    message: describe_sdk_error("kms:Encrypt", &e),
-                },
-            })?;
+            .map_err(|e| kms_error("kms:Encrypt", &e))?;
         out.ciphertext_blob.ok_or_else(|| VaultError::Key {
             message: "kms:Encrypt returned no ciphertext".into(),
         })
@@ -391,15 +401,7 @@ impl KmsVault {
             .set_encryption_context(Some(context(account, kind, version)))
             .send()
             .await
-            .map_err(|e| match classify_sdk_error(&e) {
-                ErrorType::TransientAwsError => VaultError::Unavailable {
-                    message: describe_sdk_error("kms:Decrypt", &e),
-                    error_type: ErrorType::TransientAwsError,
-                },
-                _ => VaultError::Key {
-                    message: describe_sdk_error("kms:Decrypt", &e),
-                },
-            })?;
+            .map_err(|e| kms_error("kms:Decrypt", &e))?;
         let bytes = out.plaintext.ok_or_else(|| VaultError::Key {
             message: "kms:Decrypt returned no plaintext".into(),
         })?;
