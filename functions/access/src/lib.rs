@@ -214,17 +214,19 @@ pub async fn expire(deps: &Deps, payload: &Value, actor: &str) -> Result<Value, 
         .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, LambdaError> {
+/// `actor` names this function in the audit records of the scheduled expiry.
+pub async fn handle(
+    deps: &Deps,
+    actor: &str,
+    event: LambdaEvent<Value>,
+) -> Result<Value, LambdaError> {
     let request_id = event.context.request_id.clone();
     let span = rootwarden::telemetry::invocation_span(&request_id, &request_id);
     async move {
         if event.payload.get("requestContext").is_some() {
             Ok(handle_url(deps, event.payload).await)
         } else {
-            let actor = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                .map(|f| format!("lambda:{f}"))
-                .unwrap_or_else(|_| "lambda:access".into());
-            expire(deps, &event.payload, &actor).await
+            expire(deps, &event.payload, actor).await
         }
     }
     .instrument(span)

@@ -19,9 +19,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Arc::new(SystemClock),
     )
     .inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
-    let deps = &deps;
+    let actor = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .map(|f| format!("lambda:{f}"))
+        .unwrap_or_else(|_| "lambda:access".into());
+    let (deps, actor) = (&deps, actor.as_str());
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move { access::handle(deps, event).await },
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            access::handle(deps, actor, event).await
+        },
     ))
     .await
 }
