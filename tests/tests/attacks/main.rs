@@ -2,8 +2,9 @@
 //! attack in its name, failed on the code before the fix and passes after it. The README's
 //! security section maps each guarantee to the test here that proves it.
 //!
-//! - `mail`: forged or misdirected mail cannot complete a workflow, plant secrets, merge tickets
-//!   across accounts or fail the pipeline.
+//! - `mail`: forged or misdirected mail cannot complete a workflow.
+//! - `mail_secrets`: mail cannot plant secrets, merge tickets across accounts, create audit chains
+//!   for unknown accounts or fail the pipeline.
 //! - `access`: the access function's caller is who AWS says; dual control means two people.
 //! - `rotation`: rotations never wedge an account and never discard a confirmed password.
 //! - `digests`: signed digests and alarms work at the scale of a real estate.
@@ -11,4 +12,5 @@
 mod access;
 mod digests;
 mod mail;
+mod mail_secrets;
 mod rotation;
