@@ -11,12 +11,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::aws::sdk_error;
+use crate::mail::workflow_trust::{self, History, Receipt, Refusal, WaitEligibility};
 use crate::mail::{self, Category, Context, ParsedMail, Priority, SesVerdicts};
 use crate::notify::{Notice, Notifier};
 use crate::registry::AccountRegistry;
 use crate::tickets::{IncomingMessage, RecordOutcome, TicketStore};
 use crate::vault::TransientStore;
-use crate::workflows::WorkflowWaits;
+use crate::workflows::{Wait, WorkflowWaits, WAITABLE};
 use crate::{ErrorType, LambdaError, RootEmail};
 
 /// What SES tells us about one delivery (the body is not in the event).
@@ -153,6 +154,9 @@ pub struct Processed {
     pub oversized: bool,
     /// Waiting workflows this message completed.
     pub workflows_completed: usize,
+    /// Waiting workflows this message would have matched but may not complete (see
+    /// `mail::workflow_trust`): its ticket says why.
+    pub workflow_claims_refused: usize,
 }
 
 pub struct Deps<'a, M, T, V, R, N, W> {
@@ -190,11 +194,13 @@ where
     let id = &delivery.ses_message_id;
     // The registry wins over anything the message says.
     let mut registry_account = None;
+    let mut root_email = None;
     let mut contacts = Vec::new();
     for r in &delivery.recipients {
         if let Ok(email) = RootEmail::parse(r) {
             if let Some(found) = deps.registry.by_root_email(&email).await? {
                 registry_account = Some(found.account_id);
+                root_email = Some(found.root_email);
                 contacts = found.contacts;
                 break;
             }
@@ -229,22 +235,6 @@ where
         mail::analyze(&raw, &ctx)
     };
     let mut decision = analysis.decision;
-    // A workflow of ours waiting for this kind of mail for this account: the mail is expected
-    // (password-changed is then not `critical`) and completes the workflow. Quarantined mail
-    // never drives anything.
-    let waits = match (&decision.account_id, decision.quarantined) {
-        (Some(account), false) => {
-            deps.waits
-                .waiting(account, decision.category, Utc::now())
-                .await?
-        }
-        _ => Vec::new(),
-    };
-    if !waits.is_empty() {
-        decision.priority = mail::classify::priority(decision.category, false, false, true);
-    }
-    // Quarantined mail never drives anything: its "reset link" is likely the phish itself.
-    let mut vaulted = 0;
     // Secrets are vaulted before the ticket is written, so a delivery already recorded (an SES
     // or Lambda retry) has its secrets stored: don't encrypt and write them again.
     let recorded = deps
@@ -252,7 +242,47 @@ where
         .delivery_recorded(id)
         .await
         .map_err(|e| LambdaError::from_classified(&e))?;
-    if !decision.quarantined && recorded.is_none() {
+    let (earned, refused) = judge_waits(
+        deps,
+        delivery,
+        &decision,
+        root_email.as_ref(),
+        recorded.is_some(),
+    )
+    .await?;
+    if !refused.is_empty() {
+        // It claimed to complete a workflow and may not: an operator must look at it.
+        decision.priority = decision
+            .priority
+            .max(Priority::High)
+            .max(mail::classify::priority(
+                decision.category,
+                false,
+                false,
+                false,
+            ));
+        let reasons: Vec<String> = refused
+            .iter()
+            .map(|(w, r)| workflow_trust::refusal_reason(w.kind, &w.execution, r))
+            .collect();
+        decision.summary = format!("[{}] {}", reasons.join("; "), decision.summary);
+        // A new delivery re-using a recorded Message-ID is its own ticket, not a duplicate to
+        // drop: the claim it made must be seen.
+        if recorded.is_none()
+            && refused
+                .iter()
+                .any(|(_, r)| r.contains(&Refusal::MessageIdSeen))
+        {
+            decision.message_id = None;
+        }
+    } else if !earned.is_empty() {
+        // Expected: password-changed mail a workflow was waiting for is not `critical`.
+        decision.priority = mail::classify::priority(decision.category, false, false, true);
+    }
+    // Quarantined mail never drives anything: its "reset link" is likely the phish itself; nor
+    // does mail that claimed a workflow it may not complete.
+    let mut vaulted = 0;
+    if !decision.quarantined && refused.is_empty() && recorded.is_none() {
         for (index, secret) in analysis.secrets.iter().enumerate() {
             deps.vault
                 .put(
@@ -279,6 +309,17 @@ where
         .record(&msg, deps.actor)
         .await
         .map_err(|e| LambdaError::from_classified(&e))?;
+    // Waits complete before, and independently of, notifications: a webhook or SES outage must
+    // not lose a genuine confirmation. The claim made above lets a retry finish this.
+    for w in &earned {
+        let output = serde_json::json!({
+            "ticket_id": outcome.ticket_id(),
+            "ses_message_id": id,
+            "account_id": w.account.as_str(),
+            "category": decision.category.as_str(),
+        });
+        deps.waits.complete(w, &output).await?;
+    }
     let (label, to_notify) = match &outcome {
         RecordOutcome::Created(t) => ("created", Some(t.clone())),
         RecordOutcome::Updated(t) => ("updated", Some(t.clone())),
@@ -307,17 +348,9 @@ where
             .await
             .map_err(|e| LambdaError::from_classified(&e))?;
     }
-    for w in &waits {
-        let output = serde_json::json!({
-            "ticket_id": outcome.ticket_id(),
-            "ses_message_id": id,
-            "account_id": w.account.as_str(),
-            "category": decision.category.as_str(),
-        });
-        deps.waits.complete(w, &output).await?;
-    }
     tracing::info!(
-        workflows_completed = waits.len(),
+        workflows_completed = earned.len(),
+        workflow_claims_refused = refused.len(),
         ses_message_id = %id,
         ticket_id = outcome.ticket_id(),
         outcome = label,
@@ -335,8 +368,73 @@ where
         quarantined: decision.quarantined,
         secrets_vaulted: vaulted,
         oversized,
-        workflows_completed: waits.len(),
+        workflows_completed: earned.len(),
+        workflow_claims_refused: refused.len(),
     })
+}
+
+type Judged = (Vec<Wait>, Vec<(Wait, Vec<Refusal>)>);
+
+/// The waits of this account for this kind of mail, split into those this delivery earned (and
+/// has claimed) and those it claimed to complete but may not.
+async fn judge_waits<M, T, V, R, N, W>(
+    deps: &Deps<'_, M, T, V, R, N, W>,
+    delivery: &Delivery,
+    decision: &mail::Decision,
+    root_email: Option<&RootEmail>,
+    redelivery: bool,
+) -> Result<Judged, LambdaError>
+where
+    T: TicketStore,
+    W: WorkflowWaits,
+{
+    let waits = match &decision.account_id {
+        Some(account) if WAITABLE.contains(&decision.category) => {
+            deps.waits
+                .waiting(account, decision.category, Utc::now())
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    if waits.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let message_id_seen = match (&decision.message_id, redelivery) {
+        (Some(m), false) => deps
+            .tickets
+            .message_id_recorded(m)
+            .await
+            .map_err(|e| LambdaError::from_classified(&e))?
+            .is_some(),
+        _ => false,
+    };
+    let id = &delivery.ses_message_id;
+    let receipt = Receipt {
+        ses_message_id: id,
+        verdicts: delivery.verdicts.as_ref(),
+        received_at: delivery.received_at,
+        recipients: &delivery.recipients,
+    };
+    let history = History {
+        redelivery,
+        message_id_seen,
+    };
+    let (mut earned, mut refused) = (Vec::new(), Vec::new());
+    for w in waits {
+        match workflow_trust::eligibility(decision, &receipt, root_email, &w, history) {
+            // Claimed before the ticket is written: if the invocation dies after the ticket
+            // committed, its retry (a re-delivery) still finishes this wait.
+            WaitEligibility::Eligible => {
+                if deps.waits.claim(&w, id).await? {
+                    earned.push(w);
+                } else {
+                    refused.push((w, vec![Refusal::ClaimedByAnotherDelivery]));
+                }
+            }
+            WaitEligibility::Refused(r) => refused.push((w, r)),
+        }
+    }
+    Ok((earned, refused))
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 //! completes it.
 //!
 //! Record (DynamoDB, workflows table): pk `wait#<account>`, sk `<kind>#<execution>`;
-//! `task_token`, `execution`, `kind`, `expires_at` (RFC 3339; enforced in code), `ttl` (epoch
-//! seconds, cleanup only). Completion is `SendTaskSuccess` then delete, so a retry after a
-//! failure completes again; a token Step Functions no longer knows (timed out, already
-//! completed) just removes the record.
+//! `task_token`, `execution`, `kind`, `registered_at` and `expires_at` (RFC 3339; enforced in
+//! code), `ttl` (epoch seconds, cleanup only), `claimed_by` (the SES delivery that earned it).
+//! Which mail may complete a wait is decided by `mail::workflow_trust`. The delivery that earned
+//! a wait claims it (a conditional write: one delivery wins) before it writes its ticket;
+//! completion is `SendTaskSuccess` then delete, so a retry of that delivery completes again; a
+//! token Step Functions no longer knows (timed out, already completed) just removes the record.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,6 +35,10 @@ pub struct Wait {
     pub execution: String,
     pub task_token: String,
     pub expires_at: DateTime<Utc>,
+    /// When the wait was registered: mail received before it cannot be meant for it.
+    pub registered_at: DateTime<Utc>,
+    /// The SES delivery that claimed this wait (it passed every check), if one did.
+    pub claimed_by: Option<String>,
 }
 
 pub trait WorkflowWaits: Send + Sync {
@@ -51,6 +57,13 @@ pub trait WorkflowWaits: Send + Sync {
         kind: Category,
         execution: &str,
     ) -> impl Future<Output = Result<(), LambdaError>> + Send;
+    /// Records that the delivery `ses_message_id` earned this wait, unless another delivery
+    /// claimed it first or it is gone. `true`: it is this delivery's (also on a retry).
+    fn claim(
+        &self,
+        wait: &Wait,
+        ses_message_id: &str,
+    ) -> impl Future<Output = Result<bool, LambdaError>> + Send;
     /// Completes the waiting task with `output` and removes the record.
     fn complete(
         &self,
@@ -106,6 +119,7 @@ impl WorkflowWaits for DynamoWorkflowWaits {
             ("execution".to_owned(), s(w.execution.clone())),
             ("kind".to_owned(), s(w.kind.as_str())),
             ("expires_at".to_owned(), s(w.expires_at.to_rfc3339())),
+            ("registered_at".to_owned(), s(w.registered_at.to_rfc3339())),
             (
                 "ttl".to_owned(),
                 AttributeValue::N(w.expires_at.timestamp().to_string()),
@@ -144,16 +158,22 @@ impl WorkflowWaits for DynamoWorkflowWaits {
         let mut waits = Vec::new();
         for item in out.items() {
             let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-            let (Some(token), Some(execution), Some(k), Some(exp)) = (
+            // A record without its registration time cannot be judged: it never completes by
+            // mail (its workflow still times out or is confirmed by an operator).
+            let (Some(token), Some(execution), Some(k), Some(exp), Some(reg)) = (
                 text("task_token"),
                 text("execution"),
                 text("kind"),
                 text("expires_at"),
+                text("registered_at"),
             ) else {
                 continue;
             };
-            let (Some(kind), Ok(expires_at)) = (kind_from(&k), DateTime::parse_from_rfc3339(&exp))
-            else {
+            let (Some(kind), Ok(expires_at), Ok(registered_at)) = (
+                kind_from(&k),
+                DateTime::parse_from_rfc3339(&exp),
+                DateTime::parse_from_rfc3339(&reg),
+            ) else {
                 continue;
             };
             let expires_at = expires_at.to_utc();
@@ -164,6 +184,8 @@ impl WorkflowWaits for DynamoWorkflowWaits {
                     execution,
                     task_token: token,
                     expires_at,
+                    registered_at: registered_at.to_utc(),
+                    claimed_by: text("claimed_by"),
                 });
             }
         }
@@ -185,6 +207,34 @@ impl WorkflowWaits for DynamoWorkflowWaits {
             .await
             .map_err(|e| sdk_error("dynamodb:DeleteItem", &e))?;
         Ok(())
+    }
+
+    async fn claim(&self, w: &Wait, ses_message_id: &str) -> Result<bool, LambdaError> {
+        let out = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("wait#{}", w.account)))
+            .key("sk", s(format!("{}#{}", w.kind.as_str(), w.execution)))
+            .update_expression("SET claimed_by = :id")
+            // The same wait (its token), not yet claimed by anyone else.
+            .condition_expression(
+                "task_token = :t AND (attribute_not_exists(claimed_by) OR claimed_by = :id)",
+            )
+            .expression_attribute_values(":id", s(ses_message_id))
+            .expression_attribute_values(":t", s(w.task_token.clone()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("dynamodb:UpdateItem", &e)),
+        }
     }
 
     async fn complete(&self, w: &Wait, output: &serde_json::Value) -> Result<(), LambdaError> {

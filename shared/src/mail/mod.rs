@@ -7,6 +7,7 @@ pub mod classify;
 pub mod parse;
 pub mod redact;
 pub mod resolve;
+pub mod workflow_trust;
 
 use serde::Serialize;
 

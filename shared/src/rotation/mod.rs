@@ -454,6 +454,8 @@ pub async fn await_apply(
             execution: execution.to_owned(),
             task_token: task_token.to_owned(),
             expires_at: deadline,
+            registered_at: now,
+            claimed_by: None,
         })
         .await?;
     tracing::info!(account = %account, execution, deadline = %stamp(deadline), "awaiting apply");

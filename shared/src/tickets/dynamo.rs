@@ -467,6 +467,10 @@ impl TicketStore for DynamoTicketStore {
         self.marker(format!("ses#{ses_message_id}")).await
     }
 
+    async fn message_id_recorded(&self, message_id: &str) -> Result<Option<String>, TicketError> {
+        self.marker(format!("msgid#{message_id}")).await
+    }
+
     async fn pending_notification(&self, id: &str) -> Result<Option<Ticket>, TicketError> {
         let Some(item) = self.get_item(format!("ticket#{id}"), "ticket").await? else {
             return Ok(None);

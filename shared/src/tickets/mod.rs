@@ -186,6 +186,11 @@ pub trait TicketStore: Send + Sync {
         &self,
         ses_message_id: &str,
     ) -> impl Future<Output = Result<Option<String>, TicketError>> + Send;
+    /// The ticket this RFC Message-ID was already recorded on, if it was.
+    fn message_id_recorded(
+        &self,
+        message_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, TicketError>> + Send;
     /// The ticket, if notifications for its latest message have not been delivered yet.
     fn pending_notification(
         &self,
