@@ -10,7 +10,7 @@ use aws_sdk_lambda::primitives::Blob;
 use chrono::{Duration, Utc};
 use rootwarden::audit::{AuditLog, DynamoAuditLog};
 use rootwarden::inbound::{self, Delivery, S3RawMailStore};
-use rootwarden::mail::{Category, Priority, SecretKind};
+use rootwarden::mail::{Category, Priority, SecretKind, SesVerdicts, Verdict};
 use rootwarden::notify::{Notifications, SesNotifier, WebhookNotifier};
 use rootwarden::registry::DynamoAccountRegistry;
 use rootwarden::tickets::{DynamoTicketStore, TicketStore};
@@ -700,6 +700,8 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
             execution: "rotation-1".into(),
             task_token: token.expect("task token in history"),
             expires_at: Utc::now() + Duration::hours(72),
+            registered_at: Utc::now(),
+            claimed_by: None,
         })
         .await
         .unwrap();
@@ -709,7 +711,26 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
         email: None,
     });
     let deps = svc.deps(40_000_000);
-    // The authenticated "password changed" mail for that account (routed by its sub-address).
+    // The account's registered root address (onboarding writes this).
+    st.ddb
+        .put_item()
+        .table_name(st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"))
+        .set_item(Some(HashMap::from([
+            (
+                "account_id".to_owned(),
+                AttributeValue::S(account.as_str().into()),
+            ),
+            (
+                "root_email".to_owned(),
+                AttributeValue::S("aws-root+314159265358@provider.example".into()),
+            ),
+            ("status".to_owned(), AttributeValue::S("active".into())),
+        ])))
+        .send()
+        .await
+        .unwrap();
+    // AWS's authenticated "password changed" mail to that root address, received after the
+    // wait was registered, with SES's receipt verdicts all PASS.
     st.store_raw(
         "seschanged01",
         fixture("mail/password-changed-01-sub-address.eml"),
@@ -718,7 +739,13 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
     let delivery = Delivery {
         ses_message_id: "seschanged01".into(),
         recipients: vec!["aws-root+314159265358@provider.example".into()],
-        verdicts: None,
+        verdicts: Some(SesVerdicts {
+            spam: Verdict::Pass,
+            virus: Verdict::Pass,
+            spf: Verdict::Pass,
+            dkim: Verdict::Pass,
+            dmarc: Verdict::Pass,
+        }),
         subject: None,
         from: None,
         received_at: Utc::now(),

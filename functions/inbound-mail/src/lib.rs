@@ -2,7 +2,7 @@
 //! raw message. Parses the SES event and runs the inbound use case for each record.
 //!
 //! Output: `{"processed": [{ses_message_id, ticket_id, outcome, category, priority, quarantined,
-//! secrets_vaulted, oversized}]}`.
+//! secrets_vaulted, oversized, workflows_completed, workflow_claims_refused}]}`.
 //! Errors (`error_type`): `ValidationError` (not an SES receipt event), `TransientAwsError` /
 //! `AuditWriteFailed` / `Conflict` (retried by Lambda's async retries, then the DLQ), `AwsError`.
 //! Content problems are never errors: they become tickets.
