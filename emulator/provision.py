@@ -491,14 +491,13 @@ class Provisioner:
                 outputs[oname] = self.resolve(ospec.get("Value"))
             except TemplateError as e:
                 self.log(f"output {oname}: {e}")
-        for oname, var in OUTPUT_ENV.items():
-            if outputs.get(oname):
-                env[var] = outputs[oname]
+        client_env = {var: outputs[o] for o, var in OUTPUT_ENV.items() if outputs.get(o)}
         resources = {}
         for name, r in self.resources.items():
             entry = {k: v for k, v in r.items() if k != "attrs"}
             resources[name] = entry
-        return {"name": self.stack, "env": env, "resources": resources, "outputs": outputs}
+        return {"name": self.stack, "env": env, "client_env": client_env, "resources": resources,
+                "outputs": outputs}
 
     def _record_skip(self, name: str, rtype: str, why: str) -> None:
         self.log(f"{rtype} {name}: skipped ({why})")
@@ -1207,7 +1206,8 @@ def h_ses_configuration_set(p: Provisioner, name: str, res: dict) -> dict:
     return {"physical_id": cs, "arn": None}
 
 
-# Stack outputs the CLI reads from its environment (also written to .local/env).
+# Stack outputs the CLI (not the functions) reads from its environment: the stack's
+# `client_env`, written to .local/env with `env`.
 OUTPUT_ENV = {"AccessFunctionUrl": "ROOTWARDEN_ACCESS_URL"}
 
 HANDLERS: dict[str, Callable[[Provisioner, str, dict], dict]] = {
