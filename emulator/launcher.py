@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if stack:
             env.update(stack.get("env") or {})
+            env.update(stack.get("client_env") or {})
         env["ROOTWARDEN_EMULATOR_PID"] = str(os.getpid())
         if fh_port:
             env["ROOTWARDEN_FUNCTION_HOST_PORT"] = str(fh_port)

@@ -491,11 +491,13 @@ class Provisioner:
                 outputs[oname] = self.resolve(ospec.get("Value"))
             except TemplateError as e:
                 self.log(f"output {oname}: {e}")
+        client_env = {var: outputs[o] for o, var in OUTPUT_ENV.items() if outputs.get(o)}
         resources = {}
         for name, r in self.resources.items():
             entry = {k: v for k, v in r.items() if k != "attrs"}
             resources[name] = entry
-        return {"name": self.stack, "env": env, "resources": resources, "outputs": outputs}
+        return {"name": self.stack, "env": env, "client_env": client_env, "resources": resources,
+                "outputs": outputs}
 
     def _record_skip(self, name: str, rtype: str, why: str) -> None:
         self.log(f"{rtype} {name}: skipped ({why})")
@@ -982,6 +984,15 @@ def _function(p: Provisioner, name: str, res: dict, serverless: bool) -> dict:
                                  "arn": a["AliasArn"], "attrs": {}, "implicit": True}
         extra[f"{name}Version"] = {"type": "AWS::Lambda::Version", "physical_id": f"{arn}:{ver}",
                                    "arn": f"{arn}:{ver}", "attrs": {"Version": ver}, "implicit": True}
+    url_cfg = pr.get("FunctionUrlConfig") if serverless else None
+    if url_cfg:
+        # SAM's generated AWS::Lambda::Url is `<Function>Url`; served by rootwarden_ext.function_urls
+        from rootwarden_ext import function_urls
+
+        out = lam.create_function_url_config(FunctionName=fname, AuthType=url_cfg.get("AuthType", "AWS_IAM"))
+        local = function_urls.local_url(p.endpoint, out["FunctionUrl"])
+        extra[f"{name}Url"] = {"type": "AWS::Lambda::Url", "physical_id": local, "arn": None,
+                               "attrs": {"FunctionUrl": local, "FunctionArn": arn}, "implicit": True}
     for ev_name, ev in (pr.get("Events") or {}).items():
         warnings.append(f"event source {ev_name} ({(ev or {}).get('Type')}) not emulated")
     return {"physical_id": fname, "arn": arn, "attrs": attrs, "warnings": warnings, "extra_resources": extra}
@@ -999,7 +1010,10 @@ def h_lambda_permission(p: Provisioner, name: str, res: dict) -> dict:
     pr = p.props(res)
     kw = _drop_none({"FunctionName": pr["FunctionName"], "StatementId": gen_name(p.stack, name, 100),
                      "Action": pr["Action"], "Principal": pr["Principal"], "SourceArn": pr.get("SourceArn"),
-                     "SourceAccount": pr.get("SourceAccount")})
+                     "SourceAccount": pr.get("SourceAccount"),
+                     "FunctionUrlAuthType": pr.get("FunctionUrlAuthType"),
+                     "InvokedViaFunctionUrl": _as_bool(pr["InvokedViaFunctionUrl"])
+                     if pr.get("InvokedViaFunctionUrl") is not None else None})
     warnings = []
     try:
         p.client("lambda").add_permission(**kw)
@@ -1191,6 +1205,10 @@ def h_ses_configuration_set(p: Provisioner, name: str, res: dict) -> dict:
     p.client("sesv2").create_configuration_set(ConfigurationSetName=cs)
     return {"physical_id": cs, "arn": None}
 
+
+# Stack outputs the CLI (not the functions) reads from its environment: the stack's
+# `client_env`, written to .local/env with `env`.
+OUTPUT_ENV = {"AccessFunctionUrl": "ROOTWARDEN_ACCESS_URL"}
 
 HANDLERS: dict[str, Callable[[Provisioner, str, dict], dict]] = {
     "AWS::DynamoDB::Table": h_dynamodb_table,

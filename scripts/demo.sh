@@ -98,9 +98,10 @@ say "Every vault change, rotation step and deletion is on the audit trail; the c
 run $RW audit log --account 314159265358
 run $RW audit verify
 
-say "Break-glass access: who may do what comes from the policy, who you are comes from AWS (STS)"
+say "Break-glass access: who may do what is the access function's policy; who you are is whoever AWS authenticates the signed request as"
 $PY scripts/demo_aws.py principals
-as() { local who=$1; shift; (set -a; . .local/principals/$who.env; ROOTWARDEN_ACCESS_POLICY=$(cat .local/access-policy.json); set +a; "$@"); }
+echo "  the CLI signs each request (SigV4) to the function URL: $ROOTWARDEN_ACCESS_URL"
+as() { local who=$1; shift; (set -a; . .local/principals/$who.env; set +a; "$@"); }
 echo "  mallory (not in the policy) asks for Pi Corp's root password:"
 as mallory $RW access request --account 314159265358 --reason billing-issue --ticket INC-2042 || true
 echo "  alice asks, with a reason and a ticket:"

@@ -8,7 +8,7 @@ import boto3
 
 def principals():
     """IAM users on the emulator, each with its own keys (.local/principals/<name>.env), and an
-    access policy naming them (.local/access-policy.json)."""
+    access policy naming them (.local/access-policy.json), set on the access function."""
     import os
 
     iam = boto3.client("iam")
@@ -33,6 +33,13 @@ def principals():
         "ticket_pattern": "^INC-[0-9]+$",
     }
     json.dump(policy, open(".local/access-policy.json", "w"))
+    # The policy is the access function's (a deployment sets the template's AccessPolicy).
+    ready = json.load(open(".local/ready.json"))
+    fn = ready["stack"]["resources"]["AccessFunction"]["physical_id"]
+    lam = boto3.client("lambda")
+    env = lam.get_function_configuration(FunctionName=fn).get("Environment", {}).get("Variables", {})
+    env["ROOTWARDEN_ACCESS_POLICY"] = json.dumps(policy)
+    lam.update_function_configuration(FunctionName=fn, Environment={"Variables": env})
     print(f"  requester, approver: {arns['alice']}\n  approver, admin: {arns['bob']}\n  not in the policy: {arns['mallory']}")
     print("  reasons: billing-issue, root-only-task, account-recovery, release, security-incident, rotation-apply")
 

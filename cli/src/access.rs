@@ -1,14 +1,16 @@
-//! `rootwarden access`: break-glass access to root credentials. The caller is whoever AWS says
-//! the credentials belong to (STS GetCallerIdentity).
+//! `rootwarden access`: break-glass access to root credentials, through the access function's
+//! URL with SigV4-signed requests (`signed_http`). The caller is whoever AWS authenticates the
+//! signature as; the policy is the function's.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use rootwarden::access::{self, AccessRequest, Deps, NewRequest};
-use rootwarden::{AccountId, Config, SystemClock};
-use secrecy::ExposeSecret;
+use rootwarden::access::{AccessRequest, ROTATION_APPLY};
+use rootwarden::AccountId;
+use serde_json::{json, Value};
+
+use crate::signed_http::SignedClient;
 
 #[derive(Subcommand)]
 pub enum AccessCommand {
@@ -69,19 +71,26 @@ fn parse_minutes(s: &str) -> Result<u32, String> {
     }
 }
 
-async fn deps() -> anyhow::Result<(Deps, String)> {
-    let config = Config::from_env()?;
-    let sdk = rootwarden::aws::load_sdk_config().await;
-    let caller = rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&sdk))
-        .await
-        .context("identifying the caller (sts:GetCallerIdentity)")?;
-    let deps = Deps::new(
-        &config,
-        aws_sdk_dynamodb::Client::new(&sdk),
-        aws_sdk_kms::Client::new(&sdk),
-        Arc::new(SystemClock),
-    )?;
-    Ok((deps, caller))
+/// The access function's URL from `ROOTWARDEN_ACCESS_URL` (the stack output `AccessFunctionUrl`;
+/// local provisioning writes it into `.local/env`).
+async fn client() -> anyhow::Result<SignedClient> {
+    let var = rootwarden::config::vars::ACCESS_URL;
+    let url = std::env::var(var).with_context(|| {
+        format!("{var} is not set: the access function URL (stack output AccessFunctionUrl)")
+    })?;
+    SignedClient::new(&url).await
+}
+
+async fn call(client: &SignedClient, body: Value) -> anyhow::Result<Value> {
+    client.post(&body).await?.ok()
+}
+
+fn request_of(v: &Value) -> anyhow::Result<AccessRequest> {
+    serde_json::from_value(v.clone()).context("the access function answered an unexpected shape")
+}
+
+fn text<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn summary(r: &AccessRequest) -> String {
@@ -101,8 +110,10 @@ fn summary(r: &AccessRequest) -> String {
     )
 }
 
+/// Every command is a SigV4-signed call to the access function URL: the server decides who the
+/// caller is (AWS's authentication) and what the policy allows.
 pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
-    let (deps, caller) = deps().await?;
+    let client = client().await?;
     match cmd {
         AccessCommand::Request {
             account,
@@ -110,17 +121,13 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
             ticket,
             duration,
         } => {
-            let r = access::request(
-                &deps,
-                &caller,
-                NewRequest {
-                    account,
-                    reason,
-                    ticket,
-                    duration_minutes: duration,
-                },
+            let v = call(
+                &client,
+                json!({"action": "request", "account_id": account.as_str(), "reason": reason,
+                       "ticket": ticket, "duration_minutes": duration}),
             )
             .await?;
+            let r = request_of(&v)?;
             println!("{}", r.id);
             eprintln!("{}", summary(&r));
             if let Some(t) = &r.review_ticket {
@@ -128,45 +135,72 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
             } else {
                 eprintln!(
                     "needs {} approval(s) by someone else: rootwarden access approve {}",
-                    deps.policy.approvals_required, r.id
+                    v.get("approvals_required")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(1),
+                    r.id
                 );
             }
         }
         AccessCommand::Approve { request } => {
-            let r = access::approve(&deps, &caller, &request).await?;
-            println!("{}", summary(&r));
+            let v = call(&client, json!({"action": "approve", "request_id": request})).await?;
+            println!("{}", summary(&request_of(&v)?));
         }
         AccessCommand::Deny { request, reason } => {
-            let r = access::deny(&deps, &caller, &request, &reason).await?;
-            println!("{}", summary(&r));
+            let v = call(
+                &client,
+                json!({"action": "deny", "request_id": request, "note": reason}),
+            )
+            .await?;
+            println!("{}", summary(&request_of(&v)?));
         }
         AccessCommand::Checkout { request } => {
-            let out = access::checkout(&deps, &caller, &request).await?;
-            let r = &out.request;
-            println!("{}", summary(r));
+            let out = call(
+                &client,
+                json!({"action": "checkout", "request_id": request}),
+            )
+            .await?;
+            let r = request_of(out.get("request").unwrap_or(&Value::Null))?;
+            println!("{}", summary(&r));
             println!(
                 "root password (v{}):  {}",
-                out.password_version,
-                out.password.expose_secret()
+                out.get("password_version")
+                    .and_then(Value::as_u64)
+                    .unwrap_or_default(),
+                text(&out, "password")
             );
-            if let Some((v, p)) = &out.pending {
-                println!("pending password (v{v}) to set:  {}", p.expose_secret());
+            if let Some(p) = out.get("pending").filter(|p| !p.is_null()) {
+                println!(
+                    "pending password (v{}) to set:  {}",
+                    p.get("version").and_then(Value::as_u64).unwrap_or_default(),
+                    text(p, "password")
+                );
             }
-            match &out.totp {
-                Some(code) => println!(
+            match out.get("totp").filter(|t| !t.is_null()) {
+                Some(t) => println!(
                     "TOTP code:  {}  (valid {} s more)",
-                    code.code.expose_secret(),
-                    code.valid_for_seconds
+                    text(t, "code"),
+                    t.get("valid_for_seconds")
+                        .and_then(Value::as_u64)
+                        .unwrap_or_default()
                 ),
                 None => println!("TOTP code:  none (no MFA seed vaulted)"),
             }
-            for link in &out.reset_links {
-                println!("password reset link:  {}", link.expose_secret());
+            for link in out
+                .get("reset_links")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "password reset link:  {}",
+                    link.as_str().unwrap_or_default()
+                );
             }
             eprintln!(
                 "shown once. Check in when done: rootwarden access checkin {}{}",
                 r.id,
-                if r.reason == access::ROTATION_APPLY {
+                if r.reason == ROTATION_APPLY {
                     ""
                 } else {
                     "; the account rotates its root password next"
@@ -174,23 +208,33 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
             );
         }
         AccessCommand::Checkin { request } => {
-            let r = access::checkin(&deps, &caller, &request).await?;
-            println!("{}", summary(&r));
+            let v = call(&client, json!({"action": "checkin", "request_id": request})).await?;
+            println!("{}", summary(&request_of(&v)?));
         }
         AccessCommand::Revoke { request, reason } => {
-            let r = access::revoke(&deps, &caller, &request, &reason).await?;
-            println!("{}", summary(&r));
+            let v = call(
+                &client,
+                json!({"action": "revoke", "request_id": request, "note": reason}),
+            )
+            .await?;
+            println!("{}", summary(&request_of(&v)?));
         }
         AccessCommand::Expire => {
-            let report = access::expire_due(&deps, &caller).await?;
+            let report = call(&client, json!({"action": "expire"})).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        AccessCommand::Show { request } => match access::get(&deps, &request).await? {
-            Some(r) => println!("{}", serde_json::to_string_pretty(&r)?),
-            None => anyhow::bail!("access request {request} does not exist"),
-        },
+        AccessCommand::Show { request } => {
+            let v = call(&client, json!({"action": "show", "request_id": request})).await?;
+            println!("{}", serde_json::to_string_pretty(&request_of(&v)?)?);
+        }
         AccessCommand::List { account, json } => {
-            let all = access::list(&deps, account.as_ref()).await?;
+            let v = call(
+                &client,
+                json!({"action": "list", "account_id": account.as_ref().map(AccountId::as_str)}),
+            )
+            .await?;
+            let all: Vec<AccessRequest> = serde_json::from_value(v)
+                .context("the access function answered an unexpected shape")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {

@@ -9,6 +9,7 @@ mod account;
 mod audit;
 mod mail;
 mod rotation;
+mod signed_http;
 mod ticket;
 
 use std::process::ExitCode;

@@ -7,5 +7,6 @@ Modules:
   account_api   AWS Account API primary-email operations
   kms_state     KMS key-state enforcement (DisabledException / KMSInvalidStateException)
   function_host Lambda Invoke -> real handler binaries through `cargo lambda watch`
+  function_urls Lambda function URLs (AWS_IAM, SigV4) and the URL-only invoke permission
   moto_patches  every monkeypatch of moto internals (pinned to moto 5.2.5)
 """

@@ -2,6 +2,8 @@
 
 Order of handling:
   /_rootwarden/...                 test-only endpoints (unsigned, plain JSON)
+  /lambda-url/<id>/...             Lambda function URLs, AWS_IAM (SigV4 verified; function_urls)
+  Invoke of a URL-only function    AccessDeniedException without an identity-policy grant
   key of an AssumeRoot session     root-session emulation (IAM root state, S3/SQS unlock, else AccessDenied)
   sts Action=AssumeRoot            STS AssumeRoot
   account /…PrimaryEmail…          AWS Account API primary email operations
@@ -15,7 +17,7 @@ import re
 import traceback
 from typing import Any, Callable
 
-from . import account_api, kms_state
+from . import account_api, function_urls, kms_state
 from .common import Req, Resp, log, plain_json, query_error
 from .root_sessions import RootStore, test_endpoint as root_state_endpoint
 
@@ -50,6 +52,11 @@ class RootWardenMiddleware:
         path = req.path
         if path.startswith("/_rootwarden/"):
             return self._test_endpoint(req)
+        if path.startswith(function_urls.URL_PREFIX):
+            return function_urls.serve(req)
+        denied = function_urls.guard_invoke(req)
+        if denied is not None:
+            return denied
 
         sess = self.roots.session_for(req.access_key)
         if sess is not None:

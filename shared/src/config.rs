@@ -24,6 +24,8 @@ pub mod vars {
     pub const SWEEP_CONCURRENCY: &str = "ROOTWARDEN_SWEEP_CONCURRENCY";
     pub const DIGEST_KEY: &str = "ROOTWARDEN_DIGEST_KEY";
     pub const ACCESS_POLICY: &str = "ROOTWARDEN_ACCESS_POLICY";
+    /// The access function's URL (the CLI's `access` commands; stack output `AccessFunctionUrl`).
+    pub const ACCESS_URL: &str = "ROOTWARDEN_ACCESS_URL";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

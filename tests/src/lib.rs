@@ -41,6 +41,10 @@ pub struct StackResource {
 pub struct Stack {
     pub name: String,
     pub env: HashMap<String, String>,
+    /// What a client (the CLI) reads beyond the functions' environment, from stack outputs
+    /// (e.g. ROOTWARDEN_ACCESS_URL).
+    #[serde(default)]
+    pub client_env: HashMap<String, String>,
     pub resources: HashMap<String, StackResource>,
 }
 
@@ -195,6 +199,7 @@ impl Emulator {
         self.stack()
             .env
             .get(var)
+            .or_else(|| self.stack().client_env.get(var))
             .cloned()
             .unwrap_or_else(|| panic!("stack env has no {var}"))
     }
@@ -209,6 +214,7 @@ impl Emulator {
         ];
         if let Some(stack) = &self.stack {
             env.extend(stack.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            env.extend(stack.client_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         env
     }

@@ -61,7 +61,10 @@ struct World {
 }
 
 async fn world(extra_reasons: &str) -> World {
-    let emu = Emulator::with_stack().await.unwrap();
+    world_in(Emulator::with_stack().await.unwrap(), extra_reasons).await
+}
+
+async fn world_in(emu: Emulator, extra_reasons: &str) -> World {
     let alice = principal(&emu, "alice").await;
     let bob = principal(&emu, "bob").await;
     let carol = principal(&emu, "carol").await;
@@ -458,13 +461,46 @@ async fn no_secret_without_its_audit_record() {
     assert_eq!(shown.password.expose_secret(), PASSWORD);
 }
 
+/// The access function's policy, as a deployment sets it (the template's `AccessPolicy`).
+async fn set_policy(emu: &Emulator, policy: &str) {
+    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
+    let function = emu.stack().resources["AccessFunction"]
+        .physical_id
+        .clone()
+        .unwrap();
+    let conf = lambda
+        .get_function_configuration()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap();
+    let mut vars = conf
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    vars.insert("ROOTWARDEN_ACCESS_POLICY".into(), policy.to_owned());
+    lambda
+        .update_function_configuration()
+        .function_name(&function)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(vars))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The CLI signing with `who`'s keys; the policy is the function's, not in the CLI's environment.
 fn cli_as(w: &World, who: &Principal, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(cli_bin())
         .args(args)
         .envs(w.emu.process_env())
         .env("AWS_ACCESS_KEY_ID", &who.key)
         .env("AWS_SECRET_ACCESS_KEY", &who.secret)
-        .env("ROOTWARDEN_ACCESS_POLICY", &w.policy)
+        .env_remove("ROOTWARDEN_ACCESS_POLICY")
         .output()
         .unwrap();
     (
@@ -474,9 +510,13 @@ fn cli_as(w: &World, who: &Principal, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The CLI calls the access function URL with SigV4; who did what is the identity AWS
+/// authenticated, not anything the caller typed.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_cli_takes_the_caller_from_sts() {
-    let w = world("").await;
+async fn the_cli_takes_the_caller_from_the_signed_request() {
+    rootwarden_tests::build_functions().unwrap();
+    let w = world_in(Emulator::with_functions().await.unwrap(), "").await;
+    set_policy(&w.emu, &w.policy).await;
     let a = onboarded(&w, 6).await;
     let (code, _, err) = cli_as(
         &w,
@@ -512,6 +552,7 @@ async fn the_cli_takes_the_caller_from_sts() {
     );
     assert_eq!(code, 0, "{err}");
     let id = out.trim().to_owned();
+    assert!(err.contains("needs 1 approval(s)"), "{err}");
     let (code, _, err) = cli_as(&w, &w.carol, &["access", "approve", &id]);
     assert_eq!(code, 2);
     assert!(err.contains("own request"), "{err}");
@@ -523,12 +564,24 @@ async fn the_cli_takes_the_caller_from_sts() {
     assert!(out.contains(PASSWORD), "{out}");
     assert!(out.contains("TOTP code:"), "{out}");
     assert!(!err.contains(PASSWORD));
+    let (code, out, _) = cli_as(&w, &w.carol, &["access", "show", &id]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("checked-out") && !out.contains(PASSWORD),
+        "{out}"
+    );
+    let (code, out, _) = cli_as(&w, &w.carol, &["access", "list", "--account", a.as_str()]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&id), "{out}");
     let (code, out, _) = cli_as(&w, &w.carol, &["access", "checkin", &id]);
     assert_eq!(code, 0);
     assert!(out.contains("checked-in"), "{out}");
+    let (code, out, err) = cli_as(&w, &w.carol, &["access", "expire"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"active\": 0"), "{out}");
     let all = custody::audit_actions(&w.emu, &a).await;
     assert!(all.iter().any(|x| x == "access.checked-in"));
-    // Who did what is the STS identity, not anything the caller typed.
+    // Who did what is the authenticated identity, not anything the caller typed.
     let log = custody::audit_log(&w.emu).await;
     let records = log
         .read_stream(&Stream::Account(a.clone()).key())
@@ -540,35 +593,44 @@ async fn the_cli_takes_the_caller_from_sts() {
         .find(|r| r.action == "access.approved")
         .unwrap();
     assert_eq!(approver.actor, w.bob.arn);
+    let refused = records
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .find(|r| r.action == "access.refused")
+        .unwrap();
+    assert_eq!(refused.actor, w.mallory.arn);
 }
 
 /// The deployed wiring: the `access` function on the function host, with the template's
-/// environment (the default policy names nobody), answering function URL requests and the
-/// schedule.
+/// environment (the default policy names nobody), answering its function URL only; the
+/// schedule's `{}` goes to `access-expiry`.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_access_function_answers_url_requests_and_the_schedule() {
+async fn the_access_function_answers_url_requests_and_the_schedule_runs_access_expiry() {
     rootwarden_tests::build_functions().unwrap();
     let emu = Emulator::with_functions().await.unwrap();
-    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
     let function = emu.stack().resources["AccessFunction"]
         .physical_id
         .clone()
         .unwrap();
-    let invoke = |payload: serde_json::Value| {
-        let lambda = lambda.clone();
-        let function = function.clone();
-        async move {
-            let out = lambda
-                .invoke()
-                .function_name(function)
-                .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
-                .send()
-                .await
-                .unwrap();
-            let body: serde_json::Value =
-                serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
-            (out.function_error().map(str::to_owned), body)
-        }
+    let expiry = emu.stack().resources["AccessExpiryFunction"]
+        .physical_id
+        .clone()
+        .unwrap();
+    let invoke = |conf: aws_config::SdkConfig, function: String, payload: serde_json::Value| async move {
+        let out = aws_sdk_lambda::Client::new(&conf)
+            .invoke()
+            .function_name(function)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(|e| {
+                aws_sdk_lambda::error::ProvideErrorMetadata::code(&e)
+                    .unwrap_or_default()
+                    .to_owned()
+            })?;
+        let body: serde_json::Value =
+            serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        Ok::<_, String>((out.function_error().map(str::to_owned), body))
     };
     let event: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
@@ -577,12 +639,34 @@ async fn the_access_function_answers_url_requests_and_the_schedule() {
         .unwrap(),
     )
     .unwrap();
-    // The template's default policy names nobody: refused, and recorded.
-    let (err, resp) = invoke(event.clone()).await;
-    assert!(err.is_none(), "{resp}");
-    assert_eq!(resp["statusCode"], 403, "{resp}");
-    let body: serde_json::Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["error_type"], "AccessDenied");
+    // The template grants lambda:InvokeFunction only through the URL: a direct invoke without
+    // an identity-policy grant is refused before the function runs.
+    let e = invoke(emu.sdk_config().await, function.clone(), event.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e, "AccessDeniedException");
+
+    // Through the URL, the template's default policy names nobody: refused, and recorded under
+    // the authenticated caller.
+    let dave = principal(&emu, "dave").await;
+    let out = Command::new(cli_bin())
+        .args([
+            "access",
+            "request",
+            "--account",
+            "314159265358",
+            "--reason",
+            "billing-issue",
+            "--ticket",
+            "INC-1",
+        ])
+        .envs(emu.process_env())
+        .env("AWS_ACCESS_KEY_ID", &dave.key)
+        .env("AWS_SECRET_ACCESS_KEY", &dave.secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AccessDenied"));
     let refused = custody::audit_log(&emu)
         .await
         .read_stream("account/314159265358")
@@ -590,16 +674,56 @@ async fn the_access_function_answers_url_requests_and_the_schedule() {
         .unwrap();
     let last = refused.last().unwrap().as_ref().unwrap();
     assert_eq!(last.action, "access.refused");
-    assert_eq!(last.actor, "arn:aws:iam::111122223333:user/alice");
-    // A bad body is a 400; the schedule's {} runs the expiry; anything else is refused.
+    assert_eq!(last.actor, dave.arn);
+
+    // An identity-policy grant of lambda:InvokeFunction (what the deployment's SCP or boundary
+    // must deny) still cannot make the function act on anything but a function URL event.
+    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
+    let ops = principal(&emu, "ops").await;
+    iam.put_user_policy()
+        .user_name("ops")
+        .policy_name("invoke")
+        .policy_document(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "lambda:InvokeFunction", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let conf = emu.sdk_config_with(&ops.key, &ops.secret, None).await;
+    for payload in [
+        serde_json::json!({}),
+        serde_json::json!({"action": "expire"}),
+    ] {
+        let (err, body) = invoke(conf.clone(), function.clone(), payload)
+            .await
+            .unwrap();
+        assert_eq!(err.as_deref(), Some("Unhandled"));
+        assert_eq!(body["errorType"], "ValidationError");
+    }
     let mut bad = event.clone();
     bad["body"] = serde_json::json!("{\"action\":\"explode\"}");
-    let (_, resp) = invoke(bad).await;
+    let (_, resp) = invoke(conf.clone(), function.clone(), bad).await.unwrap();
     assert_eq!(resp["statusCode"], 400, "{resp}");
-    let (err, report) = invoke(serde_json::json!({})).await;
+
+    // The schedule's {} runs the expiry function; anything else is refused.
+    let (err, report) = invoke(
+        emu.sdk_config().await,
+        expiry.clone(),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
     assert!(err.is_none(), "{report}");
     assert_eq!(report["active"], 0);
-    let (err, body) = invoke(serde_json::json!({"action": "expire"})).await;
+    let (err, body) = invoke(
+        emu.sdk_config().await,
+        expiry,
+        serde_json::json!({"action": "expire"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(err.as_deref(), Some("Unhandled"));
     assert_eq!(body["errorType"], "ValidationError");
 }

@@ -1,25 +1,30 @@
 //! `access`: break-glass access over HTTPS. Behind a Lambda function URL with `AWS_IAM` auth,
 //! so the caller is the SigV4-authenticated principal AWS puts in
-//! `requestContext.authorizer.iam.userArn`, never anything in the body. The same function is
-//! the scheduled automatic check-in (EventBridge Scheduler invokes it with `{}`).
+//! `requestContext.authorizer.iam` (`userArn`, `userId`), never anything in the body. A session's
+//! role is looked up in IAM (`iam:GetRole`, same role id) so policy patterns match its path.
+//!
+//! It answers function URL requests only: any other event (a schedule's `{}`, a hand-made
+//! payload) fails with `ValidationError` before anything is read. The template lets nothing
+//! invoke it except through its URL (`lambda:InvokedViaFunctionUrl`); the scheduled automatic
+//! check-in is the separate `access-expiry` function.
 //!
 //! Function URL body (JSON), by `action`:
 //! - `{"action": "request", "account_id", "reason", "ticket", "duration_minutes"?}`
 //! - `{"action": "approve" | "checkout" | "checkin" | "show", "request_id"}`
 //! - `{"action": "deny" | "revoke", "request_id", "note"}`
+//! - `{"action": "list", "account_id"?}`, `{"action": "expire"}` (anyone the policy names)
+//!
+//! A `request` answer carries `approvals_required` besides the request.
 //!
 //! Responses are JSON with an HTTP status: 200, or `{"error_type", "message"}` with 400
 //! (`ValidationError`), 403 (`AccessDenied`), 404 (`NotFound`), 409 (`Conflict`), 503
 //! (`AuditWriteFailed`, `TransientAwsError`: nothing was done, retry) or 500. A `checkout`
 //! response holds the secrets, for the requester only; nothing of it is logged.
-//!
-//! Scheduled input `{}` or null: expires every check-out past its end. Output: the expiry
-//! report; errors (`error_type`): `TransientAwsError`, `AwsError`, `AuditWriteFailed` (any
-//! check-out that could not be expired, after trying all).
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use lambda_runtime::LambdaEvent;
-use rootwarden::access::{self, Deps, NewRequest};
+use rootwarden::access::identity::{self, RoleDirectory};
+use rootwarden::access::{self, Caller, Deps, NewRequest};
 use rootwarden::{AccountId, ErrorType, LambdaError};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -56,22 +61,39 @@ pub enum ApiRequest {
     Show {
         request_id: String,
     },
+    List {
+        #[serde(default)]
+        account_id: Option<String>,
+    },
+    Expire {},
 }
 
 fn validation(msg: impl Into<String>) -> LambdaError {
     LambdaError::new(ErrorType::ValidationError, msg)
 }
 
-/// The authenticated caller and the parsed body of a function URL request.
-pub fn parse_url_request(event: Value) -> Result<(String, ApiRequest), LambdaError> {
+/// Whether the event is a function URL (HTTP) request at all. Anything else is not for this
+/// function: it never acts on it.
+pub fn is_url_request(event: &Value) -> bool {
+    event
+        .get("requestContext")
+        .and_then(|c| c.get("http"))
+        .and_then(|h| h.get("method"))
+        .is_some_and(Value::is_string)
+}
+
+/// The authenticated caller (`userArn`, `userId`) and the parsed body of a function URL request.
+pub fn parse_url_request(event: Value) -> Result<((String, String), ApiRequest), LambdaError> {
     let req: LambdaFunctionUrlRequest = serde_json::from_value(event)
         .map_err(|e| validation(format!("not a function URL request: {e}")))?;
     let caller = req
         .request_context
         .authorizer
         .and_then(|a| a.iam)
-        .and_then(|iam| iam.user_arn)
-        .filter(|arn| arn.starts_with("arn:"))
+        .and_then(|iam| {
+            let arn = iam.user_arn.filter(|arn| arn.starts_with("arn:"))?;
+            Some((arn, iam.user_id.unwrap_or_default()))
+        })
         .ok_or_else(|| {
             LambdaError::new(
                 ErrorType::AccessDenied,
@@ -111,8 +133,16 @@ fn response(status: u16, body: Value) -> Value {
     })
 }
 
-async fn dispatch(deps: &Deps, caller: &str, api: ApiRequest) -> Result<Value, LambdaError> {
+async fn dispatch(deps: &Deps, who: &Caller, api: ApiRequest) -> Result<Value, LambdaError> {
     let to_json = |r: &access::AccessRequest| serde_json::to_value(r).unwrap_or(Value::Null);
+    let caller = who;
+    let named = || {
+        if deps.policy.roles_of(who).is_empty() {
+            Err(LambdaError::new(ErrorType::AccessDenied, "not authorized"))
+        } else {
+            Ok(())
+        }
+    };
     Ok(match api {
         ApiRequest::Request {
             account_id,
@@ -132,7 +162,9 @@ async fn dispatch(deps: &Deps, caller: &str, api: ApiRequest) -> Result<Value, L
                 },
             )
             .await?;
-            to_json(&r)
+            let mut v = to_json(&r);
+            v["approvals_required"] = json!(deps.policy.approvals_required);
+            v
         }
         ApiRequest::Approve { request_id } => {
             to_json(&access::approve(deps, caller, &request_id).await?)
@@ -153,10 +185,23 @@ async fn dispatch(deps: &Deps, caller: &str, api: ApiRequest) -> Result<Value, L
                     format!("access request {request_id} does not exist"),
                 )
             })?;
-            if r.requester != caller && deps.policy.roles_of(caller).is_empty() {
-                return Err(LambdaError::new(ErrorType::AccessDenied, "not authorized"));
+            if r.requester != who.arn() {
+                named()?;
             }
             to_json(&r)
+        }
+        ApiRequest::List { account_id } => {
+            named()?;
+            let account = account_id
+                .map(|a| AccountId::parse(&a).map_err(|e| validation(e.to_string())))
+                .transpose()?;
+            serde_json::to_value(access::list(deps, account.as_ref()).await?)
+                .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))?
+        }
+        ApiRequest::Expire {} => {
+            named()?;
+            serde_json::to_value(access::expire_due(deps, who.arn()).await?)
+                .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))?
         }
         ApiRequest::Checkout { request_id } => {
             let out = access::checkout(deps, caller, &request_id).await?;
@@ -172,17 +217,23 @@ async fn dispatch(deps: &Deps, caller: &str, api: ApiRequest) -> Result<Value, L
     })
 }
 
+fn error_response(e: &LambdaError) -> Value {
+    response(
+        status_of(e.error_type),
+        json!({"error_type": e.error_type, "message": e.message}),
+    )
+}
+
 /// A function URL request → an HTTP response (errors included: they are answers, not failures
 /// of the function).
-pub async fn handle_url(deps: &Deps, event: Value) -> Value {
-    let (caller, api) = match parse_url_request(event) {
+pub async fn handle_url(deps: &Deps, roles: &impl RoleDirectory, event: Value) -> Value {
+    let ((arn, user_id), api) = match parse_url_request(event) {
         Ok(x) => x,
-        Err(e) => {
-            return response(
-                status_of(e.error_type),
-                json!({"error_type": e.error_type, "message": e.message}),
-            )
-        }
+        Err(e) => return error_response(&e),
+    };
+    let caller = match identity::resolve(roles, &arn, &user_id).await {
+        Ok(c) => c,
+        Err(e) => return error_response(&e),
     };
     match dispatch(deps, &caller, api).await {
         Ok(body) => response(200, body),
@@ -193,41 +244,22 @@ pub async fn handle_url(deps: &Deps, event: Value) -> Value {
     }
 }
 
-/// The scheduled automatic check-in.
-pub async fn expire(deps: &Deps, payload: &Value, actor: &str) -> Result<Value, LambdaError> {
-    if !(payload.is_null() || payload.as_object().is_some_and(|o| o.is_empty())) {
-        return Err(validation(
-            "expected a function URL request, or {} from the schedule",
-        ));
-    }
-    let report = access::expire_due(deps, actor).await?;
-    if let Some((id, e)) = report.failed.first() {
-        return Err(LambdaError::new(
-            ErrorType::AwsError,
-            format!(
-                "{} check-outs could not be expired (first: {id}: {e})",
-                report.failed.len()
-            ),
-        ));
-    }
-    serde_json::to_value(&report)
-        .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))
-}
-
-/// `actor` names this function in the audit records of the scheduled expiry.
+/// Function URL requests only; any other event is refused (`ValidationError`), untouched.
 pub async fn handle(
     deps: &Deps,
-    actor: &str,
+    roles: &impl RoleDirectory,
     event: LambdaEvent<Value>,
 ) -> Result<Value, LambdaError> {
     let request_id = event.context.request_id.clone();
     let span = rootwarden::telemetry::invocation_span(&request_id, &request_id);
     async move {
-        if event.payload.get("requestContext").is_some() {
-            Ok(handle_url(deps, event.payload).await)
-        } else {
-            expire(deps, &event.payload, actor).await
+        if !is_url_request(&event.payload) {
+            return Err(validation(
+                "the access function answers function URL requests only (the scheduled \
+                 check-in is the access-expiry function)",
+            ));
         }
+        Ok(handle_url(deps, roles, event.payload).await)
     }
     .instrument(span)
     .await
@@ -244,7 +276,7 @@ mod tests {
 
     #[test]
     fn the_caller_comes_from_the_iam_request_context() {
-        let (caller, api) = parse_url_request(fixture("url-request.json")).unwrap();
+        let ((caller, _), api) = parse_url_request(fixture("url-request.json")).unwrap();
         assert_eq!(caller, "arn:aws:iam::111122223333:user/alice");
         assert!(matches!(api, ApiRequest::Request { ref reason, .. } if reason == "billing-issue"));
         let (_, api) = parse_url_request(fixture("url-checkout-base64.json")).unwrap();
@@ -286,6 +318,20 @@ mod tests {
                 ErrorType::ValidationError,
                 "{body}"
             );
+        }
+    }
+
+    #[test]
+    fn only_function_url_events_are_requests() {
+        assert!(is_url_request(&fixture("url-request.json")));
+        assert!(is_url_request(&fixture("url-checkout-base64.json")));
+        for other in [
+            json!({}),
+            Value::Null,
+            json!({"requestContext": {"authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/boss"}}}}),
+            json!({"action": "approve", "request_id": "AR-1"}),
+        ] {
+            assert!(!is_url_request(&other), "{other}");
         }
     }
 

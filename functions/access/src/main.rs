@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, LambdaEvent};
+use rootwarden::access::identity::IamRoleDirectory;
 use rootwarden::access::Deps;
 use rootwarden::{Config, SystemClock};
 
@@ -19,13 +20,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Arc::new(SystemClock),
     )
     .inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
-    let actor = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-        .map(|f| format!("lambda:{f}"))
-        .unwrap_or_else(|_| "lambda:access".into());
-    let (deps, actor) = (&deps, actor.as_str());
+    let roles = IamRoleDirectory(aws_sdk_iam::Client::new(&sdk));
+    let (deps, roles) = (&deps, &roles);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            access::handle(deps, actor, event).await
+            access::handle(deps, roles, event).await
         },
     ))
     .await

@@ -17,6 +17,7 @@
 //! record in one DynamoDB transaction; a check-out decrypts first and shows nothing unless that
 //! transaction (with its audit record) committed: fail closed.
 
+pub mod identity;
 pub mod policy;
 pub mod store;
 
@@ -39,6 +40,7 @@ use crate::vault::{CredentialKind, KmsVault, Vault};
 use crate::vault::{KmsTransientStore, TransientStore};
 use crate::{AccountId, Clock, Config, ErrorType, LambdaError};
 
+pub use identity::{Caller, Person};
 pub use policy::{AccessPolicy, ReasonRule, Role};
 pub use store::{AccessRequest, AccessStatus, Lock};
 
@@ -321,6 +323,29 @@ async fn commit(
     }
 }
 
+/// The requester as a person (requests stored before persons were recorded: from the ARN).
+fn requester_person(deps: &Deps, r: &AccessRequest) -> Person {
+    r.requester_person
+        .as_deref()
+        .map(Person::parse)
+        .unwrap_or_else(|| deps.policy.person(&Caller::from_arn(&r.requester)))
+}
+
+/// The approvers so far, as people.
+fn approver_persons(deps: &Deps, r: &AccessRequest) -> Vec<Person> {
+    if r.approver_persons.len() == r.approvals.len() {
+        r.approver_persons
+            .iter()
+            .map(|p| Person::parse(p))
+            .collect()
+    } else {
+        r.approvals
+            .iter()
+            .map(|a| deps.policy.person(&Caller::from_arn(a)))
+            .collect()
+    }
+}
+
 fn not_found(id: &str) -> LambdaError {
     LambdaError::new(
         ErrorType::NotFound,
@@ -332,9 +357,11 @@ fn not_found(id: &str) -> LambdaError {
 /// audited and returned as `AccessDenied` / `ValidationError` / `NotFound`.
 pub async fn request(
     deps: &Deps,
-    caller: &str,
+    caller: impl Into<Caller>,
     req: NewRequest,
 ) -> Result<AccessRequest, LambdaError> {
+    let who: Caller = caller.into();
+    let caller = who.arn();
     let account = &req.account;
     let target = format!("account {account}");
     let attempt = Attempt {
@@ -344,7 +371,7 @@ pub async fn request(
         action: "request",
         target: &target,
     };
-    if !deps.policy.has(caller, Role::Requester) {
+    if !deps.policy.has(&who, Role::Requester) {
         return Err(attempt
             .refuse(
                 ErrorType::AccessDenied,
@@ -447,6 +474,8 @@ pub async fn request(
         id: new_id(now),
         account_id: account.clone(),
         requester: caller.to_owned(),
+        requester_person: Some(deps.policy.person(&who).as_str().to_owned()),
+        approver_persons: Vec::new(),
         reason: req.reason.clone(),
         ticket,
         duration_minutes: duration,
@@ -566,7 +595,13 @@ where
 }
 
 /// An approver other than the requester approves.
-pub async fn approve(deps: &Deps, caller: &str, id: &str) -> Result<AccessRequest, LambdaError> {
+pub async fn approve(
+    deps: &Deps,
+    caller: impl Into<Caller>,
+    id: &str,
+) -> Result<AccessRequest, LambdaError> {
+    let who: Caller = caller.into();
+    let (who, caller) = (&who, who.arn());
     transition(deps, id, |mut r| async move {
         let account = r.account_id.clone();
         let attempt = Attempt {
@@ -576,7 +611,7 @@ pub async fn approve(deps: &Deps, caller: &str, id: &str) -> Result<AccessReques
             action: "approve",
             target: id,
         };
-        if !deps.policy.has(caller, Role::Approver) {
+        if !deps.policy.has(who, Role::Approver) {
             return Err(attempt
                 .refuse(
                     ErrorType::AccessDenied,
@@ -584,11 +619,16 @@ pub async fn approve(deps: &Deps, caller: &str, id: &str) -> Result<AccessReques
                 )
                 .await);
         }
-        if caller == r.requester {
+        let requester = requester_person(deps, &r);
+        if !deps.policy.other_person(who, &requester, &[]) {
             return Err(attempt
                 .refuse(
                     ErrorType::AccessDenied,
-                    "the requester cannot approve their own request",
+                    format!(
+                        "the requester cannot approve their own request ({caller} is the same \
+                         person or principal as the requester {})",
+                        r.requester
+                    ),
                 )
                 .await);
         }
@@ -600,16 +640,24 @@ pub async fn approve(deps: &Deps, caller: &str, id: &str) -> Result<AccessReques
                 )
                 .await);
         }
-        if r.approvals.iter().any(|a| a == caller) {
+        let approved_by = approver_persons(deps, &r);
+        if r.approvals.iter().any(|a| a == caller)
+            || !deps.policy.other_person(who, &requester, &approved_by)
+        {
             return Err(attempt
                 .refuse(
                     ErrorType::Conflict,
-                    format!("{caller} already approved request {id}"),
+                    format!("{caller} (or another session of the same person) already approved request {id}"),
                 )
                 .await);
         }
         let now = deps.clock.now();
         r.approvals.push(caller.to_owned());
+        r.approver_persons = approved_by
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .chain([deps.policy.person(who).as_str().to_owned()])
+            .collect();
         let needed = deps.policy.approvals_required as usize;
         if r.approvals.len() >= needed {
             r.status = AccessStatus::Approved;
@@ -625,10 +673,12 @@ pub async fn approve(deps: &Deps, caller: &str, id: &str) -> Result<AccessReques
 /// An approver (not the requester) or an admin denies. Final.
 pub async fn deny(
     deps: &Deps,
-    caller: &str,
+    caller: impl Into<Caller>,
     id: &str,
     note: &str,
 ) -> Result<AccessRequest, LambdaError> {
+    let who: Caller = caller.into();
+    let (who, caller) = (&who, who.arn());
     transition(deps, id, |mut r| async move {
         let account = r.account_id.clone();
         let attempt = Attempt {
@@ -638,8 +688,11 @@ pub async fn deny(
             action: "deny",
             target: id,
         };
-        let allowed = deps.policy.has(caller, Role::Admin)
-            || (deps.policy.has(caller, Role::Approver) && caller != r.requester);
+        let allowed = deps.policy.has(who, Role::Admin)
+            || (deps.policy.has(who, Role::Approver)
+                && deps
+                    .policy
+                    .other_person(who, &requester_person(deps, &r), &[]));
         if !allowed {
             return Err(attempt
                 .refuse(
@@ -705,7 +758,13 @@ fn approval_expired(deps: &Deps, r: &AccessRequest, now: DateTime<Utc>) -> bool 
 }
 
 /// The requester checks out: shows the secrets once, exclusive per account.
-pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, LambdaError> {
+pub async fn checkout(
+    deps: &Deps,
+    caller: impl Into<Caller>,
+    id: &str,
+) -> Result<Revealed, LambdaError> {
+    let who: Caller = caller.into();
+    let (who, caller) = (&who, who.arn());
     let now = deps.clock.now();
     let r = get(deps, id).await?.ok_or_else(|| not_found(id))?;
     let account = r.account_id.clone();
@@ -724,7 +783,7 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
             )
             .await);
     }
-    if !deps.policy.has(caller, Role::Requester) {
+    if !deps.policy.has(who, Role::Requester) {
         return Err(attempt
             .refuse(
                 ErrorType::AccessDenied,
@@ -895,7 +954,13 @@ pub async fn checkout(deps: &Deps, caller: &str, id: &str) -> Result<Revealed, L
 }
 
 /// The requester (or an admin) checks in.
-pub async fn checkin(deps: &Deps, caller: &str, id: &str) -> Result<AccessRequest, LambdaError> {
+pub async fn checkin(
+    deps: &Deps,
+    caller: impl Into<Caller>,
+    id: &str,
+) -> Result<AccessRequest, LambdaError> {
+    let who: Caller = caller.into();
+    let (who, caller) = (&who, who.arn());
     transition(deps, id, |mut r| async move {
         let account = r.account_id.clone();
         let attempt = Attempt {
@@ -905,7 +970,7 @@ pub async fn checkin(deps: &Deps, caller: &str, id: &str) -> Result<AccessReques
             action: "checkin",
             target: id,
         };
-        if caller != r.requester && !deps.policy.has(caller, Role::Admin) {
+        if caller != r.requester && !deps.policy.has(who, Role::Admin) {
             return Err(attempt
                 .refuse(
                     ErrorType::AccessDenied,
@@ -934,10 +999,12 @@ pub async fn checkin(deps: &Deps, caller: &str, id: &str) -> Result<AccessReques
 /// An admin ends a request in any open state.
 pub async fn revoke(
     deps: &Deps,
-    caller: &str,
+    caller: impl Into<Caller>,
     id: &str,
     note: &str,
 ) -> Result<AccessRequest, LambdaError> {
+    let who: Caller = caller.into();
+    let (who, caller) = (&who, who.arn());
     transition(deps, id, |mut r| async move {
         let account = r.account_id.clone();
         let attempt = Attempt {
@@ -947,7 +1014,7 @@ pub async fn revoke(
             action: "revoke",
             target: id,
         };
-        if !deps.policy.has(caller, Role::Admin) {
+        if !deps.policy.has(who, Role::Admin) {
             return Err(attempt
                 .refuse(
                     ErrorType::AccessDenied,

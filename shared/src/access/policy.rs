@@ -16,13 +16,28 @@
 //! ```
 //!
 //! `reasons` entries override the defaults ([`default_reasons`]); a reason set to `null` is
-//! removed. ARN patterns may use `*` (any run of characters). An STS assumed-role ARN
-//! (`arn:aws:sts::<acct>:assumed-role/<role>/<session>`) also matches patterns written for its
-//! role (`arn:aws:iam::<acct>:role/<role>`).
+//! removed. ARN patterns may use `*` (any run of characters). A pattern is matched against the
+//! caller's ARN and against its principal ([`Caller::principal`]): an STS assumed-role session
+//! (`arn:aws:sts::<acct>:assumed-role/<role>/<session>`) matches patterns written for its role
+//! **with the role's path** (`arn:aws:iam::<acct>:role/<path>/<role>`, as IAM reports it). STS
+//! drops the path from session ARNs, so a session whose role was not looked up in IAM matches
+//! only patterns for a path-less role, and a pattern for `role/a/Approver` never matches a
+//! session of `role/Approver` (nor the reverse).
+//!
+//! **Dual control counts people** ([`AccessPolicy::person`], [`AccessPolicy::other_person`]):
+//! an IAM user is one person; all sessions of one role are one person, unless the role is
+//! listed in `person_bound_roles` (ARN patterns, path kept; for roles whose trust policy requires
+//! `sts:SourceIdentity` so session names are people) or is an IAM Identity Center role
+//! (`role/aws-reserved/sso.amazonaws.com/.../AWSReservedSSO_*`, resolved path only): then each
+//! session name is a person. An approver is never the requester's principal: a principal that
+//! holds both the requester and the approver role never approves its own requests, whichever
+//! session asks.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+
+use super::identity::{split_role, Caller, Person};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +108,8 @@ struct PolicyDoc {
     ticket_pattern: Option<String>,
     #[serde(default)]
     reasons: BTreeMap<String, Option<ReasonRule>>,
+    #[serde(default)]
+    person_bound_roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +123,16 @@ pub struct AccessPolicy {
     pub approval_ttl_minutes: u32,
     ticket_pattern: Option<regex::Regex>,
     pub reasons: BTreeMap<String, ReasonRule>,
+    person_bound_roles: Vec<String>,
+}
+
+/// IAM Identity Center's roles: `role/aws-reserved/sso.amazonaws.com/[<region>/]AWSReservedSSO_*`.
+fn identity_center_role(role_arn: &str) -> bool {
+    split_role(role_arn).is_some_and(|(_, path, name)| {
+        (path == "aws-reserved/sso.amazonaws.com"
+            || path.starts_with("aws-reserved/sso.amazonaws.com/"))
+            && name.starts_with("AWSReservedSSO_")
+    })
 }
 
 impl AccessPolicy {
@@ -143,6 +170,16 @@ impl AccessPolicy {
             .ticket_pattern
             .map(|p| regex::Regex::new(&p).map_err(|e| PolicyError(format!("ticket_pattern: {e}"))))
             .transpose()?;
+        let mut person_bound_roles = Vec::new();
+        for r in doc.person_bound_roles {
+            let r = r.trim().to_owned();
+            if split_role(&r.replace('*', "x")).is_none() {
+                return Err(PolicyError(format!(
+                    "person_bound_roles: {r:?} is not an IAM role ARN or ARN pattern"
+                )));
+            }
+            person_bound_roles.push(r);
+        }
         let mut reasons = default_reasons();
         for (name, rule) in doc.reasons {
             match rule {
@@ -173,23 +210,60 @@ impl AccessPolicy {
             approval_ttl_minutes,
             ticket_pattern,
             reasons,
+            person_bound_roles,
         })
     }
 
-    /// The roles the policy gives `arn` (empty: not authorized at all).
-    pub fn roles_of(&self, arn: &str) -> BTreeSet<Role> {
-        let role_arn = assumed_role_as_role(arn);
+    /// The roles the policy gives the caller (empty: not authorized at all): patterns matching
+    /// its ARN or its principal (a session's role, path kept).
+    pub fn roles_of(&self, caller: &Caller) -> BTreeSet<Role> {
         let mut roles = BTreeSet::new();
         for (pattern, r) in &self.principals {
-            if glob(pattern, arn) || role_arn.as_deref().is_some_and(|a| glob(pattern, a)) {
+            if glob(pattern, caller.arn()) || glob(pattern, caller.principal()) {
                 roles.extend(r.iter().copied());
             }
         }
         roles
     }
 
-    pub fn has(&self, arn: &str, role: Role) -> bool {
-        self.roles_of(arn).contains(&role)
+    pub fn has(&self, caller: &Caller, role: Role) -> bool {
+        self.roles_of(caller).contains(&role)
+    }
+
+    /// Whether the sessions of this role are people: listed in `person_bound_roles`, or an IAM
+    /// Identity Center role. Needs the role's real path (a resolved caller).
+    pub fn session_names_are_people(&self, caller: &Caller) -> bool {
+        caller.session().is_some()
+            && caller.resolved()
+            && (identity_center_role(caller.principal())
+                || self
+                    .person_bound_roles
+                    .iter()
+                    .any(|p| glob(p, caller.principal())))
+    }
+
+    /// The person acting: the IAM user; a role (all its sessions), or role + session name for
+    /// person-bound roles.
+    pub fn person(&self, caller: &Caller) -> Person {
+        let bound = self
+            .session_names_are_people(caller)
+            .then(|| caller.session())
+            .flatten();
+        Person::new(caller.principal(), bound)
+    }
+
+    /// Whether `approver` is someone other than `requester` (and other than each of
+    /// `approved_by`): a different person, and never the requester's own principal.
+    pub fn other_person(
+        &self,
+        approver: &Caller,
+        requester: &Person,
+        approved_by: &[Person],
+    ) -> bool {
+        let me = self.person(approver);
+        me != *requester
+            && approver.principal() != requester.principal()
+            && !approved_by.contains(&me)
     }
 
     pub fn reason(&self, name: &str) -> Option<&ReasonRule> {
@@ -202,17 +276,6 @@ impl AccessPolicy {
             .as_ref()
             .is_some_and(|p| p.is_match(ticket))
     }
-}
-
-/// `arn:aws:sts::<acct>:assumed-role/<role>/<session>` → `arn:aws:iam::<acct>:role/<role>`.
-pub fn assumed_role_as_role(arn: &str) -> Option<String> {
-    let rest = arn.strip_prefix("arn:")?;
-    let (partition, rest) = rest.split_once(':')?;
-    let rest = rest.strip_prefix("sts::")?;
-    let (account, resource) = rest.split_once(':')?;
-    let resource = resource.strip_prefix("assumed-role/")?;
-    let (role, _session) = resource.rsplit_once('/')?;
-    Some(format!("arn:{partition}:iam::{account}:role/{role}"))
 }
 
 /// `*` matches any run of characters (including none); everything else literally.
@@ -250,27 +313,130 @@ mod tests {
                     "release": null}
     }"#;
 
+    fn c(arn: &str) -> Caller {
+        Caller::from_arn(arn)
+    }
+
     #[test]
     fn roles_come_from_arns_and_patterns() {
         let p = AccessPolicy::from_json(POLICY).unwrap();
-        assert!(p.has("arn:aws:iam::123456789012:user/alice", Role::Requester));
-        assert!(!p.has("arn:aws:iam::123456789012:user/alice", Role::Approver));
-        assert!(!p.has("arn:aws:iam::123456789012:user/alice2", Role::Requester));
+        assert!(p.has(&c("arn:aws:iam::123456789012:user/alice"), Role::Requester));
+        assert!(!p.has(&c("arn:aws:iam::123456789012:user/alice"), Role::Approver));
+        assert!(!p.has(&c("arn:aws:iam::123456789012:user/alice2"), Role::Requester));
         assert!(p.has(
-            "arn:aws:sts::123456789012:assumed-role/ApproversEU/bob@example.com",
+            &c("arn:aws:sts::123456789012:assumed-role/ApproversEU/bob@example.com"),
             Role::Approver
         ));
         assert!(!p.has(
-            "arn:aws:sts::999999999999:assumed-role/ApproversEU/bob",
+            &c("arn:aws:sts::999999999999:assumed-role/ApproversEU/bob"),
             Role::Approver
         ));
         assert_eq!(
-            p.roles_of("arn:aws:iam::123456789012:user/root-admin-carol"),
+            p.roles_of(&c("arn:aws:iam::123456789012:user/root-admin-carol")),
             BTreeSet::from([Role::Approver, Role::Admin])
         );
         assert!(p
-            .roles_of("arn:aws:iam::123456789012:user/mallory")
+            .roles_of(&c("arn:aws:iam::123456789012:user/mallory"))
             .is_empty());
+    }
+
+    const ROLES: &str = r#"{
+        "principals": [
+            {"arn": "arn:aws:iam::123456789012:role/Approver", "roles": ["approver"]},
+            {"arn": "arn:aws:iam::123456789012:role/team/Approver2", "roles": ["approver"]},
+            {"arn": "arn:aws:iam::123456789012:role/Ops", "roles": ["requester", "approver"]},
+            {"arn": "arn:aws:iam::123456789012:role/Bound", "roles": ["approver"]},
+            {"arn": "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Sec_*", "roles": ["requester", "approver"]},
+            {"arn": "arn:aws:iam::123456789012:user/alice", "roles": ["requester"]}
+        ],
+        "person_bound_roles": ["arn:aws:iam::123456789012:role/Bound"]
+    }"#;
+
+    fn session(role_arn: &str, name: &str) -> Caller {
+        let role = role_arn.rsplit('/').next().unwrap();
+        let acct = role_arn.split(':').nth(4).unwrap();
+        c(&format!("arn:aws:sts::{acct}:assumed-role/{role}/{name}"))
+            .with_role(role_arn)
+            .unwrap()
+    }
+
+    #[test]
+    fn role_paths_are_kept_when_matching() {
+        let p = AccessPolicy::from_json(ROLES).unwrap();
+        // The policy's role/Approver is path-less: a session of role/a/Approver is not it.
+        assert!(!p.has(
+            &session("arn:aws:iam::123456789012:role/a/Approver", "x"),
+            Role::Approver
+        ));
+        assert!(p.has(
+            &session("arn:aws:iam::123456789012:role/Approver", "x"),
+            Role::Approver
+        ));
+        // The policy's role/team/Approver2 matches its resolved sessions only, never a
+        // path-less role of that name.
+        assert!(p.has(
+            &session("arn:aws:iam::123456789012:role/team/Approver2", "x"),
+            Role::Approver
+        ));
+        assert!(!p.has(
+            &session("arn:aws:iam::123456789012:role/Approver2", "x"),
+            Role::Approver
+        ));
+        assert!(!p.has(
+            &c("arn:aws:sts::123456789012:assumed-role/Approver2/x"),
+            Role::Approver
+        ));
+    }
+
+    #[test]
+    fn two_sessions_of_one_role_are_one_person() {
+        let p = AccessPolicy::from_json(ROLES).unwrap();
+        let ops = "arn:aws:iam::123456789012:role/Ops";
+        let (a, b) = (session(ops, "alice"), session(ops, "bob"));
+        assert_eq!(p.person(&a), p.person(&b));
+        assert!(!p.other_person(&b, &p.person(&a), &[]));
+        // Unresolved sessions too.
+        let (a, b) = (
+            c("arn:aws:sts::123456789012:assumed-role/Ops/alice"),
+            c("arn:aws:sts::123456789012:assumed-role/Ops/bob"),
+        );
+        assert!(!p.other_person(&b, &p.person(&a), &[]));
+        // Another principal is another person.
+        let alice = c("arn:aws:iam::123456789012:user/alice");
+        assert!(p.other_person(&b, &p.person(&alice), &[]));
+    }
+
+    #[test]
+    fn person_bound_roles_count_each_session_name_but_never_approve_their_own_requests() {
+        let p = AccessPolicy::from_json(ROLES).unwrap();
+        let bound = "arn:aws:iam::123456789012:role/Bound";
+        let (x, y) = (
+            session(bound, "x@example.com"),
+            session(bound, "y@example.com"),
+        );
+        assert_ne!(p.person(&x), p.person(&y));
+        // Two approvals by two people of a person-bound role count twice; one person once.
+        let alice = p.person(&c("arn:aws:iam::123456789012:user/alice"));
+        assert!(p.other_person(&y, &alice, &[p.person(&x)]));
+        assert!(!p.other_person(&x, &alice, &[p.person(&x)]));
+        // Unresolved (path unknown): not person-bound.
+        let raw = c("arn:aws:sts::123456789012:assumed-role/Bound/x@example.com");
+        assert!(!p.session_names_are_people(&raw));
+        // IAM Identity Center roles are person-bound, but a role holding both requester and
+        // approver never approves its own request, whichever session asks.
+        let sso = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Sec_0123";
+        let sso = sso.replace("eu-west-1/", "");
+        let (s1, s2) = (session(&sso, "alice"), session(&sso, "bob"));
+        assert!(p.session_names_are_people(&s1));
+        assert_ne!(p.person(&s1), p.person(&s2));
+        assert!(p.has(&s1, Role::Requester) && p.has(&s2, Role::Approver));
+        assert!(!p.other_person(&s2, &p.person(&s1), &[]));
+        // An SSO-looking name outside the reserved path is not Identity Center.
+        let fake = session(
+            "arn:aws:iam::123456789012:role/AWSReservedSSO_Sec_0123",
+            "bob",
+        );
+        assert!(!p.session_names_are_people(&fake));
     }
 
     #[test]
@@ -295,6 +461,7 @@ mod tests {
             r#"{"principals": [], "ticket_pattern": "("}"#,
             r#"{"principals": [], "reasons": {"x": {"max_minutes": 0}}}"#,
             r#"{"principals": [], "surprise": 1}"#,
+            r#"{"principals": [], "person_bound_roles": ["arn:aws:iam::1:user/u"]}"#,
             "not json",
         ] {
             assert!(AccessPolicy::from_json(bad).is_err(), "{bad}");

@@ -59,6 +59,10 @@ pub struct AccessRequest {
     pub account_id: AccountId,
     /// The requester's ARN as AWS identified it.
     pub requester: String,
+    /// The requester as a person for dual control (`principal` or `principal#session`, see
+    /// `identity::Person`); absent on requests stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester_person: Option<String>,
     pub reason: String,
     pub ticket: String,
     pub duration_minutes: u32,
@@ -66,6 +70,9 @@ pub struct AccessRequest {
     /// Approvers' ARNs, in order.
     #[serde(default)]
     pub approvals: Vec<String>,
+    /// The approvers as people, in the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approver_persons: Vec<String>,
     /// Self-service (no approver): needs an after-the-fact review; its ticket id.
     #[serde(default)]
     pub review_ticket: Option<String>,

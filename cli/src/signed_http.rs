@@ -1,0 +1,136 @@
+//! A minimal SigV4-signed JSON client for the `access` function URL (AWS_IAM auth). Credentials
+//! come from the SDK's default provider chain (environment, profile, SSO, instance role...);
+//! the request is signed for service `lambda` in the SDK's region with `aws-sigv4` and sent with
+//! reqwest (the HTTP stack the workspace already has). Who the caller is, and what the policy
+//! allows, are the server's answer, never the operator's environment.
+
+use std::time::SystemTime;
+
+use anyhow::{bail, Context as _};
+use aws_credential_types::provider::ProvideCredentials as _;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+pub struct SignedClient {
+    url: reqwest::Url,
+    region: String,
+    credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    http: reqwest::Client,
+}
+
+/// The server's answer: HTTP status and JSON body. The body may hold secrets (a check-out):
+/// the raw text is zeroized once parsed.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl SignedClient {
+    pub async fn new(url: &str) -> anyhow::Result<Self> {
+        let url = reqwest::Url::parse(url).with_context(|| format!("access URL {url:?}"))?;
+        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+            bail!("access URL {url} must be an http(s) URL");
+        }
+        let sdk = rootwarden::aws::load_sdk_config().await;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .context("no AWS region configured (AWS_REGION)")?;
+        let credentials = sdk
+            .credentials_provider()
+            .context("no AWS credentials provider configured")?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()?;
+        Ok(Self {
+            url,
+            region,
+            credentials,
+            http,
+        })
+    }
+
+    /// POSTs `body` as JSON, signed.
+    pub async fn post(&self, body: &Value) -> anyhow::Result<Answer> {
+        let creds = self
+            .credentials
+            .provide_credentials()
+            .await
+            .context("loading AWS credentials")?;
+        let identity: Identity = creds.into();
+        let payload = body.to_string();
+        let host = match self.url.port() {
+            Some(p) => format!("{}:{p}", self.url.host_str().unwrap_or_default()),
+            None => self.url.host_str().unwrap_or_default().to_owned(),
+        };
+        let headers = [
+            ("host", host.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("lambda")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .context("signing parameters")?
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            self.url.as_str(),
+            headers.iter().copied(),
+            SignableBody::Bytes(payload.as_bytes()),
+        )
+        .context("signable request")?;
+        let (instructions, _) = sign(signable, &params)
+            .context("signing the request")?
+            .into_parts();
+        let mut req = self
+            .http
+            .post(self.url.clone())
+            .header("content-type", "application/json")
+            .header(
+                "user-agent",
+                concat!("rootwarden-cli/", env!("CARGO_PKG_VERSION")),
+            );
+        for (name, value) in instructions.headers() {
+            req = req.header(name, value);
+        }
+        let resp = req
+            .body(payload)
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.url))?;
+        let status = resp.status().as_u16();
+        let text = Zeroizing::new(resp.text().await.context("reading the answer")?);
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.to_string()))
+        };
+        Ok(Answer { status, body })
+    }
+}
+
+impl Answer {
+    /// The body of a 200, else the server's named error (`error_type: message`; AWS's own
+    /// function URL refusals carry `Message`).
+    pub fn ok(self) -> anyhow::Result<Value> {
+        if self.status == 200 {
+            return Ok(self.body);
+        }
+        let field = |k: &str| self.body.get(k).and_then(Value::as_str).map(str::to_owned);
+        let kind = field("error_type").unwrap_or_else(|| match self.status {
+            403 => "AccessDenied".into(),
+            s => format!("HTTP {s}"),
+        });
+        let message = field("message")
+            .or_else(|| field("Message"))
+            .unwrap_or_else(|| self.body.to_string());
+        bail!("{kind}: {message}")
+    }
+}
