@@ -80,7 +80,8 @@ async fn deps() -> anyhow::Result<(Deps, String)> {
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_kms::Client::new(&sdk),
         Arc::new(SystemClock),
-    )?;
+    )?
+    .with_executions(aws_sdk_sfn::Client::new(&sdk));
     Ok((deps, caller))
 }
 

@@ -18,7 +18,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         aws_sdk_kms::Client::new(&sdk),
         Arc::new(SystemClock),
     )
-    .inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
+    .inspect_err(|e| tracing::error!(error = %e, "configuration"))?
+    .with_executions(aws_sdk_sfn::Client::new(&sdk));
     let actor = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
         .map(|f| format!("lambda:{f}"))
         .unwrap_or_else(|_| "lambda:access".into());
