@@ -13,7 +13,10 @@
 //!
 //! Every step is idempotent: killed between any two AWS calls and run again, it converges (the
 //! fault-injection tests prove it). A pending version whose execution is no longer running is
-//! discarded by the next prepare, so a killed workflow never blocks the account.
+//! discarded by the next prepare only if nobody can have seen it; one that reached the apply
+//! step may be live, so the operator's `confirm` (which then runs finish) or `reject` (which
+//! then runs abandon) decides first (`liveness`). Nothing waits on a stopped execution for
+//! ever: the sweep restarts an account whose execution ended without rescheduling it.
 
 pub mod liveness;
 mod store;
@@ -954,6 +957,9 @@ pub struct Status {
     pub vault: Option<Head>,
     pub rotation_due: Option<String>,
     pub rotations: Vec<RotationRecord>,
+    /// Step Functions' status of each rotation still `awaiting-apply` (execution → status): one
+    /// that is not `RUNNING` awaits the operator's `rotation confirm` or `rotation reject`.
+    pub execution_status: std::collections::BTreeMap<String, String>,
 }
 
 pub async fn status(deps: &Deps, account: &AccountId) -> Result<Status, LambdaError> {
@@ -963,6 +969,15 @@ pub async fn status(deps: &Deps, account: &AccountId) -> Result<Status, LambdaEr
             format!("account {account} is not registered"),
         )
     })?;
+    let rotations = deps.rotations.list(account).await?;
+    let mut execution_status = std::collections::BTreeMap::new();
+    for r in rotations
+        .iter()
+        .filter(|r| r.stage == RotationStage::AwaitingApply)
+    {
+        let state = execution_state(&deps.sfn, &r.execution_arn).await?;
+        execution_status.insert(r.execution.clone(), state.describe().to_owned());
+    }
     Ok(Status {
         account_id: account.to_string(),
         vault: deps
@@ -971,7 +986,8 @@ pub async fn status(deps: &Deps, account: &AccountId) -> Result<Status, LambdaEr
             .await
             .map_err(vault_err)?,
         rotation_due: registered.rotation_due.map(stamp),
-        rotations: deps.rotations.list(account).await?,
+        rotations,
+        execution_status,
     })
 }
 

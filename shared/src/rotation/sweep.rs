@@ -284,4 +284,20 @@ mod tests {
         assert!(n.len() <= 80);
         assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     }
+
+    #[test]
+    fn a_restart_always_gets_a_new_name() {
+        let a = AccountId::parse("111122223333").unwrap();
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let old = "2026-11-24T10:00:00Z";
+        // Swept later: the new due date is the sweep's time.
+        assert_eq!(
+            restart_due(old, t("2026-11-25T08:00:00Z")),
+            t("2026-11-25T08:00:00Z")
+        );
+        // Swept in the same second: one second later, never the old date (and name) again.
+        let same = restart_due(old, t(old));
+        assert_eq!(same, t("2026-11-24T10:00:01Z"));
+        assert_ne!(execution_name(&a, &stamp(same)), execution_name(&a, old));
+    }
 }
