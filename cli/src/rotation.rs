@@ -75,9 +75,16 @@ pub async fn run(cmd: RotationCommand) -> anyhow::Result<ExitCode> {
                     println!("no rotations yet");
                 }
                 for r in &status.rotations {
+                    let stage = match status.execution_status.get(&r.execution) {
+                        Some(s) if s != "RUNNING" => format!(
+                            "{} (execution {s}: decide with rotation confirm|reject)",
+                            r.stage.as_str()
+                        ),
+                        _ => r.stage.as_str().to_owned(),
+                    };
                     println!(
                         "{:<15} {}  pending v{} (current was v{}){}  ticket {}  started {}{}",
-                        r.stage.as_str(),
+                        stage,
                         r.execution,
                         r.pending_version,
                         r.current_version,

@@ -32,10 +32,14 @@ pub enum ErrorType {
     /// the action is refused in the request's state (self-approval, expired approval). Audited.
     /// Not retryable.
     AccessDenied,
+    /// A `pending` root password left by a rotation that no longer runs may already be live:
+    /// an operator must `rotation confirm` or `rotation reject` it before a new rotation starts.
+    /// Not retryable.
+    PendingDecisionRequired,
 }
 
 impl ErrorType {
-    pub const ALL: [ErrorType; 10] = [
+    pub const ALL: [ErrorType; 11] = [
         ErrorType::ValidationError,
         ErrorType::ConfigError,
         ErrorType::NotFound,
@@ -46,6 +50,7 @@ impl ErrorType {
         ErrorType::AwsError,
         ErrorType::InternalError,
         ErrorType::AccessDenied,
+        ErrorType::PendingDecisionRequired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +65,7 @@ impl ErrorType {
             ErrorType::AwsError => "AwsError",
             ErrorType::InternalError => "InternalError",
             ErrorType::AccessDenied => "AccessDenied",
+            ErrorType::PendingDecisionRequired => "PendingDecisionRequired",
         }
     }
 

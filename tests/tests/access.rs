@@ -389,10 +389,30 @@ async fn rotation_apply_shows_current_and_pending_and_needs_an_awaiting_rotation
 
     let rot = custody::deps(&w.emu, "test").await;
     let exec = format!("manual-{a}-apply");
+    // A running execution (parked: the stack has no function host) and its apply step.
+    let parked = rot
+        .sfn
+        .create_state_machine()
+        .name("parked-rotation")
+        .role_arn("arn:aws:iam::123456789012:role/sfn")
+        .definition(
+            r#"{"StartAt":"Park","States":{"Park":{"Type":"Wait","Seconds":3600,"End":true}}}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let running = rot
+        .sfn
+        .start_execution()
+        .state_machine_arn(parked.state_machine_arn())
+        .name(&exec)
+        .send()
+        .await
+        .unwrap();
     let prepared = rotation::prepare(
         &rot,
         &exec,
-        &format!("arn:aws:states:us-east-1:123456789012:execution:x:{exec}"),
+        running.execution_arn(),
         &StartInput {
             account_id: a.to_string(),
             trigger: Some("manual".into()),
@@ -401,6 +421,10 @@ async fn rotation_apply_shows_current_and_pending_and_needs_an_awaiting_rotation
     )
     .await
     .unwrap();
+    rotation::await_apply(&rot, &a, &exec, "task-token", 600)
+        .await
+        .unwrap();
+    let d = d.with_executions(rot.sfn.clone());
     let due_before = d.registry.get(&a).await.unwrap().unwrap().rotation_due;
 
     let r = access::request(&d, &w.alice.arn, ask(&a, "rotation-apply", "INC-8", None))

@@ -509,8 +509,9 @@ async fn a_timed_out_rotation_is_abandoned_and_a_killed_one_is_superseded() {
         .unwrap();
     assert_eq!((head.current, head.pending), (1, None));
 
-    // A workflow killed while awaiting apply leaves its pending version behind; the next
-    // rotation sees that execution is gone, discards it and carries on.
+    // A workflow killed while awaiting apply leaves its pending version behind. It may have
+    // been applied, so the next rotation refuses until the operator decides (here: reject,
+    // which discards it); then it carries on.
     tokio::time::sleep(StdDuration::from_millis(1100)).await;
     let killed = rotation::start(&deps, &sm, &a, Some(600)).await.unwrap();
     awaiting_apply(&deps, &a, &killed).await;
@@ -528,12 +529,26 @@ async fn a_timed_out_rotation_is_abandoned_and_a_killed_one_is_superseded() {
         .unwrap();
     assert_eq!(head.pending, Some(3));
     tokio::time::sleep(StdDuration::from_millis(1100)).await;
+    let e = rotation::start(&deps, &sm, &a, Some(600))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.error_type,
+        rootwarden::ErrorType::PendingDecisionRequired,
+        "{e}"
+    );
+    rotation::reject(&deps, &a, "killed before it was applied")
+        .await
+        .unwrap();
     let next = rotation::start(&deps, &sm, &a, Some(600)).await.unwrap();
     let r = awaiting_apply(&deps, &a, &next).await;
     assert_eq!(r.pending_version, 4);
     let old = deps.rotations.get(&a, &killed).await.unwrap().unwrap();
     assert_eq!(old.stage, RotationStage::Abandoned);
-    assert!(old.outcome.unwrap().contains("superseded"));
+    assert!(old
+        .outcome
+        .unwrap()
+        .contains("killed before it was applied"));
     rotation::confirm(&deps, &a).await.unwrap();
     let (status, _) = finished(&emu, &execution_arn(&sm, &next)).await;
     assert_eq!(status, ExecutionStatus::Succeeded);

@@ -532,9 +532,20 @@ async fn set_due(deps: &Deps, a: &AccountId, due: chrono::DateTime<Utc>) {
 async fn the_sweep_starts_each_due_account_once() {
     let emu = Emulator::with_stack().await.unwrap();
     let deps = custody::deps(&emu, "test").await;
-    let arn = custody::config(&emu)
-        .rotation_state_machine()
+    // Executions that keep running (without the function host the rotation state machine's
+    // executions fail at once, and the sweep restarts an ended one).
+    let arn = deps
+        .sfn
+        .create_state_machine()
+        .name("parked-rotation")
+        .role_arn("arn:aws:iam::123456789012:role/sfn")
+        .definition(
+            r#"{"StartAt":"Park","States":{"Park":{"Type":"Wait","Seconds":3600,"End":true}}}"#,
+        )
+        .send()
+        .await
         .unwrap()
+        .state_machine_arn()
         .to_owned();
     let now = Utc::now();
     let mut due = Vec::new();
@@ -596,7 +607,14 @@ async fn the_sweep_starts_each_due_account_once() {
     let third = sweep::sweep(&deps.registry, &deps.sfn, &arn, now, 3)
         .await
         .unwrap();
-    assert_eq!((third.started, third.already_started), (0, 7), "{third:?}");
+    // Step Functions answers a repeated StartExecution of a running execution (same name, same
+    // input) with success, so the report may count it as started; the listing below proves
+    // each account still has exactly one execution.
+    assert_eq!(
+        (third.started + third.already_started, third.restarted),
+        (7, 0),
+        "{third:?}"
+    );
 
     let names: Vec<String> = deps
         .sfn

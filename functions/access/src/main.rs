@@ -19,7 +19,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         aws_sdk_kms::Client::new(&sdk),
         Arc::new(SystemClock),
     )
-    .inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
+    .inspect_err(|e| tracing::error!(error = %e, "configuration"))?
+    .with_executions(aws_sdk_sfn::Client::new(&sdk));
     let roles = IamRoleDirectory(aws_sdk_iam::Client::new(&sdk));
     let (deps, roles) = (&deps, &roles);
     lambda_runtime::run(service_fn(

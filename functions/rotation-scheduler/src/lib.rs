@@ -5,8 +5,9 @@
 //!
 //! Input: `{}` (EventBridge Scheduler), or `{"now": "<RFC 3339>"}` to sweep as of another time
 //! (operators catching up; tests).
-//! Output: the sweep report `{"due", "started", "already_started", "superseded", "failed",
-//! "pages"}`.
+//! Output: the sweep report `{"due", "started", "already_started", "restarted", "superseded",
+//! "failed", "pages"}` (`restarted`: of `started`, accounts whose earlier execution had ended
+//! without rescheduling them).
 //! Errors (`error_type`): `ValidationError`, `ConfigError`, `TransientAwsError`, `AwsError`
 //! (after every due account was tried, when any could not be started).
 

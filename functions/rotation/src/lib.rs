@@ -5,6 +5,8 @@
 //!
 //! Errors (`error_type`): `ValidationError` (bad payload, account not rotatable), `NotFound`,
 //! `Conflict` (another rotation owns the pending version; a step already ended differently),
+//! `PendingDecisionRequired` (a pending version left by a rotation that no longer runs may be
+//! live: prepare refuses until an operator confirms or rejects it),
 //! `AuditWriteFailed`, `TransientAwsError`, `AwsError`, `ConfigError`, `InternalError`.
 
 use lambda_runtime::LambdaEvent;

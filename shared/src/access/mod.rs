@@ -10,8 +10,9 @@
 //! per account, within the approval's lifetime: shows the current root password, the current
 //! TOTP code and any unexpired reset link, and marks the account for rotation → `checkin`, or
 //! automatic expiry, or `revoke` by an admin. A `rotation-apply` check-out is allowed only while
-//! the account's rotation awaits its apply step; it shows `current` and `pending` and does not
-//! mark another rotation.
+//! the account's rotation awaits its apply step, its execution really runs and its apply
+//! deadline has not passed (`rotation::apply_checkout`); it shows `current` and `pending` and
+//! does not mark another rotation.
 //!
 //! Every decision is an audit record. State changes write the request, the lock and the audit
 //! record in one DynamoDB transaction; a check-out decrypts first and shows nothing unless that
@@ -62,6 +63,10 @@ pub struct Deps {
     pub audit: DynamoAuditLog,
     pub policy: AccessPolicy,
     pub clock: Arc<dyn Clock>,
+    /// Step Functions, asked whether a rotation's execution really runs before a
+    /// `rotation-apply` check-out ([`Deps::with_executions`]); without it that check-out is
+    /// refused.
+    pub executions: Option<aws_sdk_sfn::Client>,
 }
 
 impl Deps {
@@ -107,7 +112,14 @@ impl Deps {
             ddb,
             policy,
             clock,
+            executions: None,
         })
+    }
+
+    /// Lets `rotation-apply` check-outs verify the rotation's execution runs.
+    pub fn with_executions(mut self, sfn: aws_sdk_sfn::Client) -> Self {
+        self.executions = Some(sfn);
+        self
     }
 }
 
@@ -830,16 +842,17 @@ pub async fn checkout(
     }
     let apply = r.reason == ROTATION_APPLY;
     let awaiting = if apply {
-        match awaiting_rotation(deps, &account).await? {
-            Some(rot) => Some(rot),
-            None => {
+        let gate = match &deps.executions {
+            Some(sfn) => {
+                crate::rotation::apply_checkout(&deps.rotations, sfn, &account, now).await?
+            }
+            None => Err("this deployment cannot verify rotation executions".to_owned()),
+        };
+        match gate {
+            Ok(rot) => Some(rot),
+            Err(why) => {
                 return Err(attempt
-                    .refuse(
-                        ErrorType::AccessDenied,
-                        format!(
-                        "rotation-apply: no rotation of account {account} awaits its apply step"
-                    ),
-                    )
+                    .refuse(ErrorType::AccessDenied, format!("rotation-apply: {why}"))
                     .await)
             }
         }

@@ -13,8 +13,12 @@
 //!
 //! Every step is idempotent: killed between any two AWS calls and run again, it converges (the
 //! fault-injection tests prove it). A pending version whose execution is no longer running is
-//! discarded by the next prepare, so a killed workflow never blocks the account.
+//! discarded by the next prepare only if nobody can have seen it; one that reached the apply
+//! step may be live, so the operator's `confirm` (which then runs finish) or `reject` (which
+//! then runs abandon) decides first (`liveness`). Nothing waits on a stopped execution for
+//! ever: the sweep restarts an account whose execution ended without rescheduling it.
 
+pub mod liveness;
 mod store;
 pub mod sweep;
 
@@ -33,6 +37,7 @@ use crate::vault::{Actor, CredentialKind, Head, KmsVault, Vault};
 use crate::workflows::{DynamoWorkflowWaits, Wait, WorkflowWaits};
 use crate::{AccountId, Clock, Config, ErrorType, LambdaError};
 
+use liveness::{execution_state, ExecutionState, Orphan};
 pub use store::{DynamoRotationStore, RotationRecord, RotationStage};
 
 /// The error name `rotation reject` fails the await-apply task with; the state machine's
@@ -238,17 +243,47 @@ fn sibling_arn(arn: &str, name: &str) -> String {
     }
 }
 
-/// Whether execution `arn` is still running (an unknown execution is not).
-async fn is_running(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<bool, LambdaError> {
-    match sfn.describe_execution().execution_arn(arn).send().await {
-        Ok(out) => Ok(out.status() == &aws_sdk_sfn::types::ExecutionStatus::Running),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_execution_does_not_exist() || se.is_invalid_arn()) =>
-        {
-            Ok(false)
+/// Deals with the pending version `other` left before `execution` (None: the operator's
+/// `start`) stages its own: `Conflict` while `other` runs, [`ErrorType::PendingDecisionRequired`]
+/// when it may be live, otherwise discards it (audited by the vault) and ends its record.
+async fn settle_orphan(
+    deps: &Deps,
+    account: &AccountId,
+    execution: &str,
+    other: &str,
+    other_arn: impl Fn(Option<&RotationRecord>) -> String,
+    discard: bool,
+) -> Result<(), LambdaError> {
+    let record = deps.rotations.get(account, other).await?;
+    let state = match &record {
+        Some(r) if r.stage != RotationStage::AwaitingApply => ExecutionState::Missing,
+        r => execution_state(&deps.sfn, &other_arn(r.as_ref())).await?,
+    };
+    match liveness::orphan_pending(record.as_ref(), &state) {
+        Orphan::InProgress => Err(LambdaError::new(
+            ErrorType::Conflict,
+            format!("rotation {other} of account {account} is in progress"),
+        )),
+        Orphan::DecisionRequired => {
+            let r = record.as_ref().ok_or_else(|| {
+                LambdaError::new(ErrorType::InternalError, "decision without a record")
+            })?;
+            Err(liveness::decision_required(account, r, &state))
         }
-        Err(e) => Err(crate::aws::sdk_error("states:DescribeExecution", &e)),
+        Orphan::Discard if !discard => Ok(()),
+        Orphan::Discard => {
+            let reason = format!("superseded by {execution}: rotation {other} no longer runs");
+            deps.vault
+                .discard_pending(
+                    account,
+                    CredentialKind::RootPassword,
+                    other,
+                    &deps.vault_actor(execution, &reason),
+                )
+                .await
+                .map_err(vault_err)?;
+            Ok(())
+        }
     }
 }
 
@@ -306,48 +341,16 @@ pub async fn prepare(
                 format!("no root password vaulted for {account}"),
             )
         })?;
-    // A pending version of another execution: if that execution is gone (killed, failed,
-    // timed out without its abandon step), discard its version so the account is not stuck.
+    // A pending version of another execution: discarded only when that execution no longer
+    // runs and no human can have seen it (see `liveness::orphan_pending`).
     if let (Some(_), Some(other)) = (head.pending, head.pending_execution.as_deref()) {
         if other != execution {
-            let other_record = deps.rotations.get(&account, other).await?;
-            let other_arn = other_record
-                .as_ref()
-                .map(|r| r.execution_arn.clone())
-                .filter(|a| !a.is_empty())
-                .unwrap_or_else(|| sibling_arn(execution_arn, other));
-            let ended = other_record
-                .as_ref()
-                .is_some_and(|r| r.stage != RotationStage::AwaitingApply);
-            if !ended && is_running(&deps.sfn, &other_arn).await? {
-                return Err(LambdaError::new(
-                    ErrorType::Conflict,
-                    format!("rotation {other} of account {account} is in progress"),
-                ));
-            }
-            let reason = format!("superseded by {execution}: rotation {other} no longer runs");
-            deps.vault
-                .discard_pending(
-                    &account,
-                    CredentialKind::RootPassword,
-                    other,
-                    &deps.vault_actor(execution, &reason),
-                )
-                .await
-                .map_err(vault_err)?;
-            if other_record.is_some_and(|r| r.stage == RotationStage::AwaitingApply) {
-                let now = stamp(deps.clock.now());
-                deps.rotations
-                    .end(
-                        &account,
-                        other,
-                        RotationStage::Abandoned,
-                        None,
-                        &reason,
-                        &now,
-                    )
-                    .await?;
-            }
+            let other_arn = |r: Option<&RotationRecord>| {
+                r.map(|r| r.execution_arn.clone())
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or_else(|| sibling_arn(execution_arn, other))
+            };
+            settle_orphan(deps, &account, execution, other, other_arn, true).await?;
         }
     }
     let terms =
@@ -579,6 +582,17 @@ fn abandon_reason(error: &serde_json::Value) -> String {
     match name {
         "States.Timeout" => "the apply step timed out".to_owned(),
         REJECTED_ERROR => format!("rejected: {}", cause.chars().take(300).collect::<String>()),
+        "PendingDecisionRequired" => {
+            // A Lambda error's cause is `{"errorType", "errorMessage"}`.
+            let message = serde_json::from_str::<serde_json::Value>(cause)
+                .ok()
+                .and_then(|c| c.get("errorMessage")?.as_str().map(str::to_owned))
+                .unwrap_or_else(|| cause.to_owned());
+            format!(
+                "decision required: {}",
+                message.chars().take(500).collect::<String>()
+            )
+        }
         "" => "abandoned".to_owned(),
         other => format!("failed with {other}"),
     }
@@ -644,14 +658,20 @@ pub async fn abandon(
         .open_task(&ticket, &deps.actor, execution)
         .await
         .map_err(ticket_err)?;
-    let note = format!(
-        "Rotation abandoned: {reason}. Pending version {} discarded (kept, never deleted); \
-         current version {} unchanged. If the pending password was applied anyway, an \
-         administrator must recover it from the discarded version. Retry due {}.",
-        pending.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-        current.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-        stamp(retry_at)
-    );
+    let note = match pending {
+        Some(p) => format!(
+            "Rotation abandoned: {reason}. Pending version {p} discarded (kept, never deleted); \
+             current version {} unchanged. If the pending password was applied anyway, an \
+             administrator must recover it from the discarded version. Retry due {}.",
+            current.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            stamp(retry_at)
+        ),
+        None => format!(
+            "Rotation abandoned: {reason}. It vaulted no pending version; nothing was \
+             discarded. Retry due {}.",
+            stamp(retry_at)
+        ),
+    };
     deps.tickets
         .change_task(
             &ticket.id,
@@ -702,14 +722,12 @@ pub async fn start(
             format!("account {account} is not an active vaulted account"),
         ));
     }
-    if let Some(active) = deps
-        .rotations
-        .list(account)
-        .await?
-        .into_iter()
-        .find(|r| r.stage == RotationStage::AwaitingApply)
-    {
-        if is_running(&deps.sfn, &active.execution_arn).await? {
+    for active in deps.rotations.list(account).await? {
+        if active.stage == RotationStage::AwaitingApply
+            && execution_state(&deps.sfn, &active.execution_arn)
+                .await?
+                .is_running()
+        {
             return Err(LambdaError::new(
                 ErrorType::Conflict,
                 format!(
@@ -718,6 +736,25 @@ pub async fn start(
                 ),
             ));
         }
+    }
+    // A pending version that may be live is never discarded by a new rotation: the operator
+    // decides first. (One nobody saw is discarded by the new execution's prepare.)
+    let head = deps
+        .vault
+        .head(account, CredentialKind::RootPassword)
+        .await
+        .map_err(vault_err)?;
+    if let Some(other) = head
+        .as_ref()
+        .filter(|h| h.pending.is_some())
+        .and_then(|h| h.pending_execution.as_deref())
+    {
+        let other_arn = |r: Option<&RotationRecord>| {
+            r.map(|r| r.execution_arn.clone())
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| liveness::execution_arn(state_machine_arn, other))
+        };
+        settle_orphan(deps, account, "rotation start", other, other_arn, false).await?;
     }
     let name = manual_execution_name(account, deps.clock.now());
     let input = StartInput {
@@ -738,54 +775,102 @@ pub async fn start(
     Ok(name)
 }
 
-/// The rotation awaiting its apply step, with its token.
-async fn awaiting(deps: &Deps, account: &AccountId) -> Result<RotationRecord, LambdaError> {
-    deps.rotations
-        .list(account)
-        .await?
-        .into_iter()
-        .find(|r| r.stage == RotationStage::AwaitingApply && r.task_token.is_some())
-        .ok_or_else(|| {
-            LambdaError::new(
-                ErrorType::NotFound,
-                format!("no rotation of account {account} is awaiting its apply step"),
-            )
-        })
+/// The rotation an operator's `confirm` or `reject` decides.
+enum Decidable {
+    /// Its execution runs and waits for the apply step (its task token is stored).
+    Waiting(RotationRecord),
+    /// Its execution no longer runs (stopped, failed in `Finish` or `Abandon`): its pending
+    /// version may be live, and only the operator's decision settles it.
+    Orphaned(RotationRecord, ExecutionState),
 }
 
-/// The operator confirms the pending password was applied. Audited first (fail closed).
+async fn decidable(deps: &Deps, account: &AccountId) -> Result<Decidable, LambdaError> {
+    for r in deps.rotations.list(account).await? {
+        if r.stage != RotationStage::AwaitingApply {
+            continue;
+        }
+        let state = execution_state(&deps.sfn, &r.execution_arn).await?;
+        if !state.is_running() {
+            return Ok(Decidable::Orphaned(r, state));
+        }
+        if r.task_token.is_some() {
+            return Ok(Decidable::Waiting(r));
+        }
+    }
+    Err(LambdaError::new(
+        ErrorType::NotFound,
+        format!("no rotation of account {account} is awaiting its apply step"),
+    ))
+}
+
+fn decision_entry(
+    deps: &Deps,
+    account: &AccountId,
+    action: &str,
+    r: &RotationRecord,
+    reason: &str,
+    state: &str,
+) -> AuditEntry {
+    AuditEntry::new(Stream::Account(account.clone()), &deps.actor, action)
+        .target(&r.execution)
+        .outcome(Outcome::Success)
+        .reason(reason)
+        .correlation_id(&r.execution)
+        .detail("pending_version", r.pending_version)
+        .detail("execution_status", state)
+}
+
+/// The operator confirms the pending password was applied. Audited first (fail closed). A
+/// rotation whose execution no longer runs is finished here (its pending becomes current).
 pub async fn confirm(deps: &Deps, account: &AccountId) -> Result<RotationRecord, LambdaError> {
-    let r = awaiting(deps, account).await?;
-    deps.audit
-        .append(
-            &AuditEntry::new(
-                Stream::Account(account.clone()),
-                &deps.actor,
-                "rotation.confirmed",
-            )
-            .target(&r.execution)
-            .outcome(Outcome::Success)
-            .reason("operator confirmed the pending root password is applied")
-            .correlation_id(&r.execution)
-            .detail("pending_version", r.pending_version),
-        )
-        .await
-        .map_err(|e| LambdaError::from_classified(&e))?;
-    let output = serde_json::json!({"confirmed_by": "operator", "actor": deps.actor});
-    deps.sfn
-        .send_task_success()
-        .task_token(r.task_token.as_deref().unwrap_or_default())
-        .output(output.to_string())
-        .send()
-        .await
-        .map_err(|e| crate::aws::sdk_error("states:SendTaskSuccess", &e))?;
-    deps.waits
-        .remove(account, Category::PasswordChanged, &r.execution)
-        .await?;
-    Ok(r)
+    let reason = "operator confirmed the pending root password is applied";
+    match decidable(deps, account).await? {
+        Decidable::Waiting(r) => {
+            deps.audit
+                .append(&decision_entry(
+                    deps,
+                    account,
+                    "rotation.confirmed",
+                    &r,
+                    reason,
+                    "RUNNING",
+                ))
+                .await
+                .map_err(|e| LambdaError::from_classified(&e))?;
+            let output = serde_json::json!({"confirmed_by": "operator", "actor": deps.actor});
+            deps.sfn
+                .send_task_success()
+                .task_token(r.task_token.as_deref().unwrap_or_default())
+                .output(output.to_string())
+                .send()
+                .await
+                .map_err(|e| crate::aws::sdk_error("states:SendTaskSuccess", &e))?;
+            deps.waits
+                .remove(account, Category::PasswordChanged, &r.execution)
+                .await?;
+            Ok(r)
+        }
+        Decidable::Orphaned(r, state) => {
+            deps.audit
+                .append(&decision_entry(
+                    deps,
+                    account,
+                    "rotation.confirmed",
+                    &r,
+                    reason,
+                    state.describe(),
+                ))
+                .await
+                .map_err(|e| LambdaError::from_classified(&e))?;
+            let how = serde_json::json!({"confirmed_by": "operator", "actor": deps.actor});
+            finish(deps, account, &r.execution, &how).await?;
+            Ok(r)
+        }
+    }
 }
 
-/// The operator rejects the rotation (the password could not be applied).
+/// The operator rejects the rotation (the password could not be applied). A rotation whose
+/// execution no longer runs is abandoned here (its pending is discarded, never deleted).
 pub async fn reject(
     deps: &Deps,
     account: &AccountId,
@@ -798,34 +883,73 @@ pub async fn reject(
             "a reason is required",
         ));
     }
-    let r = awaiting(deps, account).await?;
-    deps.audit
-        .append(
-            &AuditEntry::new(
-                Stream::Account(account.clone()),
-                &deps.actor,
-                "rotation.rejected",
-            )
-            .target(&r.execution)
-            .outcome(Outcome::Success)
-            .reason(reason)
-            .correlation_id(&r.execution)
-            .detail("pending_version", r.pending_version),
-        )
-        .await
-        .map_err(|e| LambdaError::from_classified(&e))?;
-    deps.sfn
-        .send_task_failure()
-        .task_token(r.task_token.as_deref().unwrap_or_default())
-        .error(REJECTED_ERROR)
-        .cause(reason.chars().take(256).collect::<String>())
-        .send()
-        .await
-        .map_err(|e| crate::aws::sdk_error("states:SendTaskFailure", &e))?;
-    deps.waits
-        .remove(account, Category::PasswordChanged, &r.execution)
-        .await?;
-    Ok(r)
+    let cause: String = reason.chars().take(256).collect();
+    match decidable(deps, account).await? {
+        Decidable::Waiting(r) => {
+            deps.audit
+                .append(&decision_entry(
+                    deps,
+                    account,
+                    "rotation.rejected",
+                    &r,
+                    reason,
+                    "RUNNING",
+                ))
+                .await
+                .map_err(|e| LambdaError::from_classified(&e))?;
+            deps.sfn
+                .send_task_failure()
+                .task_token(r.task_token.as_deref().unwrap_or_default())
+                .error(REJECTED_ERROR)
+                .cause(cause)
+                .send()
+                .await
+                .map_err(|e| crate::aws::sdk_error("states:SendTaskFailure", &e))?;
+            deps.waits
+                .remove(account, Category::PasswordChanged, &r.execution)
+                .await?;
+            Ok(r)
+        }
+        Decidable::Orphaned(r, state) => {
+            deps.audit
+                .append(&decision_entry(
+                    deps,
+                    account,
+                    "rotation.rejected",
+                    &r,
+                    reason,
+                    state.describe(),
+                ))
+                .await
+                .map_err(|e| LambdaError::from_classified(&e))?;
+            let error = serde_json::json!({"Error": REJECTED_ERROR, "Cause": cause});
+            abandon(deps, account, &r.execution, &error).await?;
+            Ok(r)
+        }
+    }
+}
+
+/// The `rotation-apply` check-out's gate: the rotation of `account` awaiting its apply step,
+/// if its execution really runs (`DescribeExecution`) and its apply deadline has not passed at
+/// `now`; otherwise `Ok(Err(why))`, the refusal for the caller's audit record.
+pub async fn apply_checkout(
+    rotations: &DynamoRotationStore,
+    sfn: &aws_sdk_sfn::Client,
+    account: &AccountId,
+    now: DateTime<Utc>,
+) -> Result<Result<RotationRecord, String>, LambdaError> {
+    let Some(r) = rotations
+        .list(account)
+        .await?
+        .into_iter()
+        .find(|r| r.stage == RotationStage::AwaitingApply)
+    else {
+        return Ok(Err(format!(
+            "no rotation of account {account} awaits its apply step"
+        )));
+    };
+    let state = execution_state(sfn, &r.execution_arn).await?;
+    Ok(liveness::apply_window(&r, &state, now).map(|()| r))
 }
 
 /// What `rotation status` shows: the vault's stage pointers and the rotations, newest first.
@@ -835,6 +959,9 @@ pub struct Status {
     pub vault: Option<Head>,
     pub rotation_due: Option<String>,
     pub rotations: Vec<RotationRecord>,
+    /// Step Functions' status of each rotation still `awaiting-apply` (execution → status): one
+    /// that is not `RUNNING` awaits the operator's `rotation confirm` or `rotation reject`.
+    pub execution_status: std::collections::BTreeMap<String, String>,
 }
 
 pub async fn status(deps: &Deps, account: &AccountId) -> Result<Status, LambdaError> {
@@ -844,6 +971,15 @@ pub async fn status(deps: &Deps, account: &AccountId) -> Result<Status, LambdaEr
             format!("account {account} is not registered"),
         )
     })?;
+    let rotations = deps.rotations.list(account).await?;
+    let mut execution_status = std::collections::BTreeMap::new();
+    for r in rotations
+        .iter()
+        .filter(|r| r.stage == RotationStage::AwaitingApply)
+    {
+        let state = execution_state(&deps.sfn, &r.execution_arn).await?;
+        execution_status.insert(r.execution.clone(), state.describe().to_owned());
+    }
     Ok(Status {
         account_id: account.to_string(),
         vault: deps
@@ -852,7 +988,8 @@ pub async fn status(deps: &Deps, account: &AccountId) -> Result<Status, LambdaEr
             .await
             .map_err(vault_err)?,
         rotation_due: registered.rotation_due.map(stamp),
-        rotations: deps.rotations.list(account).await?,
+        rotations,
+        execution_status,
     })
 }
 
