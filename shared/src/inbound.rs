@@ -229,6 +229,19 @@ where
         mail::analyze(&raw, &ctx)
     };
     let mut decision = analysis.decision;
+    // The registry is the only source of truth for account existence: an id only the message
+    // names (sub-address, labelled) that it does not know leaves the mail unrouted, so mail never
+    // creates an audit chain, ticket, secret or wait for an account that does not exist.
+    let mut unregistered_account = None;
+    if let Some(account) = decision.account_id.clone() {
+        if decision.account_source != Some(mail::AccountSource::Registry)
+            && !deps.registry.is_registered(&account).await?
+        {
+            decision.account_id = None;
+            decision.account_source = None;
+            unregistered_account = Some(account);
+        }
+    }
     // A workflow of ours waiting for this kind of mail for this account: the mail is expected
     // (password-changed is then not `critical`) and completes the workflow. Quarantined mail
     // never drives anything.
@@ -273,6 +286,7 @@ where
         raw_location: deps.mail.location(&key),
         received_at: delivery.received_at,
         decision: decision.clone(),
+        unregistered_account,
     };
     let outcome = deps
         .tickets
