@@ -18,7 +18,7 @@ use rootwarden::workflows::DynamoWorkflowWaits;
 use rootwarden::{AccountId, SystemClock};
 use rootwarden_tests::custody::audit_actions;
 use rootwarden_tests::Emulator;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 const ACCOUNT_A: &str = "210987654321";
 const ROOT_A: &str = "acme-prod@root.provider.example";
@@ -238,6 +238,20 @@ async fn lookalike_host_reset_links_are_not_vaulted_and_not_shown_at_checkout() 
     let p = w.deliver(&m).await;
     assert!(!p.quarantined, "{p:?}");
     assert_eq!(p.secrets_vaulted, 0, "lookalike links were vaulted: {p:?}");
+    assert!(w.links_shown_at_checkout(ACCOUNT_A).await.is_empty());
+    // A lookalike link already in the vault (stored before this rule existed) is not shown either.
+    let stale = SecretString::from(planted[1].to_owned());
+    w.vault
+        .put(
+            Some(&account(ACCOUNT_A)),
+            SecretKind::PasswordResetLink,
+            "sesvaultedbefore",
+            0,
+            Utc::now(),
+            &stale,
+        )
+        .await
+        .unwrap();
     assert!(w.links_shown_at_checkout(ACCOUNT_A).await.is_empty());
     // Still redacted: the ticket holds none of the planted tokens.
     let t = w.ticket(&p.ticket_id).await;
