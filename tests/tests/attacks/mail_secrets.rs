@@ -42,7 +42,10 @@ struct World {
 }
 
 async fn world() -> World {
-    let emu = Emulator::with_stack().await.unwrap();
+    world_on(Emulator::with_stack().await.unwrap()).await
+}
+
+async fn world_on(emu: Emulator) -> World {
     let conf = emu.sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&conf);
     for (account, email) in [(ACCOUNT_A, ROOT_A), (ACCOUNT_B, ROOT_B)] {
@@ -187,6 +190,46 @@ impl World {
             Ok(p) => p,
             Err(e) => panic!("{} did not become a ticket: {e:?}", m.ses_id),
         }
+    }
+
+    /// Delivers through the real `inbound-mail` Lambda binary, as SES invokes it.
+    async fn deliver_to_lambda(&self, m: &Mail<'_>, extra_parts: &str) -> serde_json::Value {
+        self.s3
+            .put_object()
+            .bucket(self.emu.env("ROOTWARDEN_MAIL_BUCKET"))
+            .key(format!(
+                "{}{}",
+                self.emu.env("ROOTWARDEN_MAIL_PREFIX"),
+                m.ses_id
+            ))
+            .body(m.raw(extra_parts).into())
+            .send()
+            .await
+            .unwrap();
+        let fixture = rootwarden_tests::repo_root().join("tests/fixtures/ses/lambda-event.json");
+        let mut e: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        e["Records"][0]["ses"]["mail"]["messageId"] = serde_json::json!(m.ses_id);
+        e["Records"][0]["ses"]["mail"]["timestamp"] = serde_json::json!(now);
+        e["Records"][0]["ses"]["receipt"]["timestamp"] = serde_json::json!(now);
+        e["Records"][0]["ses"]["receipt"]["recipients"] = serde_json::json!([m.to]);
+        let lambda = aws_sdk_lambda::Client::new(&self.emu.sdk_config().await);
+        let name = self.emu.stack().resources["InboundMailFunction"]
+            .physical_id
+            .clone()
+            .unwrap();
+        let out = lambda
+            .invoke()
+            .function_name(name)
+            .payload(aws_sdk_lambda::primitives::Blob::new(e.to_string()))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(out.function_error(), None, "{body}");
+        body
     }
 
     async fn deliver(&self, m: &Mail<'_>) -> Processed {
@@ -496,6 +539,28 @@ async fn five_thousand_attachments_still_become_a_ticket() {
         doc["attachments_total"], 5000,
         "the count of what was dropped is kept"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_100_kb_subject_with_5000_attachments_through_the_inbound_mail_lambda_becomes_a_ticket() {
+    rootwarden_tests::build_functions().unwrap();
+    let w = world_on(Emulator::with_functions().await.unwrap()).await;
+    let words: Vec<String> = (0..1500)
+        .map(|i| format!("word{i:05}-{}", "y".repeat(57)))
+        .collect();
+    let subject = words.join("\r\n ");
+    let m = Mail::new("seslambdabig01", ROOT_A, OUTSIDER, &subject, "see attached");
+    let body = w
+        .deliver_to_lambda(&m, &attachment_parts(5000, 40, "doc"))
+        .await;
+    let id = body["processed"][0]["ticket_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let t = w.ticket(&id).await;
+    assert_eq!(t.account_id, Some(account(ACCOUNT_A)));
+    assert!(t.attachments.len() < 5000);
+    assert!(t.subject.len() < 8 * 1024);
 }
 
 #[tokio::test(flavor = "multi_thread")]
