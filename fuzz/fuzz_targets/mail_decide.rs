@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let ctx = Context { recipients: vec!["root+123456789012@provider.example".into()], ..Context::default() };
     let a = mail::analyze(data, &ctx);
     let d = &a.decision;
-    for s in &a.secrets {
+    for s in &a.found {
         let v = s.value.expose_secret();
         if v.len() >= 6 {
             assert!(!d.subject.contains(v) && !d.summary.contains(v), "secret leaked into the decision");

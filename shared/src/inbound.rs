@@ -235,6 +235,19 @@ where
         mail::analyze(&raw, &ctx)
     };
     let mut decision = analysis.decision;
+    // The registry is the only source of truth for account existence: an id only the message
+    // names (sub-address, labelled) that it does not know leaves the mail unrouted, so mail never
+    // creates an audit chain, ticket, secret or wait for an account that does not exist.
+    let mut unregistered_account = None;
+    if let Some(account) = decision.account_id.clone() {
+        if decision.account_source != Some(mail::AccountSource::Registry)
+            && !deps.registry.is_registered(&account).await?
+        {
+            decision.account_id = None;
+            decision.account_source = None;
+            unregistered_account = Some(account);
+        }
+    }
     // Secrets are vaulted before the ticket is written, so a delivery already recorded (an SES
     // or Lambda retry) has its secrets stored: don't encrypt and write them again.
     let recorded = deps
@@ -303,6 +316,7 @@ where
         raw_location: deps.mail.location(&key),
         received_at: delivery.received_at,
         decision: decision.clone(),
+        unregistered_account,
     };
     let outcome = deps
         .tickets
@@ -402,7 +416,7 @@ where
     let message_id_seen = match (&decision.message_id, redelivery) {
         (Some(m), false) => deps
             .tickets
-            .message_id_recorded(m)
+            .message_id_recorded(decision, m)
             .await
             .map_err(|e| LambdaError::from_classified(&e))?
             .is_some(),

@@ -638,6 +638,18 @@ async fn notifications_are_signed_retried_and_delivered_at_least_once() {
 async fn password_changed_mail_completes_the_waiting_workflow_once() {
     use aws_sdk_sfn::types::ExecutionStatus;
     let st = stack(false).await;
+    // The account the mail's sub-address names is a managed one (the registry knows it).
+    st.ddb
+        .put_item()
+        .table_name(st.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"))
+        .item("account_id", AttributeValue::S("314159265358".into()))
+        .item(
+            "root_email",
+            AttributeValue::S("aws-root+314159265358@provider.example".into()),
+        )
+        .send()
+        .await
+        .unwrap();
     // A workflow that waits for AWS's "password changed" mail, as rotation's apply step does.
     let function = st.emu.stack().resources["AuditVerifierFunction"]
         .arn

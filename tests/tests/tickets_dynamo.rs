@@ -44,6 +44,7 @@ fn incoming(ses_id: &str, raw: &[u8], at: DateTime<Utc>) -> IncomingMessage {
         raw_location: format!("s3://mail/inbound/{ses_id}"),
         received_at: at,
         decision,
+        unregistered_account: None,
     }
 }
 

@@ -60,8 +60,10 @@ pub struct Decision {
 
 pub struct Analysis {
     pub decision: Decision,
-    /// Credentials found in the message, for the vault only.
+    /// The credentials the vault may keep ([`redact::vaultable`]); for the vault only.
     pub secrets: Vec<FoundSecret>,
+    /// Every credential found (and redacted), planted or not; never vaulted.
+    pub found: Vec<FoundSecret>,
 }
 
 pub fn analyze(raw: &[u8], ctx: &Context) -> Analysis {
@@ -101,19 +103,21 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
         category,
         Category::VerificationCode | Category::PasswordReset | Category::Mfa
     );
-    let secrets = redact::find(
+    let found = redact::find(
         &parsed.subject,
         &parsed.text,
         &parsed.html,
         reset_context,
         code_context,
     );
-    let mut redactions: Vec<SecretKind> = secrets.iter().map(|s| s.kind).collect();
+    let from_aws = !quarantined && from_domain.is_some_and(auth::is_aws_domain);
+    let secrets = redact::vaultable(&found, from_aws);
+    let mut redactions: Vec<SecretKind> = found.iter().map(|s| s.kind).collect();
     redactions.sort();
     redactions.dedup();
 
-    let subject = redact::redact(&parsed.subject, &secrets);
-    let text = redact::redact(&parsed.text, &secrets);
+    let subject = redact::redact(&parsed.subject, &found);
+    let text = redact::redact(&parsed.text, &found);
     let resolved = resolve::resolve(ctx.registry_account.clone(), &recipients, &subject, &text);
     let thread = resolve::thread_keys(&subject, &text);
     let mut summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -148,5 +152,9 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
         recipients,
         parse_error: parsed.parse_error,
     };
-    Analysis { decision, secrets }
+    Analysis {
+        decision,
+        secrets,
+        found,
+    }
 }

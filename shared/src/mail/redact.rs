@@ -1,6 +1,10 @@
 //! Credentials carried by mail (password-reset links, verification codes) are cut out of
 //! everything a ticket stores or sends, replaced by a marker naming the kind, and handed back to
 //! the caller as secrets for the vault. Quarantined mail also gets its links defanged.
+//!
+//! Redaction cuts out everything shaped like a credential; the vault keeps far less
+//! ([`vaultable`]): only reset links on AWS's own sign-in host from AWS's own (authenticated) mail,
+//! and at most one secret of each kind per message.
 
 use std::sync::LazyLock;
 
@@ -28,6 +32,7 @@ impl SecretKind {
 }
 
 /// A credential found in a message. The value is only ever exposed to the vault.
+#[derive(Clone)]
 pub struct FoundSecret {
     pub kind: SecretKind,
     pub value: SecretString,
@@ -72,6 +77,56 @@ fn is_reset_link(url: &str, reset_context: bool) -> bool {
         .iter()
         .any(|k| u.contains(k));
     named || (tokened && (reset_context || u.contains("reset") || u.contains("recover")))
+}
+
+/// AWS's own sign-in host, the only host a vaulted root password-reset link may point at.
+/// AWS's reset mail links to `https://signin.aws.amazon.com/resetpassword?token=…&type=ROOT_USER`
+/// (the corpus in `tests/fixtures/mail`).
+pub const AWS_SIGNIN_HOSTS: &[&str] = &["signin.aws.amazon.com"];
+
+/// The path of AWS's root password-reset page on that host.
+const AWS_RESET_PATH: &str = "/resetpassword";
+
+/// Secrets of one kind one message may vault. AWS's reset mail carries one link and its
+/// verification mail one code; a second is a duplicate or planted, and a check-out must never show
+/// an operator a page of links to choose from. The first one in the message is kept.
+pub const MAX_VAULTED_PER_KIND: usize = 1;
+
+/// Whether `link` is a root password-reset link on AWS's own sign-in host: `https`, the exact
+/// host (no lookalike, no suffix, no trailing dot), the default port, no user-info (so
+/// `https://signin.aws.amazon.com@evil.example/…` is `evil.example`), AWS's reset path. Parsed
+/// with the WHATWG URL parser browsers use, so the host checked is the host a click opens.
+pub fn is_genuine_reset_link(link: &str) -> bool {
+    let Ok(u) = url::Url::parse(link) else {
+        return false;
+    };
+    u.scheme() == "https"
+        && u.username().is_empty()
+        && u.password().is_none()
+        && u.port().is_none()
+        && matches!(u.host(), Some(url::Host::Domain(h)) if AWS_SIGNIN_HOSTS.contains(&h))
+        && u.path().eq_ignore_ascii_case(AWS_RESET_PATH)
+}
+
+/// The secrets of one message the vault may keep, in message order: reset links only when the
+/// message is AWS's own mail (`from_aws`: an AWS sending domain, authenticated, not quarantined)
+/// and only [genuine](is_genuine_reset_link) ones; at most [`MAX_VAULTED_PER_KIND`] of each kind.
+/// Everything else found is still redacted, never vaulted.
+pub fn vaultable(found: &[FoundSecret], from_aws: bool) -> Vec<FoundSecret> {
+    let mut kept: Vec<FoundSecret> = Vec::new();
+    for f in found {
+        let allowed = match f.kind {
+            SecretKind::PasswordResetLink => {
+                from_aws && is_genuine_reset_link(f.value.expose_secret())
+            }
+            SecretKind::VerificationCode => true,
+        };
+        let room = kept.iter().filter(|k| k.kind == f.kind).count() < MAX_VAULTED_PER_KIND;
+        if allowed && room {
+            kept.push(f.clone());
+        }
+    }
+    kept
 }
 
 /// Finds secrets in `text` and `html`. `reset_context`: the message is about a password reset, so
@@ -235,6 +290,61 @@ mod tests {
             defang("go to https://evil.example.com/login now"),
             "go to hxxps://evil[.]example[.]com/login now"
         );
+    }
+
+    #[test]
+    fn only_links_on_aws_signin_host_are_genuine() {
+        for good in [
+            "https://signin.aws.amazon.com/resetpassword?token=AbC&type=ROOT_USER",
+            "https://SIGNIN.AWS.AMAZON.COM/resetpassword?token=AbC",
+            "https://signin.aws.amazon.com:443/resetpassword?token=AbC",
+        ] {
+            assert!(is_genuine_reset_link(good), "{good}");
+        }
+        for bad in [
+            "https://signin.aws.amazon.com@evil.example/resetpassword?token=AbC",
+            "https://user:pw@signin.aws.amazon.com/resetpassword?token=AbC",
+            "https://signin.aws.amazon.com.evil.example/resetpassword?token=AbC",
+            "https://signin.aws.amazon.com./resetpassword?token=AbC",
+            "https://signin-aws.evil.example/resetpassword?token=AbC",
+            "https://evil.example/signin.aws.amazon.com/resetpassword?token=AbC",
+            "https://signin.aws.amazon.com:8443/resetpassword?token=AbC",
+            "http://signin.aws.amazon.com/resetpassword?token=AbC",
+            "https://signin.aws.amazon.com/oauth?redirect_uri=https://evil.example/reset&code=1",
+            "https://sign\u{0456}n.aws.amazon.com/resetpassword?token=AbC",
+            "https://xn--sgnin-2ve.aws.amazon.com/resetpassword?token=AbC",
+            "www.signin.aws.amazon.com/resetpassword?token=AbC",
+            "not a url",
+        ] {
+            assert!(!is_genuine_reset_link(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_vault_keeps_one_genuine_link_and_one_code_from_aws_mail_only() {
+        let text = "https://evil.example/resetpassword?token=Planted1 \
+            https://signin.aws.amazon.com/resetpassword?token=First \
+            https://signin.aws.amazon.com/resetpassword?token=Second \
+            Your verification code is 123456. Your verification code is 654321.";
+        let found = find("Password Assistance", text, "", true, true);
+        assert_eq!(found.len(), 5);
+        let kept = vaultable(&found, true);
+        let values: Vec<&str> = kept.iter().map(|k| k.value.expose_secret()).collect();
+        assert_eq!(
+            values,
+            vec![
+                "https://signin.aws.amazon.com/resetpassword?token=First",
+                "123456"
+            ]
+        );
+        // Someone else's mail never vaults a link, however genuine it looks.
+        let kept = vaultable(&found, false);
+        assert_eq!(kinds(&kept), vec!["verification-code"]);
+        // Everything found is still redacted.
+        let red = redact(text, &found);
+        for token in ["Planted1", "First", "Second", "123456", "654321"] {
+            assert!(!red.contains(token), "{red}");
+        }
     }
 
     #[test]

@@ -21,12 +21,15 @@ static LABELLED: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap_or_else(|_| unreachable!())
 });
+/// AWS Support case ids are numeric (`[Case ID 17394856201]`, `created case 17394856201`).
 static CASE_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bcase\s*(?:id|number|#)?\s*[:#]?\s*(\d{8,12})\b")
+    Regex::new(r"(?i)\bcase\s*(?:id|number|#)?\s*[:#]?\s*(\d{10,20})\b")
         .unwrap_or_else(|_| unreachable!())
 });
+/// AWS abuse report ids are numeric too (`Abuse Report [20731104589]`, `AWS Abuse Case Number:
+/// 20731104589`): the word after "abuse report" ("concerning", "regarding") is never an id.
 static ABUSE_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\babuse\s+(?:report|case|notice)\s*(?:id|number|no\.?|#)?\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9-]{5,63})\b")
+    Regex::new(r"(?i)\babuse\s+(?:report|case|notice)(?:\s+(?:id|number|no\.?))?\s*[:#]?\s*\[?(\d{8,20})\b")
         .unwrap_or_else(|_| unreachable!())
 });
 static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
@@ -79,15 +82,28 @@ pub struct ThreadKeys {
     pub normalized_subject: String,
 }
 
+/// Whether the match at `start` follows the word "abuse" ("Abuse Case Number: …" is an abuse
+/// report, not a support case).
+fn after_abuse(hay: &str, start: usize) -> bool {
+    let before = hay.get(..start).unwrap_or_default().trim_end();
+    before
+        .len()
+        .checked_sub(5)
+        .and_then(|i| before.get(i..))
+        .is_some_and(|w| w.eq_ignore_ascii_case("abuse"))
+}
+
 pub fn thread_keys(subject: &str, text: &str) -> ThreadKeys {
-    let find = |re: &Regex| {
-        [subject, text]
-            .iter()
-            .find_map(|h| re.captures(h).map(|c| c[1].to_owned()))
+    let find = |re: &Regex, skip_abuse: bool| {
+        [subject, text].iter().find_map(|h| {
+            re.captures_iter(h)
+                .find(|c| !(skip_abuse && c.get(0).is_some_and(|m| after_abuse(h, m.start()))))
+                .map(|c| c[1].to_owned())
+        })
     };
     ThreadKeys {
-        support_case_id: find(&CASE_ID),
-        abuse_report_id: find(&ABUSE_ID),
+        support_case_id: find(&CASE_ID, true),
+        abuse_report_id: find(&ABUSE_ID, false),
         normalized_subject: normalize_subject(subject),
     }
 }
@@ -157,10 +173,39 @@ mod tests {
         assert_eq!(k.support_case_id.as_deref(), Some("12345678901"));
         assert_eq!(k.normalized_subject, "[case id 12345678901] limit increase");
         let k = thread_keys(
-            "Abuse notice",
-            "Abuse Report ID: 8f2a-91cc-4471 regarding EC2",
+            "Your EC2 Abuse Report [20731104589] [AWS ID 666677778888]",
+            "",
         );
-        assert_eq!(k.abuse_report_id.as_deref(), Some("8f2a-91cc-4471"));
+        assert_eq!(k.abuse_report_id.as_deref(), Some("20731104589"));
+        let k = thread_keys(
+            "Notice",
+            "AWS Abuse Case Number: 20731104589\nAbuse Type: Port",
+        );
+        assert_eq!(k.abuse_report_id.as_deref(), Some("20731104589"));
+        assert_eq!(k.support_case_id, None);
+        let k = thread_keys("Case ID: 17394856201", "");
+        assert_eq!(k.support_case_id.as_deref(), Some("17394856201"));
+    }
+
+    #[test]
+    fn free_words_and_short_numbers_are_not_thread_ids() {
+        for (subject, text) in [
+            (
+                "Abuse report concerning your website",
+                "Abuse report regarding EC2",
+            ),
+            (
+                "Abuse notice",
+                "Abuse Report ID: 8f2a-91cc-4471 regarding EC2",
+            ),
+            ("Abuse case number: concerning-abc-123", ""),
+            ("In case you missed it", "case closed. In case 42 we said"),
+            ("Case #1234567", ""),
+        ] {
+            let k = thread_keys(subject, text);
+            assert_eq!(k.abuse_report_id, None, "{subject} / {text}");
+            assert_eq!(k.support_case_id, None, "{subject} / {text}");
+        }
         assert_eq!(
             normalize_subject("Re: Fwd:  RE:  Your   Invoice"),
             "your invoice"

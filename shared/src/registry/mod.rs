@@ -39,6 +39,11 @@ pub trait AccountRegistry: Send + Sync {
         &self,
         email: &RootEmail,
     ) -> impl Future<Output = Result<Option<RegisteredAccount>, LambdaError>> + Send;
+    /// Whether the registry knows the account: the only source of truth for its existence.
+    fn is_registered(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<bool, LambdaError>> + Send;
 }
 
 #[derive(Clone)]
@@ -91,5 +96,19 @@ impl AccountRegistry for DynamoAccountRegistry {
             root_email: email.clone(),
             contacts,
         }))
+    }
+
+    async fn is_registered(&self, account: &AccountId) -> Result<bool, LambdaError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("account_id", AttributeValue::S(account.as_str().to_owned()))
+            .projection_expression("account_id")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb:GetItem", &e))?;
+        Ok(out.item.is_some())
     }
 }

@@ -4,8 +4,13 @@
 //! |---|---|---|
 //! | `ticket#<id>` | `ticket` | the ticket: `doc` (JSON), `version`, `notified`, and `account`/`last_seen`/`status` (GSI `account-index`, whole items) |
 //! | `ses#<ses message id>` | `marker` | this delivery was recorded (→ `ticket_id`) |
-//! | `msgid#<rfc message id>` | `marker` | this RFC Message-ID was recorded (→ `ticket_id`) |
-//! | `case#<id>` / `abuse#<id>` / `subject#<account>#<category>#<subject>` | `thread` | thread keys (→ `ticket_id`, `last_seen`) |
+//! | `msgid#<scope>#<sha256(rfc message id)>` | `marker` | this RFC Message-ID was recorded for this scope (→ `ticket_id`) |
+//! | `case#<scope>#<id>` / `abuse#<scope>#<id>` / `subject#<scope>#<category>#<sha256(subject)>` | `thread` | thread keys (→ `ticket_id`, `last_seen`) |
+//!
+//! Every thread key and Message-ID marker is scoped ([`scope`]): the account, or for unrouted mail
+//! `unrouted-<hash of the envelope recipients>`, so mail never threads onto, or is swallowed as a
+//! duplicate of, another account's ticket. Mail-controlled text reaches a key only hashed, so
+//! every key stays far below DynamoDB's 2048-byte partition-key limit.
 //!
 //! `record` writes the ticket (conditional on its version), both markers (conditional on not
 //! existing) and the audit record in one `TransactWriteItems`, so a message is recorded exactly
@@ -17,12 +22,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    IncomingMessage, RecordOutcome, Ticket, TicketError, TicketStatus, TicketStore,
-    SUBJECT_THREAD_WINDOW,
+    digest, limits, scope, IncomingMessage, RecordOutcome, Ticket, TicketError, TicketStatus,
+    TicketStore, SUBJECT_THREAD_WINDOW,
 };
 use crate::audit::{backoff, AuditEntry, DynamoAuditLog, Outcome, Stream};
 use crate::aws::{classify_sdk_error, describe_sdk_error};
-use crate::mail::Category;
+use crate::mail::{Category, Decision};
 use crate::AccountId;
 
 const MAX_ATTEMPTS: u32 = 20;
@@ -59,26 +64,31 @@ where
     }
 }
 
+/// In-Reply-To / References a message is threaded by: In-Reply-To and the newest references
+/// (a header of thousands of ids costs no more than this many reads).
+const MAX_REFERENCES: usize = 20;
+
+/// The Message-ID marker of `message_id` within the message's scope.
+fn message_id_key(d: &Decision, message_id: &str) -> String {
+    format!("msgid#{}#{}", scope(d), digest(message_id))
+}
+
 /// Thread keys a message can be found by, most specific first.
 fn thread_keys(msg: &IncomingMessage) -> Vec<String> {
     let d = &msg.decision;
+    let scope = scope(d);
     let mut keys = Vec::new();
     if let Some(c) = &d.thread.support_case_id {
-        keys.push(format!("case#{c}"));
+        keys.push(format!("case#{scope}#{}", digest(c)));
     }
     if let Some(a) = &d.thread.abuse_report_id {
-        keys.push(format!("abuse#{a}"));
+        keys.push(format!("abuse#{scope}#{}", digest(a)));
     }
     if !d.thread.normalized_subject.is_empty() {
-        let account = d
-            .account_id
-            .as_ref()
-            .map(|a| a.as_str())
-            .unwrap_or("unrouted");
         keys.push(format!(
-            "subject#{account}#{}#{}",
+            "subject#{scope}#{}#{}",
             d.category.as_str(),
-            d.thread.normalized_subject
+            digest(&d.thread.normalized_subject)
         ));
     }
     keys
@@ -162,10 +172,18 @@ impl DynamoTicketStore {
             return Ok(None);
         }
         let d = &msg.decision;
-        for referenced in d.in_reply_to.iter().chain(&d.references) {
-            if let Some(id) = self.marker(format!("msgid#{referenced}")).await? {
+        let newest_refs = d.references.len().saturating_sub(MAX_REFERENCES);
+        let referenced = d
+            .in_reply_to
+            .iter()
+            .take(MAX_REFERENCES)
+            .chain(d.references[newest_refs..].iter().rev());
+        for r in referenced {
+            if let Some(id) = self.marker(message_id_key(d, r)).await? {
                 if let Some(found) = self.load(&id).await? {
-                    return Ok(Some(found));
+                    if found.0.account_id == d.account_id {
+                        return Ok(Some(found));
+                    }
                 }
             }
         }
@@ -187,7 +205,7 @@ impl DynamoTicketStore {
                 }
             }
             if let Some(found) = self.load(id).await? {
-                if !found.0.quarantined {
+                if !found.0.quarantined && found.0.account_id == d.account_id {
                     return Ok(Some(found));
                 }
             }
@@ -266,16 +284,16 @@ fn merge(mut t: Ticket, msg: &IncomingMessage) -> Ticket {
         }
     }
     t.raw_locations.push(msg.raw_location.clone());
-    t.attachments.extend(d.attachments.iter().cloned());
+    limits::append_attachments(&mut t, &d.attachments);
+    t.attachments_total = t
+        .attachments_total
+        .saturating_add(d.attachments.len() as u64);
     t.priority = t.priority.max(d.priority);
     t.summary = d.summary.clone();
     for r in &d.redactions {
         if !t.redactions.contains(r) {
             t.redactions.push(*r);
         }
-    }
-    if t.account_id.is_none() {
-        t.account_id = d.account_id.clone();
     }
     t.support_case_id = t
         .support_case_id
@@ -289,8 +307,8 @@ fn merge(mut t: Ticket, msg: &IncomingMessage) -> Ticket {
     if !(t.status == TicketStatus::Resolved && d.category == Category::Marketing) {
         t.status = TicketStatus::Updated;
     }
-    t.messages += 1;
-    t
+    t.messages = t.messages.saturating_add(1);
+    limits::fit(t)
 }
 
 /// A stored ticket item → (ticket, version).
@@ -342,7 +360,7 @@ impl TicketStore for DynamoTicketStore {
             .decision
             .message_id
             .as_ref()
-            .map(|m| format!("msgid#{m}"));
+            .map(|m| message_id_key(&msg.decision, m));
         for attempt in 0..MAX_ATTEMPTS {
             if let Some(id) = self.marker(format!("ses#{}", msg.ses_message_id)).await? {
                 return Ok(RecordOutcome::Duplicate { ticket_id: id });
@@ -384,6 +402,10 @@ impl TicketStore for DynamoTicketStore {
                 serde_json::to_value(&msg.decision.redactions).unwrap_or_default(),
             )
             .detail("raw", msg.raw_location.clone());
+            let entry = match &msg.unregistered_account {
+                Some(a) => entry.detail("unregistered_account", a.as_str()),
+                None => entry,
+            };
             let (_, audit_put) = self.audit.prepare(&entry).await?;
 
             let marker = |pk: String| {
@@ -467,8 +489,12 @@ impl TicketStore for DynamoTicketStore {
         self.marker(format!("ses#{ses_message_id}")).await
     }
 
-    async fn message_id_recorded(&self, message_id: &str) -> Result<Option<String>, TicketError> {
-        self.marker(format!("msgid#{message_id}")).await
+    async fn message_id_recorded(
+        &self,
+        decision: &Decision,
+        message_id: &str,
+    ) -> Result<Option<String>, TicketError> {
+        self.marker(message_id_key(decision, message_id)).await
     }
 
     async fn pending_notification(&self, id: &str) -> Result<Option<Ticket>, TicketError> {

@@ -3,6 +3,7 @@
 //! transaction.
 
 mod dynamo;
+pub mod limits;
 mod tasks;
 
 use std::future::Future;
@@ -61,7 +62,16 @@ pub struct Ticket {
     pub support_case_id: Option<String>,
     pub abuse_report_id: Option<String>,
     pub normalized_subject: String,
+    /// Every message of the thread; `message_ids` and `raw_locations` keep only the newest
+    /// ([`limits`]).
     pub messages: u32,
+    /// Every attachment of the thread; `attachments` keeps only the newest ([`limits`]).
+    #[serde(default)]
+    pub attachments_total: u64,
+    /// An account id the mail named (sub-address, labelled id) that the registry does not
+    /// know: the ticket is unrouted, and no audit chain or item exists for that id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unregistered_account: Option<AccountId>,
 }
 
 /// One delivered message, decided.
@@ -73,16 +83,41 @@ pub struct IncomingMessage {
     pub raw_location: String,
     pub received_at: DateTime<Utc>,
     pub decision: Decision,
+    /// The account id the mail named when the registry does not know it (the decision is then
+    /// unrouted).
+    pub unregistered_account: Option<AccountId>,
+}
+
+/// Hex SHA-256: how mail-controlled text reaches a key (fixed length, whatever its size).
+pub(crate) fn digest(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Whose tickets, thread keys and Message-ID markers a message may use: its account, or for
+/// unrouted mail its envelope recipients (unrouted mail threads only with unrouted mail to the
+/// same addresses). Mail never threads onto, or is taken for a duplicate of, another account's.
+pub(crate) fn scope(d: &Decision) -> String {
+    match &d.account_id {
+        Some(a) => a.as_str().to_owned(),
+        None => {
+            let mut r = d.recipients.clone();
+            r.sort();
+            r.dedup();
+            format!("unrouted-{}", &digest(&r.join("\n"))[..32])
+        }
+    }
 }
 
 impl IncomingMessage {
-    /// Deterministic id of the ticket this message would open: a retry computes the same one.
+    /// Deterministic id of the ticket this message would open: a retry computes the same one;
+    /// the same Message-ID in another account's mail opens another ticket.
     pub fn new_ticket_id(&self) -> String {
-        let basis = self
+        let id = self
             .decision
             .message_id
             .as_deref()
             .unwrap_or(&self.ses_message_id);
+        let basis = format!("{}\n{id}", scope(&self.decision));
         let digest = Sha256::digest(basis.as_bytes());
         format!(
             "T{}-{}",
@@ -93,7 +128,7 @@ impl IncomingMessage {
 
     pub fn new_ticket(&self) -> Ticket {
         let d = &self.decision;
-        Ticket {
+        limits::fit(Ticket {
             id: self.new_ticket_id(),
             account_id: d.account_id.clone(),
             category: d.category,
@@ -112,7 +147,7 @@ impl IncomingMessage {
             attachments: if d.quarantined {
                 Vec::new()
             } else {
-                d.attachments.clone()
+                limits::attachments(&d.attachments)
             },
             raw_locations: vec![self.raw_location.clone()],
             quarantined: d.quarantined,
@@ -122,7 +157,13 @@ impl IncomingMessage {
             abuse_report_id: d.thread.abuse_report_id.clone(),
             normalized_subject: d.thread.normalized_subject.clone(),
             messages: 1,
-        }
+            attachments_total: if d.quarantined {
+                0
+            } else {
+                d.attachments.len() as u64
+            },
+            unregistered_account: self.unregistered_account.clone(),
+        })
     }
 }
 
@@ -186,9 +227,11 @@ pub trait TicketStore: Send + Sync {
         &self,
         ses_message_id: &str,
     ) -> impl Future<Output = Result<Option<String>, TicketError>> + Send;
-    /// The ticket this RFC Message-ID was already recorded on, if it was.
+    /// The ticket this RFC Message-ID was already recorded on within the message's scope (its
+    /// account, or its recipients for unrouted mail), if it was.
     fn message_id_recorded(
         &self,
+        decision: &Decision,
         message_id: &str,
     ) -> impl Future<Output = Result<Option<String>, TicketError>> + Send;
     /// The ticket, if notifications for its latest message have not been delivered yet.

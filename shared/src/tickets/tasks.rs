@@ -52,6 +52,8 @@ impl Ticket {
             support_case_id: None,
             abuse_report_id: None,
             messages: 0,
+            attachments_total: 0,
+            unregistered_account: None,
         }
     }
 }

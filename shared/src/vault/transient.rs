@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::aws::{classify_sdk_error, describe_sdk_error};
 use crate::error::Classify;
+use crate::mail::redact::is_genuine_reset_link;
 use crate::mail::SecretKind;
 use crate::{AccountId, ErrorType};
 
@@ -65,7 +66,11 @@ pub trait TransientStore: Send + Sync {
         value: &SecretString,
     ) -> impl Future<Output = Result<StoredTransient, TransientError>> + Send;
 
-    /// Unexpired secrets of one kind for an account, newest first, decrypted.
+    /// What a check-out may show of one kind for an account: the newest unexpired secret,
+    /// decrypted, and for reset links only one on AWS's own sign-in host
+    /// ([`is_genuine_reset_link`](crate::mail::redact::is_genuine_reset_link), checked again on
+    /// read, so an item vaulted before that rule existed is never shown). At most one element:
+    /// never a page of links for an operator to choose from.
     fn unexpired(
         &self,
         account: Option<&AccountId>,
@@ -198,7 +203,7 @@ impl TransientStore for KmsTransientStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<(StoredTransient, SecretString)>, TransientError> {
         let acct = account_key(account);
-        let out = self
+        let items: Vec<HashMap<String, AttributeValue>> = self
             .ddb
             .query()
             .table_name(&self.table)
@@ -206,14 +211,17 @@ impl TransientStore for KmsTransientStore {
             .expression_attribute_values(":pk", AttributeValue::S(format!("transient#{acct}")))
             .expression_attribute_values(":kind", AttributeValue::S(format!("{}#", kind.as_str())))
             .consistent_read(true)
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| TransientError::Unavailable {
                 message: describe_sdk_error("dynamodb:Query", &e),
                 error_type: classify_sdk_error(&e),
             })?;
-        let mut found = Vec::new();
-        for item in out.items() {
+        let mut candidates = Vec::new();
+        for item in &items {
             let text = |k: &str| match item.get(k) {
                 Some(AttributeValue::S(v)) => Ok(v.clone()),
                 _ => Err(TransientError::Corrupt {
@@ -229,7 +237,7 @@ impl TransientStore for KmsTransientStore {
             if expires_at <= now {
                 continue;
             }
-            let kind = kind_from(&text("kind")?).ok_or_else(|| TransientError::Corrupt {
+            let stored_kind = kind_from(&text("kind")?).ok_or_else(|| TransientError::Corrupt {
                 reason: "unknown kind".into(),
             })?;
             let Some(AttributeValue::B(blob)) = item.get("ciphertext") else {
@@ -237,11 +245,29 @@ impl TransientStore for KmsTransientStore {
                     reason: "ciphertext missing".into(),
                 });
             };
+            candidates.push((
+                StoredTransient {
+                    pk: text("pk")?,
+                    sk: text("sk")?,
+                    kind: stored_kind,
+                    expires_at,
+                },
+                text("source")?,
+                blob.clone(),
+            ));
+        }
+        // Newest first (expiry counts from receipt); within one message, its order.
+        candidates.sort_by(|a, b| {
+            b.0.expires_at
+                .cmp(&a.0.expires_at)
+                .then_with(|| a.0.sk.cmp(&b.0.sk))
+        });
+        for (stored, source, blob) in candidates {
             let plain = self
                 .kms
                 .decrypt()
-                .ciphertext_blob(blob.clone())
-                .set_encryption_context(Some(context(&acct, kind, &text("source")?)))
+                .ciphertext_blob(blob)
+                .set_encryption_context(Some(context(&acct, stored.kind, &source)))
                 .send()
                 .await
                 .map_err(|e| TransientError::Key {
@@ -254,17 +280,11 @@ impl TransientStore for KmsTransientStore {
                 String::from_utf8(bytes.into_inner()).map_err(|_| TransientError::Corrupt {
                     reason: "not UTF-8".into(),
                 })?;
-            found.push((
-                StoredTransient {
-                    pk: text("pk")?,
-                    sk: text("sk")?,
-                    kind,
-                    expires_at,
-                },
-                SecretString::from(value),
-            ));
+            if stored.kind == SecretKind::PasswordResetLink && !is_genuine_reset_link(&value) {
+                continue;
+            }
+            return Ok(vec![(stored, SecretString::from(value))]);
         }
-        found.sort_by_key(|f| std::cmp::Reverse(f.0.expires_at));
-        Ok(found)
+        Ok(Vec::new())
     }
 }
