@@ -32,10 +32,13 @@ pub enum ErrorType {
     /// the action is refused in the request's state (self-approval, expired approval). Audited.
     /// Not retryable.
     AccessDenied,
+    /// The newest valid signed audit digest is older than allowed: the digest job stopped (or its
+    /// newest digests were deleted). Never retry: page a human.
+    AuditDigestStale,
 }
 
 impl ErrorType {
-    pub const ALL: [ErrorType; 10] = [
+    pub const ALL: [ErrorType; 11] = [
         ErrorType::ValidationError,
         ErrorType::ConfigError,
         ErrorType::NotFound,
@@ -46,6 +49,7 @@ impl ErrorType {
         ErrorType::AwsError,
         ErrorType::InternalError,
         ErrorType::AccessDenied,
+        ErrorType::AuditDigestStale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,7 @@ impl ErrorType {
             ErrorType::AwsError => "AwsError",
             ErrorType::InternalError => "InternalError",
             ErrorType::AccessDenied => "AccessDenied",
+            ErrorType::AuditDigestStale => "AuditDigestStale",
         }
     }
 
