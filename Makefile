@@ -22,7 +22,7 @@ ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: help venv tools lint build test local-up local-down demo clean fuzz bench bench-sweep
+.PHONY: help venv tools lint build test local-up local-down demo clean fuzz bench bench-sweep bench-digest
 
 help:
 	@echo "make test        fmt, clippy, infra checks, unit and integration tests"
@@ -120,3 +120,8 @@ bench: venv bench-sweep
 bench-sweep: venv
 	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
 	  cargo bench -p rootwarden-tests --bench sweep
+
+# Digest writer and verifier at the scale of an estate (DIGEST_BENCH_CHAINS, default 10,000).
+bench-digest: venv
+	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+	  cargo bench -p rootwarden-tests --bench digest

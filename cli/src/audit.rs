@@ -165,10 +165,11 @@ fn print_report(report: &FullReport) {
         } => {
             match latest {
                 Some(l) => println!(
-                    "digests   {digests} digests, latest valid #{} at {} covers {} streams  hash {}",
+                    "digests   {digests} digests, latest valid #{} at {} covers {} streams in {} pages  hash {}",
                     l.seq,
                     l.timestamp,
                     l.streams,
+                    l.pages,
                     &l.digest_hash[..16.min(l.digest_hash.len())]
                 ),
                 None => println!("digests   {digests} digests, none valid"),

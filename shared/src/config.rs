@@ -23,6 +23,7 @@ pub mod vars {
     pub const PASSWORD_LENGTH: &str = "ROOTWARDEN_PASSWORD_LENGTH";
     pub const SWEEP_CONCURRENCY: &str = "ROOTWARDEN_SWEEP_CONCURRENCY";
     pub const DIGEST_KEY: &str = "ROOTWARDEN_DIGEST_KEY";
+    pub const DIGEST_MAX_AGE_SECONDS: &str = "ROOTWARDEN_DIGEST_MAX_AGE_SECONDS";
     pub const ACCESS_POLICY: &str = "ROOTWARDEN_ACCESS_POLICY";
     /// The access function's URL (the CLI's `access` commands; stack output `AccessFunctionUrl`).
     pub const ACCESS_URL: &str = "ROOTWARDEN_ACCESS_URL";
@@ -78,6 +79,9 @@ pub struct Config {
     /// Asymmetric KMS key (SIGN_VERIFY) that signs audit digests (`None` where nothing signs or
     /// verifies digests; see [`Config::digest_key`]).
     pub digest_key: Option<String>,
+    /// The oldest the newest signed digest may be before the verifier fails with
+    /// `AuditDigestStale` (default 2 h for the hourly digest, 300 s to 30 days).
+    pub digest_max_age_seconds: u64,
     /// The break-glass access policy as JSON (`None` where nothing grants access; see
     /// [`Config::access_policy`]). Parsed and validated by `access::AccessPolicy`.
     pub access_policy: Option<String>,
@@ -87,6 +91,8 @@ pub struct Config {
 pub const DEFAULT_MAIL_MAX_BYTES: u64 = 40_000_000;
 /// A rotation waits 72 hours for its password to be applied.
 pub const DEFAULT_APPLY_TIMEOUT_SECONDS: u64 = 72 * 3600;
+/// Two runs of the hourly digest job.
+pub const DEFAULT_DIGEST_MAX_AGE_SECONDS: u64 = 2 * 3600;
 
 /// An optional whole number within a range: the default when unset, a named error when invalid.
 fn bounded<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
@@ -194,9 +200,17 @@ impl Config {
         let password_length = bounded(&get, vars::PASSWORD_LENGTH, 32usize, 20, 128)?;
         let sweep_concurrency = bounded(&get, vars::SWEEP_CONCURRENCY, 8usize, 1, 64)?;
         let digest_key = optional(vars::DIGEST_KEY);
+        let digest_max_age_seconds = bounded(
+            &get,
+            vars::DIGEST_MAX_AGE_SECONDS,
+            DEFAULT_DIGEST_MAX_AGE_SECONDS,
+            300,
+            30 * 24 * 3600,
+        )?;
         let access_policy = optional(vars::ACCESS_POLICY);
         Ok(Self {
             digest_key,
+            digest_max_age_seconds,
             access_policy,
             rotation_state_machine,
             apply_timeout_seconds,

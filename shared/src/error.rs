@@ -36,10 +36,13 @@ pub enum ErrorType {
     /// an operator must `rotation confirm` or `rotation reject` it before a new rotation starts.
     /// Not retryable.
     PendingDecisionRequired,
+    /// The newest valid signed audit digest is older than allowed: the digest job stopped (or its
+    /// newest digests were deleted). Never retry: page a human.
+    AuditDigestStale,
 }
 
 impl ErrorType {
-    pub const ALL: [ErrorType; 11] = [
+    pub const ALL: [ErrorType; 12] = [
         ErrorType::ValidationError,
         ErrorType::ConfigError,
         ErrorType::NotFound,
@@ -51,6 +54,7 @@ impl ErrorType {
         ErrorType::InternalError,
         ErrorType::AccessDenied,
         ErrorType::PendingDecisionRequired,
+        ErrorType::AuditDigestStale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +70,7 @@ impl ErrorType {
             ErrorType::InternalError => "InternalError",
             ErrorType::AccessDenied => "AccessDenied",
             ErrorType::PendingDecisionRequired => "PendingDecisionRequired",
+            ErrorType::AuditDigestStale => "AuditDigestStale",
         }
     }
 

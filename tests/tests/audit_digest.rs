@@ -183,10 +183,10 @@ async fn digests_are_signed_by_the_asymmetric_key_chained_and_verified() {
     assert_eq!(digests[1].digest.prev_digest_hash, digests[0].digest_hash);
     assert_eq!(digests[1].signing_algorithm, "ECDSA_SHA_256");
     assert_eq!(digests[1].key_id, meta.arn().unwrap());
-    let heads: Vec<(&str, u64)> = digests[1]
-        .digest
-        .heads
-        .iter()
+    let (heads, faults) = digest::load_heads(&t.store, &digests[1]).await.unwrap();
+    assert!(faults.is_empty(), "{faults:?}");
+    let heads: Vec<(&str, u64)> = heads
+        .values()
         .map(|h| (h.stream.as_str(), h.last_seq))
         .collect();
     assert_eq!(
@@ -209,7 +209,7 @@ async fn digests_are_signed_by_the_asymmetric_key_chained_and_verified() {
         "hash of the canonical bytes"
     );
     // KMS Verify really checks: a signature over another digest does not verify.
-    let other = Digest::new(9, chrono::Utc::now(), GENESIS_HASH, vec![]);
+    let (other, _) = Digest::new(9, chrono::Utc::now(), GENESIS_HASH, vec![]);
     assert!(t
         .signer
         .verify(&digests[1].digest.hash_bytes(), &digests[1].signature)
@@ -354,13 +354,19 @@ async fn modifying_a_record_is_reported_as_modification() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tampered_digest_heads_or_signature_fail_kms_verify() {
     let t = Setup::new().await;
-    // Digest 2 claims A ended at record 2 (to hide a later deletion), hash recomputed to match.
+    // Digest 2 claims A ended at record 2 (to hide a later deletion): a forged page stored under
+    // its own hash, digest 2 pointed at it, hash recomputed to match.
     let mut item = t.get(digest::DIGEST_STREAM, 2).await;
     let mut stored = digest::from_item(&item).unwrap();
-    stored.digest.heads[0].last_seq = 2;
+    let (heads, _) = digest::load_heads(&t.store, &stored).await.unwrap();
+    let mut heads: Vec<_> = heads.into_values().collect();
+    heads[0].last_seq = 2;
+    let page = digest::paginate(heads).remove(0);
+    t.put(digest::page_to_item(&page)).await;
+    stored.digest.page_hashes = vec![page.compute_hash()];
     stored.digest_hash = stored.digest.compute_hash();
     let forged = digest::to_item(&stored);
-    item.insert("heads".into(), forged["heads"].clone());
+    item.insert("page_hashes".into(), forged["page_hashes"].clone());
     item.insert("digest_hash".into(), forged["digest_hash"].clone());
     t.put(item).await;
     // Digest 1's signature bytes altered.
@@ -395,7 +401,7 @@ async fn tampered_digest_heads_or_signature_fail_kms_verify() {
 async fn a_broken_digest_chain_link_is_reported() {
     let t = Setup::new().await;
     // Someone able to call Sign replaces digest 1 with a validly signed digest of nothing.
-    let forged = Digest::new(1, chrono::Utc::now(), GENESIS_HASH, vec![]);
+    let (forged, _) = Digest::new(1, chrono::Utc::now(), GENESIS_HASH, vec![]);
     let sig = t.signer.sign(&forged.hash_bytes()).await.unwrap();
     t.put(digest::to_item(&StoredDigest {
         digest_hash: forged.compute_hash(),

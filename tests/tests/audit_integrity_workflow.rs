@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use rootwarden::audit::{AuditEntry, AuditLog, DynamoAuditLog, Stream};
+use rootwarden::audit::{
+    write_digest, AuditEntry, AuditLog, DynamoAuditLog, DynamoDigestStore, KmsDigestSigner, Stream,
+};
 use rootwarden::{AccountId, SystemClock};
 use rootwarden_tests::{build_functions, Emulator};
 
@@ -58,6 +60,11 @@ async fn state_machine_runs_the_rust_verifier_and_catches_tampering() {
             .unwrap();
         }
     }
+    // The verifier also checks the signed digests: the hourly job has written one.
+    let signer = KmsDigestSigner::from_conf(&conf, emu.env("ROOTWARDEN_DIGEST_KEY"));
+    write_digest(&DynamoDigestStore::new(log.clone()), &signer, &SystemClock)
+        .await
+        .unwrap();
     let arn = emu.stack().resources["AuditIntegrityStateMachine"]
         .arn
         .clone()
@@ -67,8 +74,19 @@ async fn state_machine_runs_the_rust_verifier_and_catches_tampering() {
     assert_eq!(ok.status(), &ExecutionStatus::Succeeded, "{ok:?}");
     let out: serde_json::Value = serde_json::from_str(ok.output().unwrap()).unwrap();
     assert_eq!(
-        out,
-        serde_json::json!({"chains": 2, "records": 6, "ok": true})
+        (
+            &out["chains"],
+            &out["records"],
+            &out["ok"],
+            &out["digest_seq"]
+        ),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(6),
+            &serde_json::json!(true),
+            &serde_json::json!(1)
+        ),
+        "{out}"
     );
 
     ddb.delete_item()
@@ -114,10 +132,21 @@ async fn state_machine_runs_the_rust_verifier_and_catches_tampering() {
 async fn direct_invoke_runs_the_handler_and_reports_its_error_type() {
     build_functions().unwrap();
     let emu = Emulator::with_functions().await.unwrap();
-    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
+    let conf = emu.sdk_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&conf);
     let name = emu.stack().resources["AuditVerifierFunction"]
         .physical_id
         .clone()
+        .unwrap();
+    // An empty log with its first digest.
+    let log = DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&conf),
+        emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    );
+    let signer = KmsDigestSigner::from_conf(&conf, emu.env("ROOTWARDEN_DIGEST_KEY"));
+    write_digest(&DynamoDigestStore::new(log), &signer, &SystemClock)
+        .await
         .unwrap();
 
     let ok = lambda
@@ -130,8 +159,19 @@ async fn direct_invoke_runs_the_handler_and_reports_its_error_type() {
     assert_eq!(ok.function_error(), None);
     let body: serde_json::Value = serde_json::from_slice(ok.payload().unwrap().as_ref()).unwrap();
     assert_eq!(
-        body,
-        serde_json::json!({"chains": 0, "records": 0, "ok": true})
+        (
+            &body["chains"],
+            &body["records"],
+            &body["ok"],
+            &body["digests"]
+        ),
+        (
+            &serde_json::json!(0),
+            &serde_json::json!(0),
+            &serde_json::json!(true),
+            &serde_json::json!(1)
+        ),
+        "{body}"
     );
 
     // A bad event is rejected with a named error, as Lambda reports handler errors.

@@ -5,7 +5,7 @@
 //!
 //! Input: `{}` or `null` (the EventBridge Scheduler payload); anything else is a
 //! `ValidationError`.
-//! Output: `{"seq": n, "streams": k, "digest_hash": "<hex>", "prev_digest_hash": "<hex>",
+//! Output: `{"seq": n, "streams": k, "pages": p, "digest_hash": "<hex>", "prev_digest_hash": "<hex>",
 //! "timestamp": "<RFC 3339>"}`.
 //! Errors (`error_type`): `ValidationError`, `ConfigError` (`ROOTWARDEN_DIGEST_KEY` unset),
 //! `AuditWriteFailed` (the digest could not be written; nothing was), `TransientAwsError` /
@@ -26,7 +26,9 @@ pub struct Request {}
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Response {
     pub seq: u64,
-    pub streams: usize,
+    pub streams: u64,
+    /// Pages of at most 1,000 heads the signed digest names.
+    pub pages: usize,
     pub digest_hash: String,
     pub prev_digest_hash: String,
     pub timestamp: String,
@@ -76,13 +78,15 @@ pub async fn run<S: DigestStore, V: DigestSigner>(
         })?;
     tracing::info!(
         seq = stored.digest.seq,
-        streams = stored.digest.heads.len(),
+        streams = stored.digest.streams,
+        pages = stored.digest.page_hashes.len(),
         digest_hash = %stored.digest_hash,
         "audit digest written"
     );
     Ok(Response {
         seq: stored.digest.seq,
-        streams: stored.digest.heads.len(),
+        streams: stored.digest.streams,
+        pages: stored.digest.page_hashes.len(),
         digest_hash: stored.digest_hash,
         prev_digest_hash: stored.digest.prev_digest_hash,
         timestamp: stored.digest.timestamp,
@@ -92,7 +96,7 @@ pub async fn run<S: DigestStore, V: DigestSigner>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rootwarden::audit::digest::{DigestItem, Signature};
+    use rootwarden::audit::digest::{DigestItem, DigestPage, PageItem, Signature};
     use rootwarden::audit::{
         verify_with_digests, AuditEntry, AuditError, AuditLog, ChainHead, DigestError,
         MemoryAuditLog, MemoryDigestStore, StoredDigest, Stream, GENESIS_HASH,
@@ -262,6 +266,12 @@ mod tests {
         async fn latest_digest(&self) -> Result<Option<DigestItem>, AuditError> {
             self.0.latest_digest().await
         }
+        async fn pages(&self, hashes: &[String]) -> Result<Vec<PageItem>, AuditError> {
+            self.0.pages(hashes).await
+        }
+        async fn put_page(&self, page: &DigestPage) -> Result<(), DigestError> {
+            self.0.put_page(page).await
+        }
         async fn put_digest(&self, _: &StoredDigest) -> Result<bool, DigestError> {
             Err(DigestError::WriteFailed {
                 message: "dynamodb:PutItem failed: AccessDeniedException".into(),
@@ -286,7 +296,7 @@ mod tests {
         run(&deps(&store, &OK, &clock), fixture("scheduler.json"))
             .await
             .unwrap();
-        store.with_digests_mut(|d| d.get_mut(&1).unwrap().digest.heads.pop());
+        store.with_digests_mut(|d| d.get_mut(&1).unwrap().digest.page_hashes.pop());
         let err = run(&deps(&store, &OK, &clock), fixture("scheduler.json"))
             .await
             .unwrap_err();

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use rootwarden::audit::DynamoAuditLog;
+use rootwarden::audit::{DynamoAuditLog, DynamoDigestStore, KmsDigestSigner};
 use rootwarden::{Config, SystemClock};
 
 #[tokio::main]
@@ -12,13 +12,26 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = rootwarden::aws::load_sdk_config().await;
     let log = DynamoAuditLog::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        config.audit_table,
+        config.audit_table.clone(),
         Arc::new(SystemClock),
     );
-    let log = &log;
+    let store = DynamoDigestStore::new(log.clone());
+    // A missing key fails every invocation with ConfigError naming the variable.
+    let signer = config
+        .digest_key()
+        .map(|key| KmsDigestSigner::new(aws_sdk_kms::Client::new(&sdk), key))
+        .inspect_err(|e| tracing::error!(error = %e, "configuration"));
+    let deps = audit_verifier::Deps {
+        log: &log,
+        store: &store,
+        signer: signer.as_ref(),
+        clock: &SystemClock,
+        max_digest_age_seconds: config.digest_max_age_seconds,
+    };
+    let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            audit_verifier::handle(log, event).await
+            audit_verifier::handle(deps, event).await
         },
     ))
     .await

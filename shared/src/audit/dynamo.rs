@@ -159,11 +159,11 @@ impl AuditLog for DynamoAuditLog {
             .items()
             .send();
         let items = collect(pages, "dynamodb:Scan").await?;
-        // The reserved `digest` stream holds signed digests, not a record chain.
+        // The reserved `digest` and `digest-page/…` keys hold signed digests, not record chains.
         let mut keys: Vec<String> = items
             .iter()
             .filter_map(|i| string(i, "stream").ok())
-            .filter(|k| k != super::digest::DIGEST_STREAM)
+            .filter(|k| !super::digest::is_reserved(k))
             .collect();
         keys.sort();
         keys.dedup();

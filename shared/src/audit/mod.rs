@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::error::Classify;
 use crate::{AccountId, ErrorType};
 
+pub use digest::{digest_age_seconds, DigestPage, LatestDigest, PAGE_SIZE};
 pub use digest::{
     verify_with_digests, write_digest, ChainHead, DigestCheck, DigestError, DigestFault,
     DigestSigner, DigestStore, DynamoDigestStore, FullReport, KmsDigestSigner, MemoryDigestStore,
@@ -363,7 +364,10 @@ pub async fn verify<L: AuditLog>(
         None => log.streams().await?,
     };
     // Digests are verified by `digest::verify_with_digests`, not as a record chain.
-    let keys: Vec<String> = keys.into_iter().filter(|k| k != DIGEST_STREAM).collect();
+    let keys: Vec<String> = keys
+        .into_iter()
+        .filter(|k| !digest::is_reserved(k))
+        .collect();
     let mut chains = Vec::with_capacity(keys.len());
     for key in keys {
         let items = log.read_stream(&key).await?;

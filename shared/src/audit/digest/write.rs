@@ -1,0 +1,77 @@
+//! Writing the next digest: pages first, then the signed digest that names them.
+
+use super::canonical::Digest;
+use super::sign::DigestSigner;
+use super::store::{DigestStore, StoredDigest};
+use super::DigestError;
+use crate::audit::GENESIS_HASH;
+use crate::Clock;
+
+/// Lost races tolerated before a digest write gives up.
+const MAX_ATTEMPTS: u32 = 5;
+/// Page writes in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// Writes the next digest of every chain head, signed, linked to the newest digest. The pages are
+/// stored before the signed digest that names them, so a digest never names a page that was not
+/// written; pages the newest digest already names (unchanged heads) are not written again.
+/// Retries when another writer took the sequence number; fails closed (no digest) otherwise.
+/// Refuses to link to a newest digest that is unreadable or no longer matches its hash.
+///
+/// (Inner futures are boxed so callers' async state machines stay within the compiler's
+/// recursion limit.)
+pub async fn write_digest<S: DigestStore, V: DigestSigner>(
+    store: &S,
+    signer: &V,
+    clock: &dyn Clock,
+) -> Result<StoredDigest, DigestError> {
+    for attempt in 0..MAX_ATTEMPTS {
+        let (seq, prev, known) = match Box::pin(store.latest_digest()).await? {
+            None => (1, GENESIS_HASH.to_owned(), Vec::new()),
+            Some(Err(m)) => {
+                return Err(DigestError::Corrupt {
+                    seq: m.seq,
+                    reason: m.reason,
+                })
+            }
+            Some(Ok(d)) => {
+                if d.digest.compute_hash() != d.digest_hash {
+                    return Err(DigestError::Corrupt {
+                        seq: d.digest.seq,
+                        reason: "its content does not match its digest hash".into(),
+                    });
+                }
+                (d.digest.seq + 1, d.digest_hash, d.digest.page_hashes)
+            }
+        };
+        let heads = Box::pin(store.heads()).await?;
+        let (digest, pages) = Digest::new(seq, clock.now(), prev, heads);
+        let known: std::collections::HashSet<String> = known.into_iter().collect();
+        let new_pages: Vec<_> = pages
+            .iter()
+            .zip(&digest.page_hashes)
+            .filter(|(_, h)| !known.contains(*h))
+            .map(|(p, _)| p)
+            .collect();
+        for chunk in new_pages.chunks(CONCURRENCY) {
+            futures::future::try_join_all(chunk.iter().map(|p| Box::pin(store.put_page(p))))
+                .await?;
+        }
+        let hash = digest.hash_bytes();
+        let sig = Box::pin(signer.sign(&hash)).await?;
+        let stored = StoredDigest {
+            digest_hash: hex::encode(hash),
+            digest,
+            signature: sig.bytes,
+            key_id: sig.key_id,
+            signing_algorithm: sig.algorithm,
+        };
+        if Box::pin(store.put_digest(&stored)).await? {
+            return Ok(stored);
+        }
+        crate::audit::backoff(attempt).await;
+    }
+    Err(DigestError::Contention {
+        attempts: MAX_ATTEMPTS,
+    })
+}
