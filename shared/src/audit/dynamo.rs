@@ -3,7 +3,7 @@
 //! Table: partition key `stream` (S), sort key `seq` (N). One item per record; attributes are the
 //! record's fields verbatim. Items are only ever created, with `attribute_not_exists(stream)`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,6 +146,38 @@ impl AuditLog for DynamoAuditLog {
             .send();
         let items = collect(pages, "dynamodb:Query").await?;
         Ok(items.iter().map(|item| from_item(stream, item)).collect())
+    }
+
+    /// One consistent Scan of the table, grouped by stream and sorted by `seq`: the table's size
+    /// in reads (1 MB per call) instead of one Query per chain.
+    async fn read_all(&self) -> Result<BTreeMap<String, Vec<StoredItem>>, AuditError> {
+        let pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut grouped: BTreeMap<String, Vec<(u64, Item)>> = BTreeMap::new();
+        for item in collect(pages, "dynamodb:Scan").await? {
+            let Ok(stream) = string(&item, "stream") else {
+                continue;
+            };
+            if super::digest::is_reserved(&stream) {
+                continue;
+            }
+            let seq = number(&item, "seq").unwrap_or(0);
+            grouped.entry(stream).or_default().push((seq, item));
+        }
+        Ok(grouped
+            .into_iter()
+            .map(|(stream, mut items)| {
+                items.sort_by_key(|(seq, _)| *seq);
+                let stored = items.iter().map(|(_, i)| from_item(&stream, i)).collect();
+                (stream, stored)
+            })
+            .collect())
     }
 
     async fn streams(&self) -> Result<Vec<String>, AuditError> {

@@ -352,6 +352,20 @@ pub trait AuditLog: Send + Sync {
     ) -> impl Future<Output = Result<Vec<StoredItem>, AuditError>> + Send;
     /// Every record chain key present, sorted (never the reserved [`DIGEST_STREAM`]).
     fn streams(&self) -> impl Future<Output = Result<Vec<String>, AuditError>> + Send;
+    /// Every record chain (never the reserved streams), each ascending by `seq`. The default
+    /// reads chain by chain; an adapter that can read the whole store in bulk overrides it.
+    fn read_all(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<String, Vec<StoredItem>>, AuditError>> + Send {
+        async move {
+            let mut all = BTreeMap::new();
+            for key in self.streams().await? {
+                let items = self.read_stream(&key).await?;
+                all.insert(key, items);
+            }
+            Ok(all)
+        }
+    }
 }
 
 /// Verifies one chain, or all of them.

@@ -55,12 +55,17 @@ struct Estate {
 
 impl Estate {
     async fn new(emu: Emulator) -> Self {
+        Self::paged(emu, audit::PAGE_SIZE).await
+    }
+
+    /// Digests written in pages of at most `page_size` heads.
+    async fn paged(emu: Emulator, page_size: usize) -> Self {
         let table = emu.env("ROOTWARDEN_AUDIT_TABLE");
         let sdk = emu.sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let log = DynamoAuditLog::new(ddb.clone(), &table, Arc::new(SystemClock));
         Self {
-            store: DynamoDigestStore::new(log.clone()),
+            store: DynamoDigestStore::new(log.clone()).with_page_size(page_size),
             signer: KmsDigestSigner::from_conf(&sdk, emu.env("ROOTWARDEN_DIGEST_KEY")),
             emu,
             ddb,
@@ -143,6 +148,11 @@ impl Estate {
 /// this shape): four pages, the last of 500.
 const CHAINS: u64 = 3_500;
 
+/// Where a test is about pages rather than scale: five pages of at most ten heads (the digest
+/// format is the same at any page size; verification reads whatever pages a digest names).
+const SMALL_PAGE: usize = 10;
+const SMALL_ESTATE: u64 = 45;
+
 impl Estate {
     async fn digest(&self) -> audit::StoredDigest {
         audit::write_digest(&self.store, &self.signer, &SystemClock)
@@ -199,7 +209,7 @@ impl Estate {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_digest_over_more_chains_than_one_item_holds_is_written_and_verifies() {
     let t = Estate::new(Emulator::with_stack().await.unwrap()).await;
-    t.seed(CHAINS, 2).await;
+    t.seed(CHAINS, 1).await;
     let written = audit::write_digest(&t.store, &t.signer, &SystemClock).await;
     assert!(
         written.is_ok(),
@@ -228,11 +238,11 @@ async fn a_digest_over_more_chains_than_one_item_holds_is_written_and_verifies()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn truncating_the_newest_records_of_a_chain_in_a_later_page_is_detected() {
-    let t = Estate::new(Emulator::with_stack().await.unwrap()).await;
-    t.seed(CHAINS, 2).await;
+    let t = Estate::paged(Emulator::with_stack().await.unwrap(), SMALL_PAGE).await;
+    t.seed(SMALL_ESTATE, 2).await;
     t.digest().await;
     // A chain in the fourth page loses its newest record: the chain alone still verifies.
-    let victim = account(3_200).key();
+    let victim = account(32).key();
     t.delete(&victim, 2).await;
     let report = t.verify().await;
     assert!(report.chains.iter().all(|c| c.fault.is_none()));
@@ -249,13 +259,13 @@ async fn truncating_the_newest_records_of_a_chain_in_a_later_page_is_detected() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_or_altering_a_digest_page_is_detected() {
-    let t = Estate::new(Emulator::with_stack().await.unwrap()).await;
-    t.seed(CHAINS, 2).await;
+    let t = Estate::paged(Emulator::with_stack().await.unwrap(), SMALL_PAGE).await;
+    t.seed(SMALL_ESTATE, 2).await;
     let d = t.digest().await;
     let page = |k: usize| format!("{PAGE_STREAM_PREFIX}{}", d.digest.page_hashes[k - 1]);
     // Truncate a chain of page 3 and edit page 3 to match (the head now says record 1), so
     // measuring against the page would find nothing.
-    let victim = account(2_500).key();
+    let victim = account(25).key();
     t.delete(&victim, 2).await;
     let mut item = t.get(&page(3), 1).await;
     let mut p = digest::page_from_item(&item).unwrap();

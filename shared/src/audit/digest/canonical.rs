@@ -92,11 +92,16 @@ impl DigestPage {
 }
 
 /// Splits heads (sorted here) into pages of at most [`PAGE_SIZE`].
-pub fn paginate(mut heads: Vec<ChainHead>) -> Vec<DigestPage> {
+pub fn paginate(heads: Vec<ChainHead>) -> Vec<DigestPage> {
+    paginate_by(heads, PAGE_SIZE)
+}
+
+/// Splits heads (sorted here) into pages of at most `page_size` (1 to [`PAGE_SIZE`]) heads.
+pub fn paginate_by(mut heads: Vec<ChainHead>, page_size: usize) -> Vec<DigestPage> {
     heads.sort();
     heads.dedup_by(|a, b| a.stream == b.stream);
     heads
-        .chunks(PAGE_SIZE)
+        .chunks(page_size.clamp(1, PAGE_SIZE))
         .map(|c| DigestPage { heads: c.to_vec() })
         .collect()
 }
@@ -136,7 +141,19 @@ impl Digest {
         prev_digest_hash: impl Into<String>,
         heads: Vec<ChainHead>,
     ) -> (Self, Vec<DigestPage>) {
-        let pages = paginate(heads);
+        Self::paged(seq, at, prev_digest_hash, heads, PAGE_SIZE)
+    }
+
+    /// [`Digest::new`] with pages of at most `page_size` heads (verification reads whatever
+    /// pages a digest names, so the size is the writer's choice).
+    pub fn paged(
+        seq: u64,
+        at: chrono::DateTime<chrono::Utc>,
+        prev_digest_hash: impl Into<String>,
+        heads: Vec<ChainHead>,
+        page_size: usize,
+    ) -> (Self, Vec<DigestPage>) {
+        let pages = paginate_by(heads, page_size);
         let digest = Self {
             seq,
             timestamp: at.to_rfc3339_opts(SecondsFormat::Millis, true),

@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::canonical::{ChainHead, Digest, DigestPage, DIGEST_VERSION};
+use super::canonical::{ChainHead, Digest, DigestPage, DIGEST_VERSION, PAGE_SIZE};
 use super::DigestError;
 use crate::audit::dynamo::{collect, number, string};
 use crate::audit::{AuditError, AuditLog, DynamoAuditLog, MemoryAuditLog};
@@ -66,6 +66,10 @@ pub type PageItem = Option<Result<DigestPage, String>>;
 
 /// Where digests live, and where chain heads are read from.
 pub trait DigestStore: Send + Sync {
+    /// How many heads the writer puts in one page.
+    fn page_size(&self) -> usize {
+        PAGE_SIZE
+    }
     /// The newest record of every record chain, sorted by stream.
     fn heads(&self) -> impl Future<Output = Result<Vec<ChainHead>, AuditError>> + Send;
     /// Every stored signed digest (without pages), ascending by `seq`.
@@ -213,11 +217,22 @@ pub fn page_from_item(item: &Item) -> Result<DigestPage, String> {
 #[derive(Clone)]
 pub struct DynamoDigestStore {
     log: DynamoAuditLog,
+    page_size: usize,
 }
 
 impl DynamoDigestStore {
     pub fn new(log: DynamoAuditLog) -> Self {
-        Self { log }
+        Self {
+            log,
+            page_size: PAGE_SIZE,
+        }
+    }
+
+    /// Pages of at most `page_size` heads (1 to [`PAGE_SIZE`]): smaller pages let a test cover
+    /// many pages with few chains.
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.clamp(1, PAGE_SIZE);
+        self
     }
 
     async fn query(&self, stream: &str, newest_only: bool) -> Result<Vec<Item>, AuditError> {
@@ -262,6 +277,10 @@ impl DynamoDigestStore {
 }
 
 impl DigestStore for DynamoDigestStore {
+    fn page_size(&self) -> usize {
+        self.page_size
+    }
+
     /// One consistent Scan of the table, projected to `stream`, `seq` and `hash`: the newest
     /// record of each chain is its highest `seq`. Costs the table's size in reads (1 MB per
     /// call), not one Query per chain.

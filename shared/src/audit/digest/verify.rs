@@ -386,22 +386,27 @@ pub async fn verify_with_digests<L: AuditLog, S: DigestStore, V: DigestSigner>(
         }
         None => BTreeMap::new(),
     };
-    let keys = match only {
-        Some(s) => vec![s.key()],
+    // Every chain: one chain by Query, or the whole estate in one bulk read (a Scan for
+    // DynamoDB) instead of a Query per chain.
+    let stored_chains = match only {
+        Some(s) => {
+            let key = s.key();
+            let stored = Box::pin(log.read_stream(&key)).await?;
+            BTreeMap::from([(key, stored)])
+        }
         None => {
-            let mut keys = Box::pin(log.streams()).await?;
+            let mut all = Box::pin(log.read_all()).await?;
+            all.retain(|k, _| !is_reserved(k));
             // A stream the digest knows but the table no longer holds was deleted outright.
-            keys.extend(heads.keys().cloned());
-            keys.retain(|k| !is_reserved(k));
-            keys.sort();
-            keys.dedup();
-            keys
+            for key in heads.keys() {
+                all.entry(key.clone()).or_default();
+            }
+            all
         }
     };
     let digest_seq = latest.as_ref().map(|d| d.digest.seq).unwrap_or(0);
-    let mut chains = Vec::with_capacity(keys.len());
-    for key in keys {
-        let stored = Box::pin(log.read_stream(&key)).await?;
+    let mut chains = Vec::with_capacity(stored_chains.len());
+    for (key, stored) in stored_chains {
         if !stored.is_empty() || only.is_some() {
             chains.push(verify_chain(&key, &stored));
         }

@@ -45,7 +45,7 @@ pub async fn write_digest<S: DigestStore, V: DigestSigner>(
             }
         };
         let heads = Box::pin(store.heads()).await?;
-        let (digest, pages) = Digest::new(seq, clock.now(), prev, heads);
+        let (digest, pages) = Digest::paged(seq, clock.now(), prev, heads, store.page_size());
         let known: std::collections::HashSet<String> = known.into_iter().collect();
         let new_pages: Vec<_> = pages
             .iter()
