@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     moto_patches.patch_ses_lambda_validation()
     moto_patches.patch_model_data()
     moto_patches.patch_stop_execution()
+    moto_patches.patch_dynamodb_write_atomicity()
 
     from werkzeug.serving import make_server
 

@@ -238,6 +238,33 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     t = ddb.describe_table(TableName=f"{stack}-audit")["Table"]
     check("table has GSI by-account", [g["IndexName"] for g in t.get("GlobalSecondaryIndexes", [])] == ["by-account"])
     check("table has a stream", bool(t.get("LatestStreamArn")))
+    # Concurrent conditional transactions on one key: exactly one wins and its write stays (moto
+    # rolled a failed transaction back to a snapshot, erasing a concurrent winner's write).
+    race = f"{stack}-race"
+    ddb.create_table(TableName=race, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    from concurrent.futures import ThreadPoolExecutor
+
+    def contend(key: str, i: int) -> bool:
+        try:
+            ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": race, "Item": {"pk": {"S": key}, "by": {"S": str(i)}},
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": race, "Item": {"pk": {"S": f"{key}/{i}"}}}},
+            ])
+            return True
+        except ddb.exceptions.TransactionCanceledException:
+            return False
+
+    lost = []
+    with ThreadPoolExecutor(8) as pool:
+        for r in range(25):
+            key = f"race-{r}"
+            wins = list(pool.map(lambda i: contend(key, i), range(8)))
+            if wins.count(True) != 1 or "Item" not in ddb.get_item(TableName=race, Key={"pk": {"S": key}}):
+                lost.append((key, wins.count(True)))
+    check("concurrent conditional transactions: one winner, its write kept", not lost, lost)
     ttl = ddb.describe_time_to_live(TableName=f"{stack}-audit")["TimeToLiveDescription"]
     check("table TTL enabled on expires_at", ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") == "expires_at", ttl)
     kms = client("kms")

@@ -19,6 +19,13 @@
       and its token stayed valid. Now it is ABORTED at once, as in AWS, and stays ABORTED.
   moto.stepfunctions.responses.StepFunctionResponse.send_task_failure
       dropped the request's `cause`, so a Catch saw an empty Cause; it is passed on now.
+  moto.dynamodb.models.DynamoDBBackend.{transact_write_items, put_item, update_item,
+  delete_item, batch_write_item}
+      TransactWriteItems snapshots each table it touches and, when a condition fails, puts the
+      snapshot back. The server is threaded, so a concurrent write that landed in between (the
+      winner of the race the condition was there to decide) was erased by the loser's rollback,
+      which DynamoDB never does. Item writes now hold one lock, so a transaction is atomic with
+      respect to every other write.
 """
 from __future__ import annotations
 
@@ -151,6 +158,26 @@ def patch_stop_execution() -> None:
         return EmptyResult()
 
     StepFunctionResponse.send_task_failure = send_task_failure
+
+
+def patch_dynamodb_write_atomicity() -> None:
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()  # re-entrant: update_item and transactions call other writers
+
+    def locked(original):
+        @functools.wraps(original)
+        def write(self, *args, **kwargs):
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return write
+
+    for name in ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item"):
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
 
 
 def configure_moto(function_host: bool) -> None:
