@@ -27,6 +27,8 @@ say "Every chain verifies"
 run $RW audit verify
 
 say "The daily audit-integrity workflow: Step Functions runs the Rust audit-verifier Lambda"
+echo "  It checks the chains and the newest signed digest, so the hourly digest job runs first:"
+$PY scripts/demo_aws.py invoke AuditDigestFunction
 $PY scripts/demo_aws.py run-integrity intact-$(date +%s)
 
 say "Inbound root mail: SES stores each message in S3 and invokes the inbound-mail Lambda"
