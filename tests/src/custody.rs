@@ -209,3 +209,45 @@ pub async fn assert_audit_intact(emu: &Emulator, account: Option<&AccountId>) {
         report.first_fault()
     );
 }
+
+/// The stack's rotation state machine ARN.
+pub fn rotation_state_machine(emu: &Emulator) -> String {
+    config(emu).rotation_state_machine().unwrap().to_owned()
+}
+
+/// The ARN of execution `name` of `state_machine`.
+pub fn execution_arn(state_machine: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine.replace(":stateMachine:", ":execution:")
+    )
+}
+
+/// Polls until `f` returns Some, for up to 60 s; panics naming `what` after that.
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..600 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The rotation record of `execution` once it awaits its apply step with a task token.
+pub async fn awaiting_apply(
+    deps: &Deps,
+    a: &AccountId,
+    execution: &str,
+) -> rootwarden::rotation::RotationRecord {
+    eventually("the rotation to await its apply step", || async {
+        deps.rotations.get(a, execution).await.unwrap().filter(|r| {
+            r.stage == rootwarden::rotation::RotationStage::AwaitingApply && r.task_token.is_some()
+        })
+    })
+    .await
+}

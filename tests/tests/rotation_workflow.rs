@@ -13,10 +13,11 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{Duration, Utc};
 use rootwarden::registry::RotationReason;
-use rootwarden::rotation::{self, Deps, RotationRecord, RotationStage};
+use rootwarden::rotation::{self, RotationStage};
 use rootwarden::tickets::{TicketStatus, TicketStore};
 use rootwarden::vault::{CredentialKind, Stage, Vault};
 use rootwarden::AccountId;
+use rootwarden_tests::custody::{awaiting_apply, eventually, execution_arn};
 use rootwarden_tests::{build_functions, cli_bin, custody, repo_root, Emulator};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -30,43 +31,7 @@ async fn functions() -> Emulator {
 }
 
 fn arn_of(emu: &Emulator) -> String {
-    custody::config(emu)
-        .rotation_state_machine()
-        .unwrap()
-        .to_owned()
-}
-
-fn execution_arn(state_machine: &str, name: &str) -> String {
-    format!(
-        "{}:{name}",
-        state_machine.replace(":stateMachine:", ":execution:")
-    )
-}
-
-/// Polls until `f` returns Some, for up to 60 s.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..600 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-async fn awaiting_apply(deps: &Deps, a: &AccountId, execution: &str) -> RotationRecord {
-    eventually("the rotation to await its apply step", || async {
-        deps.rotations
-            .get(a, execution)
-            .await
-            .unwrap()
-            .filter(|r| r.stage == RotationStage::AwaitingApply && r.task_token.is_some())
-    })
-    .await
+    custody::rotation_state_machine(emu)
 }
 
 async fn finished(emu: &Emulator, arn: &str) -> (ExecutionStatus, Value) {

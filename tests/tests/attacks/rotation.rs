@@ -5,7 +5,6 @@
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -18,6 +17,7 @@ use rootwarden::rotation::{self, sweep, Deps, RotationRecord, RotationStage};
 use rootwarden::tickets::TicketStore;
 use rootwarden::vault::{CredentialKind, Stage, Vault};
 use rootwarden::{AccountId, Clock, ErrorType, SystemClock};
+use rootwarden_tests::custody::{awaiting_apply, eventually, execution_arn};
 use rootwarden_tests::{build_functions, cli_bin, custody, Emulator};
 use secrecy::ExposeSecret;
 
@@ -32,43 +32,7 @@ async fn functions() -> Emulator {
 }
 
 fn state_machine(emu: &Emulator) -> String {
-    custody::config(emu)
-        .rotation_state_machine()
-        .unwrap()
-        .to_owned()
-}
-
-fn execution_arn(state_machine: &str, name: &str) -> String {
-    format!(
-        "{}:{name}",
-        state_machine.replace(":stateMachine:", ":execution:")
-    )
-}
-
-/// Polls until `f` returns Some, for up to 60 s.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..600 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-async fn awaiting_apply(deps: &Deps, a: &AccountId, execution: &str) -> RotationRecord {
-    eventually("the rotation to await its apply step", || async {
-        deps.rotations
-            .get(a, execution)
-            .await
-            .unwrap()
-            .filter(|r| r.stage == RotationStage::AwaitingApply && r.task_token.is_some())
-    })
-    .await
+    custody::rotation_state_machine(emu)
 }
 
 async fn ended(deps: &Deps, arn: &str) -> ExecutionStatus {
