@@ -4,10 +4,11 @@
     .venv/bin/python emulator/launcher.py [--host 127.0.0.1] [--port 0] --ready-file PATH
         [--function-host --bin-dir DIR]
         [--provision TEMPLATE_YAML --stack-name NAME [--param Key=Value ...]]
-        [--env-file PATH] [--verbose]
+        [--env-file PATH] [--verbose] [--no-iam]
 
 When everything is up, PATH is written atomically with
-    {"pid", "port", "endpoint", "function_host_port", "stack"}
+    {"pid", "port", "endpoint", "function_host_port", "stack", "iam_enforced", "principals"}
+IAM is enforced unless --no-iam: see principals.py for who acts as whom.
 SIGTERM / SIGINT stop the function host and its handler processes and exit 0.
 """
 from __future__ import annotations
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--param", action="append", default=[], metavar="Key=Value")
     ap.add_argument("--env-file")
     ap.add_argument("--verbose", action="store_true", help="log every HTTP request")
+    ap.add_argument("--no-iam", action="store_true",
+                    help="do not enforce IAM (by default every call is checked against the caller's policies)")
     a = ap.parse_args(argv)
     if a.function_host and not a.bin_dir:
         ap.error("--function-host needs --bin-dir")
@@ -136,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     moto_patches.patch_model_data()
     moto_patches.patch_stop_execution()
     moto_patches.patch_dynamodb_write_atomicity()
+    from rootwarden_ext import service_credentials
+
+    service_credentials.patch_step_functions_credentials()
 
     from werkzeug.serving import make_server
 
@@ -160,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
                      name="moto-server", daemon=True).start()
     _wait_http(f"{endpoint}/_rootwarden/health")
     log(f"moto {moto_version} listening on {endpoint} (pid {os.getpid()})")
+    service_credentials.set_endpoint(endpoint)
+    import principals as local_principals
+
+    people = local_principals.bootstrap(enforce=not a.no_iam)
+    info["iam_enforced"] = not a.no_iam
 
     fh_port = None
     if a.function_host:
@@ -182,21 +193,35 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             t1 = time.time()
+            deployer = people["deployer"]
             stack = prov.provision(a.provision, a.stack_name, endpoint, prov.parse_params(a.param),
-                                   log=lambda m: log(f"provision: {m}"))
+                                   log=lambda m: log(f"provision: {m}"),
+                                   aws_access_key_id=deployer["access_key_id"],
+                                   aws_secret_access_key=deployer["secret_access_key"])
             log(f"provisioned stack {a.stack_name}: {len(stack['resources'])} resources "
                 f"in {time.time() - t1:.1f}s")
+            if os.environ.get("ROOTWARDEN_IAM_CALL_LOG_DIR"):
+                import iam_usage
+
+                iam_usage.write_roles(os.environ["ROOTWARDEN_IAM_CALL_LOG_DIR"], stack, a.provision)
         except Exception as e:
             log(f"provisioning {a.provision} failed: {e}")
             _shutdown(1)
 
+    try:
+        people.update(local_principals.operators(endpoint, stack))
+    except Exception as e:
+        log(f"operator principals failed: {e}")
+        _shutdown(1)
+
     if a.env_file:
+        # what the CLI runs as: the operator alice's session of the stack's OperatorRole (else the harness)
+        who = people.get("operators", {}).get("alice") or people["harness"]
         env = {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            **local_principals.env_of(who),
         }
         if stack:
             env.update(stack.get("env") or {})
@@ -207,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         _write_atomic(a.env_file, env_file_text(env))
 
     ready = {"pid": os.getpid(), "port": port, "endpoint": endpoint,
-             "function_host_port": fh_port, "stack": stack}
+             "function_host_port": fh_port, "stack": stack, "iam_enforced": not a.no_iam,
+             "principals": {k: v for k, v in people.items() if k != "deployer"}}
     _write_atomic(a.ready_file, json.dumps(ready, indent=2) + "\n")
     log(f"ready in {time.time() - t0:.2f}s -> {a.ready_file}")
 

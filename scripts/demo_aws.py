@@ -5,13 +5,25 @@ import time
 
 import boto3
 
+_session = []
+
+
+def _aws():
+    """boto3 as the harness (the demo's outside world: SES storing mail, a scheduler, a person
+    editing a table). The CLI runs as the operator alice (.local/env); IAM is enforced."""
+    if not _session:
+        who = json.load(open(".local/ready.json"))["principals"]["harness"]
+        _session.append(boto3.Session(aws_access_key_id=who["access_key_id"],
+                                      aws_secret_access_key=who["secret_access_key"]))
+    return _session[0]
+
 
 def principals():
     """IAM users on the emulator, each with its own keys (.local/principals/<name>.env), and an
     access policy naming them (.local/access-policy.json), set on the access function."""
     import os
 
-    iam = boto3.client("iam")
+    iam = _aws().client("iam")
     os.makedirs(".local/principals", exist_ok=True)
     arns = {}
     for name in ("alice", "bob", "mallory"):
@@ -19,6 +31,17 @@ def principals():
             iam.create_user(UserName=name)
         except iam.exceptions.EntityAlreadyExistsException:
             pass
+        # what a person needs to use break-glass access: invoke the access function's URL
+        # (the function itself decides whether this person may request, approve or check out)
+        ready = json.load(open(".local/ready.json"))
+        managed = (ready["stack"].get("outputs") or {}).get("AccessUserPolicyArn")
+        if managed:
+            iam.attach_user_policy(UserName=name, PolicyArn=managed)
+        else:
+            fn_arn = ready["stack"]["resources"]["AccessFunction"]["arn"]
+            iam.put_user_policy(UserName=name, PolicyName="break-glass-access", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": fn_arn,
+                                                        "Action": ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]}]}))
         k = iam.create_access_key(UserName=name)["AccessKey"]
         with open(f".local/principals/{name}.env", "w") as f:
             f.write(f"AWS_ACCESS_KEY_ID={k['AccessKeyId']}\nAWS_SECRET_ACCESS_KEY={k['SecretAccessKey']}\n")
@@ -36,7 +59,7 @@ def principals():
     # The policy is the access function's (a deployment sets the template's AccessPolicy).
     ready = json.load(open(".local/ready.json"))
     fn = ready["stack"]["resources"]["AccessFunction"]["physical_id"]
-    lam = boto3.client("lambda")
+    lam = _aws().client("lambda")
     env = lam.get_function_configuration(FunctionName=fn).get("Environment", {}).get("Variables", {})
     env["ROOTWARDEN_ACCESS_POLICY"] = json.dumps(policy)
     lam.update_function_configuration(FunctionName=fn, Environment={"Variables": env})
@@ -54,7 +77,7 @@ def stack():
 def run_integrity(name, expect_failure=False):
     ready = json.load(open(".local/ready.json"))
     arn = ready["stack"]["resources"]["AuditIntegrityStateMachine"]["arn"]
-    sfn = boto3.client("stepfunctions")
+    sfn = _aws().client("stepfunctions")
     ex = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"]
     while True:
         d = sfn.describe_execution(executionArn=ex)
@@ -77,7 +100,7 @@ def run_integrity(name, expect_failure=False):
 def tamper(account, seq):
     import os
 
-    table = boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_AUDIT_TABLE"])
+    table = _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_AUDIT_TABLE"])
     key = {"stream": f"account/{account}", "seq": int(seq)}
     before = table.get_item(Key=key)["Item"]["reason"]
     table.update_item(Key=key, UpdateExpression="SET reason = :r", ExpressionAttributeValues={":r": "nothing happened here"})
@@ -87,7 +110,7 @@ def tamper(account, seq):
 def register(account, email):
     import os
 
-    boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_ACCOUNTS_TABLE"]).put_item(
+    _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_ACCOUNTS_TABLE"]).put_item(
         Item={"account_id": account, "root_email": email.lower(), "status": "active"}
     )
     print(f"  registry: {email} -> {account}")
@@ -99,7 +122,7 @@ def deliver(path, recipient, ses_id):
     import os
 
     bucket, prefix = os.environ["ROOTWARDEN_MAIL_BUCKET"], os.environ.get("ROOTWARDEN_MAIL_PREFIX", "")
-    boto3.client("s3").put_object(Bucket=bucket, Key=prefix + ses_id, Body=open(path, "rb").read())
+    _aws().client("s3").put_object(Bucket=bucket, Key=prefix + ses_id, Body=open(path, "rb").read())
     event = json.load(open("tests/fixtures/ses/lambda-event.json"))
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     rec = event["Records"][0]["ses"]
@@ -108,7 +131,7 @@ def deliver(path, recipient, ses_id):
     rec["receipt"]["recipients"] = [recipient]
     ready = json.load(open(".local/ready.json"))
     fn = ready["stack"]["resources"]["InboundMailFunction"]["physical_id"]
-    out = boto3.client("lambda").invoke(FunctionName=fn, Payload=json.dumps(event).encode())
+    out = _aws().client("lambda").invoke(FunctionName=fn, Payload=json.dumps(event).encode())
     body = json.loads(out["Payload"].read())
     if out.get("FunctionError"):
         sys.exit(f"  inbound-mail failed: {body}")
@@ -123,7 +146,7 @@ def deliver(path, recipient, ses_id):
 def vault_summary():
     import os
 
-    items = boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_VAULT_TABLE"]).scan()["Items"]
+    items = _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_VAULT_TABLE"]).scan()["Items"]
     for it in items:
         if not it["pk"].startswith("transient#"):
             continue
@@ -136,7 +159,7 @@ def make_due(account):
     import os
 
     due = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_ACCOUNTS_TABLE"]).update_item(
+    _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_ACCOUNTS_TABLE"]).update_item(
         Key={"account_id": account}, UpdateExpression="SET rotation_due = :d", ExpressionAttributeValues={":d": due}
     )
     print(f"  {account}: rotation due {due} (maximum age reached)")
@@ -146,7 +169,7 @@ def invoke(logical, payload="{}"):
     """Invokes a stack function the way its schedule does; prints and returns its output."""
     ready = json.load(open(".local/ready.json"))
     fn = ready["stack"]["resources"][logical]["physical_id"]
-    out = boto3.client("lambda").invoke(FunctionName=fn, Payload=payload.encode())
+    out = _aws().client("lambda").invoke(FunctionName=fn, Payload=payload.encode())
     body = json.loads(out["Payload"].read())
     print(f"  {logical}: {json.dumps(body)}")
     if out.get("FunctionError"):
@@ -158,7 +181,7 @@ def wait_rotation(account, stage, timeout=60):
     """Waits until the account's newest rotation reaches `stage` (awaiting-apply needs its token)."""
     import os
 
-    table = boto3.resource("dynamodb").Table(os.environ["ROOTWARDEN_WORKFLOWS_TABLE"])
+    table = _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_WORKFLOWS_TABLE"])
     deadline = time.time() + timeout
     while time.time() < deadline:
         items = table.query(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .common import log
+from .service_credentials import function_credentials
 
 INITIAL_SLOTS = 128
 SLOT_GROWTH = 64
@@ -237,9 +238,6 @@ class FunctionHost:
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}",
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(getattr(fn, "memory_size", 128) or 128),
             "AWS_LAMBDA_FUNCTION_VERSION": version,
@@ -250,6 +248,8 @@ class FunctionHost:
             "LAMBDA_TASK_ROOT": self.bin_dir,
         })
         env.setdefault("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        # the function's own execution role, as Lambda gives it (the IAM engine checks every call)
+        env.update(function_credentials(fn))
         return env
 
     def _ensure_process(self, pool: Pool) -> bool:
@@ -319,7 +319,10 @@ class FunctionHost:
                 f"No executable handler binary for function {name}: {binary} does not exist. Build "
                 "it, or point the function at another binary with its ROOTWARDEN_BINARY environment "
                 "variable or its rootwarden:binary tag.")
-        env = self.function_env(fn, version)
+        try:
+            env = self.function_env(fn, version)
+        except Exception as e:  # no role, or the role is gone: Lambda cannot start the sandbox
+            return False, error_payload("FunctionHostError", f"cannot give {name} its execution role: {e}")
         try:
             mtime = os.stat(binary).st_mtime_ns
         except OSError:

@@ -1,7 +1,7 @@
 """WSGI middleware in front of moto's server app.
 
 Order of handling:
-  /_rootwarden/...                 test-only endpoints (unsigned, plain JSON)
+  /_rootwarden/...                 test-only endpoints (unsigned, plain JSON), incl. firing a schedule
   /lambda-url/<id>/...             Lambda function URLs, AWS_IAM (SigV4 verified; function_urls)
   Invoke of a URL-only function    AccessDeniedException without an identity-policy grant
   key of an AssumeRoot session     root-session emulation (IAM root state, S3/SQS unlock, else AccessDenied)
@@ -17,12 +17,13 @@ import re
 import traceback
 from typing import Any, Callable
 
-from . import account_api, function_urls, kms_state
+from . import account_api, function_urls, kms_state, service_credentials
 from .common import Req, Resp, log, plain_json, query_error
 from .root_sessions import RootStore, test_endpoint as root_state_endpoint
 
 _ROOT_STATE_RE = re.compile(r"^/_rootwarden/root-state/([^/]+)/?$")
 _EMAIL_RE = re.compile(r"^/_rootwarden/primary-email/([^/]+)(/otp|/otp/expire)?/?$")
+_FIRE_RE = re.compile(r"^/_rootwarden/schedules/([A-Za-z0-9_.-]+)/fire/?$")
 
 
 class RootWardenMiddleware:
@@ -90,6 +91,9 @@ class RootWardenMiddleware:
         m = _EMAIL_RE.match(path)
         if m:
             return self.accounts.test_endpoint(req, m.group(1), m.group(2) or "")
+        m = _FIRE_RE.match(path)
+        if m and req.method == "POST":
+            return service_credentials.fire_schedule(req, m.group(1))
         if path.rstrip("/") == "/_rootwarden/health":
             return plain_json(200, {"status": "ok", **self.info()})
         if path.rstrip("/") == "/_rootwarden/sessions" and req.method == "GET":

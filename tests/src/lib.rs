@@ -46,6 +46,32 @@ pub struct Stack {
     #[serde(default)]
     pub client_env: HashMap<String, String>,
     pub resources: HashMap<String, StackResource>,
+    /// Role ARN of each function, state machine and schedule (by its logical id, and by the
+    /// role's own logical id), as the provisioner created them.
+    #[serde(default)]
+    pub roles: HashMap<String, String>,
+    #[serde(default)]
+    pub outputs: HashMap<String, serde_json::Value>,
+}
+
+/// An IAM principal of the local stack with its keys (an IAM user, or a role session).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Principal {
+    pub arn: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub session_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Principals {
+    /// The tests' own identity: allowed everything in IAM, but (like any administrator) not
+    /// allowed to use the vault or digest keys, whose key policies name only their roles.
+    pub harness: Option<Principal>,
+    /// alice and bob: operators, each a session of the stack's OperatorRole named after them.
+    #[serde(default)]
+    pub operators: HashMap<String, Principal>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,12 +81,19 @@ struct Ready {
     endpoint: String,
     function_host_port: Option<u16>,
     stack: Option<Stack>,
+    #[serde(default)]
+    principals: Principals,
+    #[serde(default)]
+    iam_enforced: bool,
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct Options {
     pub provision: bool,
     pub function_host: bool,
+    /// Provision this template instead of `infra/template.yaml` (e.g. a copy with a permission
+    /// removed).
+    pub template: Option<PathBuf>,
 }
 
 pub struct Emulator {
@@ -69,6 +102,10 @@ pub struct Emulator {
     pub function_host_port: Option<u16>,
     pub stack: Option<Stack>,
     pub pid: u32,
+    pub principals: Principals,
+    /// Whether the emulator checks every call against the caller's IAM policies (always, unless
+    /// started with --no-iam).
+    pub iam_enforced: bool,
     child: Child,
     dir: tempfile::TempDir,
 }
@@ -83,7 +120,7 @@ impl Emulator {
     pub async fn with_stack() -> anyhow::Result<Self> {
         Self::start_with(Options {
             provision: true,
-            function_host: false,
+            ..Options::default()
         })
         .await
     }
@@ -93,6 +130,7 @@ impl Emulator {
         Self::start_with(Options {
             provision: true,
             function_host: true,
+            ..Options::default()
         })
         .await
     }
@@ -119,8 +157,12 @@ impl Emulator {
             .stderr(std::fs::File::create(dir.path().join("emulator.err"))?);
         if opts.provision {
             let stack = format!("rwt-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+            let template = opts
+                .template
+                .clone()
+                .unwrap_or_else(|| root.join("infra/template.yaml"));
             cmd.arg("--provision")
-                .arg(root.join("infra/template.yaml"))
+                .arg(template)
                 .args(["--stack-name", &stack]);
         }
         if opts.function_host {
@@ -141,6 +183,8 @@ impl Emulator {
                         function_host_port: r.function_host_port,
                         stack: r.stack,
                         pid: r.pid,
+                        principals: r.principals,
+                        iam_enforced: r.iam_enforced,
                         child,
                         dir,
                     });
@@ -162,9 +206,86 @@ impl Emulator {
         }
     }
 
-    /// SDK config aimed at this emulator with dummy credentials.
+    /// SDK config aimed at this emulator, signing as the test harness (see [`Principals`]).
     pub async fn sdk_config(&self) -> SdkConfig {
-        self.sdk_config_with("testing", "testing", None).await
+        let p = self.harness();
+        self.sdk_config_with(&p.access_key_id, &p.secret_access_key, p.session_token.clone())
+            .await
+    }
+
+    /// The harness principal.
+    pub fn harness(&self) -> &Principal {
+        self.principals
+            .harness
+            .as_ref()
+            .expect("the emulator reported no harness principal")
+    }
+
+    /// An operator's (alice, bob) session of the stack's OperatorRole.
+    pub fn operator(&self, name: &str) -> &Principal {
+        self.principals
+            .operators
+            .get(name)
+            .unwrap_or_else(|| panic!("no operator {name} (is OperatorRole in the template?)"))
+    }
+
+    /// SDK config signing as `p`.
+    pub async fn sdk_config_as(&self, p: &Principal) -> SdkConfig {
+        self.sdk_config_with(&p.access_key_id, &p.secret_access_key, p.session_token.clone())
+            .await
+    }
+
+    /// The role ARN the provisioner gave a function, state machine or schedule (by logical id),
+    /// or a role by its own logical id.
+    pub fn role_arn(&self, logical_id: &str) -> String {
+        let stack = self.stack();
+        stack
+            .roles
+            .get(logical_id)
+            .cloned()
+            .or_else(|| {
+                stack
+                    .resources
+                    .get(logical_id)
+                    .filter(|r| r.kind == "AWS::IAM::Role")
+                    .and_then(|r| r.arn.clone())
+            })
+            .unwrap_or_else(|| panic!("stack has no role for {logical_id}"))
+    }
+
+    /// A session of the role of a function (or state machine, schedule) as the AWS service that
+    /// runs it would get: the test then acts exactly with that code's permissions.
+    pub fn role_principal(&self, logical_id: &str) -> anyhow::Result<Principal> {
+        let role_arn = self.role_arn(logical_id);
+        let session = format!("test-{}", &logical_id[..logical_id.len().min(50)]);
+        let (status, body) = self.test_endpoint(
+            "POST",
+            "/_rootwarden/iam/credentials",
+            Some(&serde_json::json!({"role_arn": role_arn, "session_name": session})),
+        )?;
+        if status != 200 {
+            bail!("minting a session of {role_arn}: HTTP {status} {body}");
+        }
+        let field = |k: &str| {
+            body.get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .with_context(|| format!("no {k} in {body}"))
+        };
+        Ok(Principal {
+            arn: format!("{role_arn}/{session}"),
+            access_key_id: field("AccessKeyId")?,
+            secret_access_key: field("SecretAccessKey")?,
+            session_token: Some(field("SessionToken")?),
+        })
+    }
+
+    /// SDK config acting as the role of the function (state machine, schedule) `logical_id`.
+    pub async fn role_config(&self, logical_id: &str) -> SdkConfig {
+        let p = self
+            .role_principal(logical_id)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        self.sdk_config_as(&p).await
     }
 
     /// SDK config signing with the given credentials (e.g. an AssumeRoot session).
@@ -204,14 +325,28 @@ impl Emulator {
             .unwrap_or_else(|| panic!("stack env has no {var}"))
     }
 
-    /// The environment a CLI or Lambda process needs to talk to this stack.
+    /// The environment the CLI needs to talk to this stack, as the operator alice (or, with no
+    /// OperatorRole in the stack, as the harness).
     pub fn process_env(&self) -> Vec<(String, String)> {
+        let who = self
+            .principals
+            .operators
+            .get("alice")
+            .or(self.principals.harness.as_ref());
+        self.process_env_as(who.expect("the emulator reported no principals"))
+    }
+
+    /// The environment a process needs to talk to this stack as `p`.
+    pub fn process_env_as(&self, p: &Principal) -> Vec<(String, String)> {
         let mut env = vec![
             ("AWS_ENDPOINT_URL".to_owned(), self.endpoint.clone()),
             ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-            ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), p.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), p.secret_access_key.clone()),
         ];
+        if let Some(t) = &p.session_token {
+            env.push(("AWS_SESSION_TOKEN".to_owned(), t.clone()));
+        }
         if let Some(stack) = &self.stack {
             env.extend(stack.env.iter().map(|(k, v)| (k.clone(), v.clone())));
             env.extend(stack.client_env.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -8,9 +8,11 @@
 //! - `access`: the access function's caller is who AWS says; dual control means two people.
 //! - `rotation`: rotations never wedge an account and never discard a confirmed password.
 //! - `digests`: signed digests and alarms work at the scale of a real estate.
+//! - `iam`: every call is checked against the caller's policies and the key policies (issue 11).
 
 mod access;
 mod digests;
+mod iam;
 mod mail;
 mod mail_secrets;
 mod rotation;
