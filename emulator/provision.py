@@ -6,10 +6,24 @@ so the template is interpreted here: intrinsics are resolved, resources are crea
 order through boto3 against the endpoint, and a summary is returned:
 
     {"name": STACK, "env": {VAR: value}, "resources": {LogicalId: {"type", "physical_id", "arn", ...}},
-     "outputs": {Name: value}}
+     "outputs": {Name: value}, "roles": {LogicalId: role ARN}, "role_bindings": {LogicalId: {...}}}
 
 `env` is Globals.Function.Environment.Variables resolved. Types that are not emulated are recorded
 with "skipped": true (their Ref / GetAtt give placeholder values so dependants still resolve).
+
+IAM is built as SAM and CloudFormation would build it, so that an IAM-enforcing emulator enforces
+the template: an AWS::Serverless::Function or ::StateMachine without `Role` gets SAM's implicit role
+`<LogicalId>Role` (SAM's trust policy, every `Policies` entry as SAM names and orders it: inline
+statement documents, SAM policy templates expanded as SAM expands them, managed policy names or ARNs;
+and SAM's automatic additions: AWSLambdaBasicExecutionRole, AWSXrayWriteOnlyAccess for tracing, the
+DeadLetterQueue and EventInvokeConfig destination policies). Explicit AWS::IAM::Role, ::Policy and
+::ManagedPolicy resources are applied as written. `roles` maps every function, state machine and
+schedule (and every role, by its own logical id) to its role ARN; `role_bindings` gives, for each
+function, state machine and schedule, the role's logical id (None for an ARN from outside the
+template), name and ARN.
+
+Requests are signed with the credentials given to provision() / Provisioner (default "testing"), so
+a launcher can provision as a deployer principal.
 
 Importable (provision(...)) and runnable:
     .venv/bin/python emulator/provision.py --endpoint http://127.0.0.1:PORT \
@@ -153,7 +167,13 @@ def _drop_none(d: dict) -> dict:
 class Provisioner:
     def __init__(self, template: dict, template_dir: str, stack_name: str, endpoint: str,
                  params: dict[str, str] | None = None, region: str = "us-east-1",
-                 log: Callable[[str], None] = _log) -> None:
+                 log: Callable[[str], None] = _log, aws_access_key_id: str = "testing",
+                 aws_secret_access_key: str = "testing", aws_session_token: str | None = None) -> None:
+        self.credentials = {"aws_access_key_id": aws_access_key_id,
+                            "aws_secret_access_key": aws_secret_access_key,
+                            "aws_session_token": aws_session_token}
+        # function / state machine / schedule logical id -> role ARN it runs with
+        self.role_users: dict[str, str] = {}
         self.t = template
         self.dir = template_dir
         self.stack = stack_name
@@ -179,8 +199,7 @@ class Provisioner:
             cfg = Config(retries={"max_attempts": 1, "mode": "standard"},
                          s3={"addressing_style": "path"}, connect_timeout=10, read_timeout=120)
             c = boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
-                             aws_access_key_id="testing", aws_secret_access_key="testing",
-                             config=cfg)
+                             config=cfg, **self.credentials)
             self._clients[service] = c
         return c
 
@@ -496,8 +515,21 @@ class Provisioner:
         for name, r in self.resources.items():
             entry = {k: v for k, v in r.items() if k != "attrs"}
             resources[name] = entry
+        roles, bindings = self._roles()
         return {"name": self.stack, "env": env, "client_env": client_env, "resources": resources,
-                "outputs": outputs}
+                "outputs": outputs, "roles": roles, "role_bindings": bindings}
+
+    def _roles(self) -> tuple[dict[str, str], dict[str, dict]]:
+        """Every role by its logical id, and every function / state machine / schedule by the
+        logical id of what runs it, to the role ARN; plus, for the latter, which role that is."""
+        by_arn = {r["arn"]: n for n, r in self.resources.items()
+                  if r.get("type") == "AWS::IAM::Role" and r.get("arn")}
+        roles = {n: a for a, n in by_arn.items()}
+        bindings = {}
+        for user, arn in self.role_users.items():
+            roles[user] = arn
+            bindings[user] = {"role": by_arn.get(arn), "name": arn.rsplit("/", 1)[-1], "arn": arn}
+        return roles, bindings
 
     def _record_skip(self, name: str, rtype: str, why: str) -> None:
         self.log(f"{rtype} {name}: skipped ({why})")
@@ -512,7 +544,8 @@ class Provisioner:
 
     def ensure_role(self, role_arn_or_name: str | None, default_name: str,
                     service: str) -> tuple[str, dict | None]:
-        """Return a role ARN that exists in the emulator's IAM (moto's Lambda checks it)."""
+        """Return a role ARN that exists in the emulator's IAM (moto's Lambda checks it). A role the
+        template does not define (an ARN from outside) is created empty, as a stand-in."""
         iam = self.client("iam")
         if role_arn_or_name:
             name = role_arn_or_name.split("/")[-1] if role_arn_or_name.startswith("arn:") else role_arn_or_name
@@ -528,6 +561,223 @@ class Provisioner:
         extra = {"type": "AWS::IAM::Role", "physical_id": name, "arn": role["Arn"],
                  "attrs": {"Arn": role["Arn"], "RoleId": role["RoleId"]}, "implicit": True}
         return role["Arn"], extra
+
+    def sam_role(self, owner: str, kind: str, raw: dict, pr: dict) -> tuple[str, dict, list[str]]:
+        """SAM's implicit execution role of a Serverless Function (kind "function") or StateMachine
+        (kind "statemachine") without `Role`, as samtranslator builds it
+        (model/role_utils/role_constructor.py construct_role_for_resource, sam_resources.py
+        SamFunction._construct_role, stepfunctions/generators.py _construct_role). `raw` holds the
+        unresolved properties (policy templates are expanded before intrinsics resolve), `pr` the
+        resolved ones. Returns (ARN, the `<owner>Role` resource entry, warnings)."""
+        iam = self.client("iam")
+        role_logical = f"{owner}Role"
+        warnings: list[str] = []
+        trust = pr.get("AssumeRolePolicyDocument") if kind == "function" else None
+        if trust is None:
+            svc = "lambda.amazonaws.com" if kind == "function" else "states.amazonaws.com"
+            trust = {"Version": "2012-10-17",
+                     "Statement": [{"Action": ["sts:AssumeRole"], "Effect": "Allow",
+                                    "Principal": {"Service": [svc]}}]}
+        managed: list[str] = []
+        inline: list[tuple[str, Any]] = []
+        raw_policies = raw.get("Policies")
+        if raw_policies is None or raw_policies == []:
+            raw_policies = []
+        elif not isinstance(raw_policies, list):
+            raw_policies = [raw_policies]
+        if kind == "function":
+            managed.append(_aws_managed_arn("AWSLambdaBasicExecutionRole"))
+            tracing = pr.get("Tracing")
+            if tracing and tracing != "Disabled":
+                managed.append(_aws_managed_arn("AWSXrayWriteOnlyAccess"))
+            if pr.get("VpcConfig"):
+                managed.append(_aws_managed_arn("AWSLambdaVPCAccessExecutionRole"))
+            dlq = pr.get("DeadLetterQueue")
+            if dlq and dlq.get("TargetArn"):
+                action = {"SQS": "sqs:SendMessage", "SNS": "sns:Publish"}.get(dlq.get("Type"))
+                if action is None:
+                    raise TemplateError(f"{owner}: DeadLetterQueue.Type must be SQS or SNS")
+                inline.append(("DeadLetterQueuePolicy", {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Action": action, "Resource": dlq["TargetArn"], "Effect": "Allow"}]}))
+            for event, cfg in (((pr.get("EventInvokeConfig") or {}).get("DestinationConfig")) or {}).items():
+                inline.append(_event_invoke_policy(owner, event, cfg or {}))
+        else:
+            tr = pr.get("Tracing") or {}
+            if _as_bool(tr.get("Enabled", False)):
+                raw_policies = raw_policies + ["AWSXrayWriteOnlyAccess"]
+        for index, entry in enumerate(raw_policies):
+            entry = _expand_policy_template(owner, entry)
+            value = self.resolve(entry)
+            if value is NO_VALUE:
+                continue
+            if isinstance(value, str):
+                arn = value if value.startswith("arn:") else _aws_managed_arn(value)
+                if arn not in managed:
+                    managed.append(arn)
+            elif isinstance(value, dict) and "Statement" in value:
+                inline.append((f"{role_logical}Policy{index}", value))
+            else:
+                raise TemplateError(f"{owner}: Policies[{index}] is not a managed policy, a policy "
+                                    f"document or a known SAM policy template: {entry!r}")
+        rname = gen_name(self.stack, role_logical, 64, r"[^A-Za-z0-9+=,.@_-]")
+        args: dict[str, Any] = {"RoleName": rname, "AssumeRolePolicyDocument": json.dumps(trust)}
+        if pr.get("RolePath"):
+            args["Path"] = pr["RolePath"]
+        if pr.get("PermissionsBoundary"):
+            args["PermissionsBoundary"] = pr["PermissionsBoundary"]
+        tag_key = "lambda:createdBy" if kind == "function" else "stateMachine:createdBy"
+        args["Tags"] = [{"Key": tag_key, "Value": "SAM"}] + _tags_list(pr.get("Tags"))
+        role = iam.create_role(**args)["Role"]
+        for pname, doc in inline:
+            warnings += _put_role_policy(iam, rname, pname, doc)
+        for arn in managed:
+            warnings += _attach_managed(iam, rname, arn)
+        extra = {"type": "AWS::IAM::Role", "physical_id": rname, "arn": role["Arn"],
+                 "attrs": {"Arn": role["Arn"], "RoleId": role["RoleId"]}, "implicit": True,
+                 "policies": [n for n, _ in inline], "managed_policies": managed}
+        return role["Arn"], extra, [f"{role_logical}: {w}" for w in warnings]
+
+
+# ----------------------------------------------------------------------------- IAM helpers
+
+# SAM policy templates this provisioner expands, copied verbatim from samtranslator's
+# policy_templates_data/policy_templates.json (aws-sam-translator 1.115.0). A template not listed
+# here is refused rather than guessed.
+SAM_POLICY_TEMPLATES: dict[str, dict] = {
+    "LambdaInvokePolicy": {
+        "Parameters": {"FunctionName": {}},
+        "Definition": {"Statement": [{
+            "Action": ["lambda:InvokeFunction"], "Effect": "Allow",
+            "Resource": {"Fn::Sub": [
+                "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${functionName}*",
+                {"functionName": {"Ref": "FunctionName"}}]}}]},
+    },
+    "StepFunctionsExecutionPolicy": {
+        "Parameters": {"StateMachineName": {}},
+        "Definition": {"Statement": [{
+            "Effect": "Allow", "Action": ["states:StartExecution"],
+            "Resource": {"Fn::Sub": [
+                "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${stateMachineName}",
+                {"stateMachineName": {"Ref": "StateMachineName"}}]}}]},
+    },
+    "SQSSendMessagePolicy": {
+        "Parameters": {"QueueName": {}},
+        "Definition": {"Statement": [{
+            "Effect": "Allow", "Action": ["sqs:SendMessage*"],
+            "Resource": {"Fn::Sub": [
+                "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${queueName}",
+                {"queueName": {"Ref": "QueueName"}}]}}]},
+    },
+}
+
+
+def _expand_policy_template(owner: str, entry: Any) -> Any:
+    """A `{TemplateName: {Param: value}}` Policies entry -> SAM's statement document (every
+    `{"Ref": Param}` in the template's definition replaced by the given value, as samtranslator's
+    PolicyTemplate.to_statement does); anything else unchanged. Fn::If branches are expanded too."""
+    if isinstance(entry, dict) and len(entry) == 1 and "Fn::If" in entry:
+        cond, a, b = entry["Fn::If"]
+        return {"Fn::If": [cond, _expand_policy_template(owner, a), _expand_policy_template(owner, b)]}
+    if not (isinstance(entry, dict) and len(entry) == 1):
+        return entry
+    (name, params), = entry.items()
+    if name == "Statement" or name.startswith("Fn::") or name == "Ref":
+        return entry
+    spec = SAM_POLICY_TEMPLATES.get(name)
+    if spec is None:
+        raise TemplateError(f"{owner}: SAM policy template {name} is not known to the local provisioner")
+    params = params or {}
+    missing = [k for k in spec["Parameters"] if k not in params]
+    if missing:
+        raise TemplateError(f"{owner}: policy template {name} needs {', '.join(missing)}")
+
+    def subst(x: Any) -> Any:
+        if isinstance(x, dict):
+            if len(x) == 1 and "Ref" in x and x["Ref"] in spec["Parameters"]:
+                return params[x["Ref"]]
+            return {k: subst(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [subst(v) for v in x]
+        return x
+
+    return subst(spec["Definition"])
+
+
+def _event_invoke_policy(owner: str, event: str, cfg: dict) -> tuple[str, dict]:
+    """SAM's policy for an EventInvokeConfig destination with an explicit ARN
+    (SamFunction._add_event_invoke_managed_policy); SAM's auto-created queues/topics are not."""
+    dest, kind = cfg.get("Destination"), cfg.get("Type")
+    logical = f"{owner}EventInvokeConfig{event}"
+    if not dest:
+        raise TemplateError(f"{owner}: EventInvokeConfig {event} without Destination is not supported locally")
+    if kind == "S3Bucket":
+        return f"{logical}S3Policy", {"Statement": [
+            {"Action": "s3:PutObject", "Effect": "Allow", "Resource": f"{dest}/*"},
+            {"Action": "s3:ListBucket", "Effect": "Allow", "Resource": dest}]}
+    action, suffix = {"SQS": ("sqs:SendMessage", "SQSPolicy"), "SNS": ("sns:publish", "SNSPolicy"),
+                      "EventBridge": ("events:PutEvents", "EventBridgePolicy"),
+                      "Lambda": ("lambda:InvokeFunction", "LambdaPolicy")}.get(kind, (None, None))
+    if action is None:
+        raise TemplateError(f"{owner}: EventInvokeConfig {event} Type {kind!r} is not supported")
+    return f"{logical}{suffix}", {"Statement": [{"Action": action, "Effect": "Allow", "Resource": dest}]}
+
+
+def _aws_managed_policies() -> dict:
+    """AWS managed policies (name -> {Path, Document, ...}) as moto bundles them."""
+    global _AWS_MANAGED
+    if _AWS_MANAGED is None:
+        try:
+            from moto.iam.aws_managed_policies import aws_managed_policies_data
+            _AWS_MANAGED = json.loads(aws_managed_policies_data)
+        except Exception:
+            _AWS_MANAGED = {}
+    return _AWS_MANAGED
+
+
+_AWS_MANAGED: dict | None = None
+
+
+def _aws_managed_arn(name: str) -> str:
+    """A managed policy name (as SAM's Policies take it) -> its AWS managed policy ARN, path
+    included (service-role/AWSLambdaBasicExecutionRole), as SAM's bundled map resolves it."""
+    path = (_aws_managed_policies().get(name) or {}).get("Path") or "/"
+    return f"arn:aws:iam::aws:policy{path}{name}"
+
+
+def _policy_json(doc: Any) -> tuple[str, list[str]]:
+    """A policy document as IAM takes it. IAM reads a document without Version as 2008-10-17;
+    moto refuses one, so it gets 2012-10-17 here (they differ only in policy variables)."""
+    if isinstance(doc, str):
+        return doc, []
+    if isinstance(doc, dict) and "Version" not in doc:
+        return json.dumps({"Version": "2012-10-17", **doc}), ["policy document without Version given 2012-10-17"]
+    return json.dumps(doc), []
+
+
+def _put_role_policy(iam: Any, role: str, name: str, doc: Any) -> list[str]:
+    text, warnings = _policy_json(doc)
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=text)
+    return [f"{name}: {w}" for w in warnings]
+
+
+def _attach_managed(iam: Any, role: str, arn: str) -> list[str]:
+    """Attaches a managed policy. moto loads AWS managed policies only with
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true; without them, an AWS managed policy moto knows is applied
+    as an inline policy of the same document (named aws-managed-<name>), so its permissions hold."""
+    try:
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+        return []
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    name = arn.rsplit("/", 1)[-1]
+    known = _aws_managed_policies().get(name) if arn.startswith("arn:aws:iam::aws:policy/") else None
+    if not known:
+        return [f"managed policy {arn} not attached: it does not exist in the emulator"]
+    iam.put_role_policy(RoleName=role, PolicyName=f"aws-managed-{name}",
+                        PolicyDocument=json.dumps(known["Document"]))
+    return [f"AWS managed policy {name} applied inline as aws-managed-{name} (the emulator does not load "
+            "AWS managed policies)"]
 
 
 # ----------------------------------------------------------------------------- handlers
@@ -868,16 +1118,11 @@ def h_iam_role(p: Provisioner, name: str, res: dict) -> dict:
     if tags:
         args["Tags"] = tags
     role = iam.create_role(**args)["Role"]
-    warnings = []
+    warnings: list[str] = []
     for pol in pr.get("Policies") or []:
-        d = pol["PolicyDocument"]
-        iam.put_role_policy(RoleName=rname, PolicyName=pol["PolicyName"],
-                            PolicyDocument=d if isinstance(d, str) else json.dumps(d))
+        warnings += _put_role_policy(iam, rname, pol["PolicyName"], pol["PolicyDocument"])
     for arn in pr.get("ManagedPolicyArns") or []:
-        try:
-            iam.attach_role_policy(RoleName=rname, PolicyArn=arn)
-        except Exception as e:
-            warnings.append(f"managed policy {arn} not attached: {e.__class__.__name__}")
+        warnings += _attach_managed(iam, rname, arn)
     return {"physical_id": rname, "arn": role["Arn"], "attrs": {"Arn": role["Arn"], "RoleId": role["RoleId"]},
             "warnings": warnings}
 
@@ -886,8 +1131,7 @@ def h_iam_managed_policy(p: Provisioner, name: str, res: dict) -> dict:
     pr = p.props(res)
     iam = p.client("iam")
     pname = pr.get("ManagedPolicyName") or gen_name(p.stack, name, 128, r"[^A-Za-z0-9+=,.@_-]")
-    doc = pr["PolicyDocument"]
-    kw = {"PolicyName": pname, "PolicyDocument": doc if isinstance(doc, str) else json.dumps(doc)}
+    kw = {"PolicyName": pname, "PolicyDocument": _policy_json(pr["PolicyDocument"])[0]}
     if pr.get("Path"):
         kw["Path"] = pr["Path"]
     if pr.get("Description"):
@@ -905,15 +1149,14 @@ def h_iam_managed_policy(p: Provisioner, name: str, res: dict) -> dict:
 def h_iam_policy(p: Provisioner, name: str, res: dict) -> dict:
     pr = p.props(res)
     iam = p.client("iam")
-    doc = pr["PolicyDocument"]
-    doc_s = doc if isinstance(doc, str) else json.dumps(doc)
+    doc_s, warnings = _policy_json(pr["PolicyDocument"])
     for r in pr.get("Roles") or []:
         iam.put_role_policy(RoleName=r, PolicyName=pr["PolicyName"], PolicyDocument=doc_s)
     for u in pr.get("Users") or []:
         iam.put_user_policy(UserName=u, PolicyName=pr["PolicyName"], PolicyDocument=doc_s)
     for g in pr.get("Groups") or []:
         iam.put_group_policy(GroupName=g, PolicyName=pr["PolicyName"], PolicyDocument=doc_s)
-    return {"physical_id": pr["PolicyName"], "arn": None}
+    return {"physical_id": pr["PolicyName"], "arn": None, "warnings": warnings}
 
 
 def _function(p: Provisioner, name: str, res: dict, serverless: bool) -> dict:
@@ -931,6 +1174,8 @@ def _function(p: Provisioner, name: str, res: dict, serverless: bool) -> dict:
                 merged[k] = v
         raw = merged
     pr = p.resolve(raw)
+    if serverless and pr.get("Role"):
+        pr.pop("Policies", None)  # SAM ignores Policies when the function names its role
     lam = p.client("lambda")
     fname = pr.get("FunctionName") or gen_name(p.stack, name, 64)
     meta = res.get("Metadata") or {}
@@ -940,10 +1185,16 @@ def _function(p: Provisioner, name: str, res: dict, serverless: bool) -> dict:
     tags = _tags_map(pr.get("Tags")) if not serverless else {str(k): str(v) for k, v in (pr.get("Tags") or {}).items()}
     tags.setdefault("rootwarden:binary", env["ROOTWARDEN_BINARY"])
     extra: dict[str, dict] = {}
-    role_arn, implicit = p.ensure_role(pr.get("Role"), gen_name(p.stack, name + "Role", 64, r"[^A-Za-z0-9+=,.@_-]"),
-                                       "lambda.amazonaws.com")
+    warnings: list[str] = []
+    if serverless and not pr.get("Role"):
+        role_arn, implicit, warnings = p.sam_role(name, "function", raw, pr)
+    else:
+        role_arn, implicit = p.ensure_role(pr.get("Role"),
+                                           gen_name(p.stack, name + "Role", 64, r"[^A-Za-z0-9+=,.@_-]"),
+                                           "lambda.amazonaws.com")
     if implicit:
         extra[f"{name}Role"] = implicit
+    p.role_users[name] = role_arn
     args: dict[str, Any] = {
         "FunctionName": fname,
         "Runtime": pr.get("Runtime") or "provided.al2023",
@@ -967,7 +1218,6 @@ def _function(p: Provisioner, name: str, res: dict, serverless: bool) -> dict:
         args["EphemeralStorage"] = {"Size": int(pr["EphemeralStorage"]["Size"])}
     fn = lam.create_function(**args)
     arn = fn["FunctionArn"]
-    warnings: list[str] = []
     if pr.get("ReservedConcurrentExecutions") is not None:
         try:
             lam.put_function_concurrency(FunctionName=fname,
@@ -1052,10 +1302,15 @@ def h_state_machine(p: Provisioner, name: str, res: dict) -> dict:
     warnings = [f"unsubstituted placeholder ${{{x}}} in definition" for x in sorted(set(left))]
     role = pr.get("Role") or pr.get("RoleArn")
     extra = {}
-    role_arn, implicit = p.ensure_role(role, gen_name(p.stack, name + "Role", 64, r"[^A-Za-z0-9+=,.@_-]"),
-                                       "states.amazonaws.com")
+    if serverless and not role:
+        role_arn, implicit, role_warnings = p.sam_role(name, "statemachine", res.get("Properties") or {}, pr)
+        warnings += role_warnings
+    else:
+        role_arn, implicit = p.ensure_role(role, gen_name(p.stack, name + "Role", 64, r"[^A-Za-z0-9+=,.@_-]"),
+                                           "states.amazonaws.com")
     if implicit:
         extra[f"{name}Role"] = implicit
+    p.role_users[name] = role_arn
     args: dict[str, Any] = {"name": smname, "definition": definition, "roleArn": role_arn}
     smtype = pr.get("Type") or pr.get("StateMachineType")
     if smtype:
@@ -1087,6 +1342,7 @@ def h_schedule(p: Provisioner, name: str, res: dict) -> dict:
     target = dict(pr.get("Target") or {})
     if not target.get("RoleArn"):
         target["RoleArn"] = f"arn:aws:iam::{p.account}:role/{p.stack}-scheduler"
+    p.role_users[name] = target["RoleArn"]
     for k in ("RetryPolicy",):
         if isinstance(target.get(k), dict):
             target[k] = {kk: int(vv) for kk, vv in target[k].items()}
@@ -1206,6 +1462,36 @@ def h_ses_configuration_set(p: Provisioner, name: str, res: dict) -> dict:
     return {"physical_id": cs, "arn": None}
 
 
+def h_secret(p: Provisioner, name: str, res: dict) -> dict:
+    """AWS::SecretsManager::Secret: Ref is the secret's ARN (IAM policies name it)."""
+    pr = p.props(res)
+    sm = p.client("secretsmanager")
+    sname = pr.get("Name") or gen_name(p.stack, name, 256, r"[^A-Za-z0-9/_+=.@-]")
+    kw: dict[str, Any] = {"Name": sname}
+    for k in ("Description", "KmsKeyId"):
+        if pr.get(k):
+            kw[k] = pr[k]
+    gen = pr.get("GenerateSecretString")
+    if pr.get("SecretString") is not None:
+        kw["SecretString"] = pr["SecretString"]
+    elif gen:
+        args = {k: (int(v) if k == "PasswordLength" else _as_bool(v) if k.startswith(("Exclude", "Include", "Require"))
+                    else v)
+                for k, v in gen.items() if k in ("PasswordLength", "ExcludeCharacters", "ExcludeNumbers",
+                                                "ExcludePunctuation", "ExcludeUppercase", "ExcludeLowercase",
+                                                "IncludeSpace", "RequireEachIncludedType")}
+        value = sm.get_random_password(**args)["RandomPassword"]
+        if gen.get("SecretStringTemplate") and gen.get("GenerateStringKey"):
+            doc = json.loads(gen["SecretStringTemplate"])
+            doc[gen["GenerateStringKey"]] = value
+            value = json.dumps(doc)
+        kw["SecretString"] = value
+    if pr.get("Tags"):
+        kw["Tags"] = _tags_list(pr["Tags"])
+    arn = sm.create_secret(**kw)["ARN"]
+    return {"physical_id": arn, "arn": arn, "attrs": {"Id": arn}}
+
+
 # Stack outputs the CLI (not the functions) reads from its environment: the stack's
 # `client_env`, written to .local/env with `env`.
 OUTPUT_ENV = {"AccessFunctionUrl": "ROOTWARDEN_ACCESS_URL"}
@@ -1237,14 +1523,19 @@ HANDLERS: dict[str, Callable[[Provisioner, str, dict], dict]] = {
     "AWS::SES::ReceiptRule": h_ses_rule,
     "AWS::SES::EmailIdentity": h_ses_email_identity,
     "AWS::SES::ConfigurationSet": h_ses_configuration_set,
+    "AWS::SecretsManager::Secret": h_secret,
 }
 
 
 def provision(template_path: str, stack_name: str, endpoint: str, params: dict[str, str] | None = None,
-              region: str = "us-east-1", log: Callable[[str], None] = _log) -> dict:
+              region: str = "us-east-1", log: Callable[[str], None] = _log,
+              aws_access_key_id: str = "testing", aws_secret_access_key: str = "testing",
+              aws_session_token: str | None = None) -> dict:
+    """Provisions the template, signing every request with the given credentials (the deployer)."""
     template = load_template(template_path)
     p = Provisioner(template, os.path.dirname(os.path.abspath(template_path)), stack_name, endpoint,
-                    params=params, region=region, log=log)
+                    params=params, region=region, log=log, aws_access_key_id=aws_access_key_id,
+                    aws_secret_access_key=aws_secret_access_key, aws_session_token=aws_session_token)
     return p.run()
 
 
@@ -1265,9 +1556,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stack-name", required=True)
     ap.add_argument("--param", action="append", default=[])
     ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--aws-access-key-id", default="testing")
+    ap.add_argument("--aws-secret-access-key", default="testing")
+    ap.add_argument("--aws-session-token", default=None)
     a = ap.parse_args(argv)
     try:
-        out = provision(a.template, a.stack_name, a.endpoint, parse_params(a.param), a.region)
+        out = provision(a.template, a.stack_name, a.endpoint, parse_params(a.param), a.region,
+                        aws_access_key_id=a.aws_access_key_id, aws_secret_access_key=a.aws_secret_access_key,
+                        aws_session_token=a.aws_session_token)
     except TemplateError as e:
         _log(f"FAILED: {e}")
         return 1
