@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--param", action="append", default=[], metavar="Key=Value")
     ap.add_argument("--env-file")
     ap.add_argument("--verbose", action="store_true", help="log every HTTP request")
+    ap.add_argument("--iam", action="store_true",
+                    help="enforce IAM (rootwarden_ext.iam) once provisioning is done")
     a = ap.parse_args(argv)
     if a.function_host and not a.bin_dir:
         ap.error("--function-host needs --bin-dir")
@@ -136,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     moto_patches.patch_model_data()
     moto_patches.patch_stop_execution()
     moto_patches.patch_dynamodb_write_atomicity()
+    if a.iam:
+        moto_patches.patch_iam_enforcement()
 
     from werkzeug.serving import make_server
 
@@ -189,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:
             log(f"provisioning {a.provision} failed: {e}")
             _shutdown(1)
+
+    if a.iam:  # after provisioning: provision.py signs with the dummy keys
+        from rootwarden_ext.iam import enforce
+
+        enforce.enable()
 
     if a.env_file:
         env = {
