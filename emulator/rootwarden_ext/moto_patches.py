@@ -26,6 +26,8 @@
       INITIAL_NO_AUTH_ACTION_COUNT is set to infinity so its checker never runs, and the hook
       (where moto has decided the action) only refuses, fail-closed, a request that reached a
       service without the middleware's check while enforcement is on.
+  moto.iam.policy_validation.VALID_RESOURCE_PATH_STARTING_VALUES      (patch_iam_enforcement)
+      refused the resource arn:aws:iam::*:root (sts:AssumeRoot's) in a policy document.
   moto.s3.models.FakeBucket.get_permission                             (patch_iam_enforcement)
       moto's S3 applied bucket policies on its own, ignoring their conditions (a TLS-only
       Deny refused every object request); with enforcement on the engine evaluates bucket
@@ -218,6 +220,14 @@ def patch_iam_enforcement() -> None:
     from .iam import enforce, principals
 
     settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+
+    # IAM accepts arn:aws:iam::ACCT:root as a policy resource (sts:AssumeRoot's resource type);
+    # moto's policy validator refused it (MalformedPolicyDocument).
+    from moto.iam import policy_validation
+
+    starts = policy_validation.VALID_RESOURCE_PATH_STARTING_VALUES["iam"]["values"]
+    if "root" not in starts:
+        starts.append("root")
 
     def guard(self, iam_request_cls, resource: str = "*") -> None:  # type: ignore[no-untyped-def]
         if not enforce.enabled():
