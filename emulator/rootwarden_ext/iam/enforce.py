@@ -102,10 +102,8 @@ def caller_of(p: principals.Principal) -> Caller:
 
 def decide(p: principals.Principal, chk: Check, gctx: dict, ident: list[Policy],
            legacy: bool = False) -> Decision:
-    if chk.skip == "always-allowed":
-        return Decision(True, "always-allowed", "")
-    if chk.skip == "resource-not-found":
-        return Decision(True, "resource-not-found", "")
+    if chk.skip:  # GetCallerIdentity; or a request the service itself refuses (unknown key, ...)
+        return Decision(True, chk.skip, "")
     ctx = {**gctx, **chk.context}
     if chk.resource is None:
         if evaluate_identity(ident, ADMIN_ACTION, "*", ctx) == "Allow":
@@ -140,7 +138,8 @@ def check(req: Req) -> Resp | None:
         return None
     p, err = authenticate(req)
     if err is not None:
-        log(f"IAM: refused {req.method} {req.path} (key {req.access_key or '-'}): HTTP {err.status}")
+        log(f"IAM: refused {req.method} {req.path} (key {req.access_key or '-'}): HTTP {err.status} "
+            f"{err.body[:160].decode('utf-8', 'replace')}")
         return err
     try:
         checks = classify(req, p)
