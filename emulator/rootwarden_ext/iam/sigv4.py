@@ -10,7 +10,7 @@ otherwise SHA-256 of the body. Requests more than 15 minutes from the server clo
 """
 from __future__ import annotations
 
-import datetime as dt
+import calendar
 import hashlib
 import hmac
 import posixpath
@@ -69,6 +69,17 @@ def parse(req) -> Signed | None:
                       q.get("X-Amz-Signature", [""])[0].lower(), q.get("X-Amz-Date", [""])[0], True,
                       (q.get("X-Amz-Security-Token") or [None])[0], expires)
     return None
+
+
+def _amz_time(v: str) -> float | None:
+    """Epoch seconds of an ISO 8601 basic timestamp (20261201T144840Z), or None."""
+    if len(v) != 16 or v[8] != "T" or v[15] != "Z" or not (v[:8] + v[9:15]).isdigit():
+        return None
+    try:
+        return calendar.timegm((int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[9:11]), int(v[11:13]),
+                                int(v[13:15]), 0, 0, 0)) if 1 <= int(v[4:6]) <= 12 else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def _sha256(b: bytes) -> str:
@@ -135,9 +146,8 @@ def verify(req, s: Signed, secret: str, now: float | None = None) -> str:
     if not s.access_key or not s.signature or not s.signed_headers:
         return "malformed authorization"
     now = time.time() if now is None else now
-    try:
-        t = dt.datetime.strptime(s.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
-    except ValueError:
+    t = _amz_time(s.amz_date)
+    if t is None:
         return "missing or malformed X-Amz-Date"
     if not s.amz_date.startswith(s.date):
         return "X-Amz-Date does not match the credential scope date"
