@@ -8,6 +8,7 @@ Modules:
                  sns, cloudwatch, logs, states, secretsmanager, organizations, account, ses v1
   services_data  DynamoDB and KMS classification
   services_rest  S3, Lambda, SES v2 and Scheduler classification
+  implied        KMS calls S3, SQS and Secrets Manager make for the caller (kms:ViaService)
   errors         AWS-shaped authentication / authorization errors per protocol
   calllog        the (principal, action, resource, decision) call log
   enforce        enable(), check(req), authorize(...), the /_rootwarden/iam/* endpoints

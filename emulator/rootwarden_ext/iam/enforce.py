@@ -116,7 +116,8 @@ def decide(p: principals.Principal, chk: Check, gctx: dict, ident: list[Policy],
 
 def _record(p: principals.Principal, chk: Check, d: Decision) -> None:
     calllog.record(p.arn, p.principal_arn, p.kind, p.session, chk.action,
-                   chk.resource if chk.resource is not None else "(unclassified)", d.allowed, d.decided_by)
+                   chk.resource if chk.resource is not None else "(unclassified)", d.allowed,
+                   d.decided_by + (f" via:{chk.via}" if chk.via else ""))
 
 
 def authorize(p: principals.Principal, action: str, resource: str, context: dict | None = None,

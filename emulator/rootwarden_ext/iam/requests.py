@@ -28,6 +28,7 @@ class Check:
     mode: str | None = None              # see policy.authorize: None | "resource" | "key"
     skip: str = ""                       # not authorized here: "always-allowed" (GetCallerIdentity),
     #                                      "resource-not-found" / "invalid-request" (the service refuses it)
+    via: str = ""                        # implied call made by this service (kms:ViaService), e.g. "s3"
     why: str = ""                        # why it could not be classified
 
 
@@ -77,10 +78,10 @@ def _json_params(req: Req) -> dict:
 # ---------------------------------------------------------------- dispatcher
 
 def classify(req: Req, caller: principals.Principal) -> list[Check]:
-    from . import services_data, services_rest
+    """The checks of one request: the service's own, then the KMS calls it implies."""
+    from . import implied
 
     service = req.service or ""
-    region = req.region or "us-east-1"
     target = req.target or ""
     if target:
         op = _target_op(req)
@@ -90,29 +91,31 @@ def classify(req: Req, caller: principals.Principal) -> list[Check]:
         op = params.get("Action")
     else:
         op, params = None, {}
-    call = Call(req, service, op, params, caller.account, region, caller)
-    handler: Callable[[Call], list[Check]] | None = None
-    if service == "dynamodb":
-        handler = services_data.dynamodb
-    elif service == "kms":
-        handler = services_data.kms
-    elif service in ("s3",):
+    call = Call(req, service, op, params, caller.account, req.region or "us-east-1", caller)
+    checks = _dispatch(call)
+    return checks + implied.kms_checks(call, checks)
+
+
+def _dispatch(call: Call) -> list[Check]:
+    from . import services_data, services_rest
+
+    service = call.service
+    handler: Callable[[Call], list[Check]] | None
+    if service == "s3":
         return services_rest.s3(call)
-    elif service == "lambda":
+    if service == "lambda":
         return services_rest.lambda_(call)
-    elif service == "scheduler":
+    if service == "scheduler":
         return services_rest.scheduler(call)
-    elif service == "ses":
-        if req.path.startswith("/v2/"):
-            return services_rest.sesv2(call)
-        handler = ses_v1
-    elif service == "account":
+    if service == "account":
         return account(call)
-    else:
-        handler = SIMPLE.get(service)
+    if service == "ses" and call.req.path.startswith("/v2/"):
+        return services_rest.sesv2(call)
+    handler = {"dynamodb": services_data.dynamodb, "kms": services_data.kms, "ses": ses_v1}.get(service) \
+        or SIMPLE.get(service)
     if handler is None:
         return call.unclassified(f"the emulator does not classify requests to service {service or '?'}")
-    if not op:
+    if not call.op:
         return call.unclassified("no operation name (X-Amz-Target / Action) in the request")
     return handler(call)
 
