@@ -192,6 +192,10 @@ def run(ep: str, stack: str, res: dict, admin: dict, http, check, boto3, Config)
              lambda: s3.delete_object(Bucket=bucket, Key="shared/x"), "AccessDenied", "s3:DeleteObject",
              "explicit deny in a resource-based policy", status=403)
 
+    s3.put_object(Bucket=bucket, Key="shared/sealed", Body=b"s", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    h.denied("S3: GetObject of an SSE-KMS object needs kms:Decrypt (via s3) too",
+             lambda: rs3.get_object(Bucket=bucket, Key="shared/sealed"), "AccessDenied", "kms:Decrypt", key)
+
     # ---- STS AssumeRoot checks the task policy condition
     root_caller = h.user(f"{stack}-root-auditor", policy(allow("sts:AssumeRoot", "arn:aws:iam::*:root", Condition={
         "StringEquals": {"sts:TaskPolicyArn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}})))
