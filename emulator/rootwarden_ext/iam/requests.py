@@ -297,6 +297,9 @@ def logs(call: Call) -> list[Check]:
         return [Check(action, base + group)]
     if isinstance(p.get("logGroupNames"), list) and p["logGroupNames"]:
         return [Check(action, base + g) for g in p["logGroupNames"]]
+    if isinstance(p.get("logGroupIdentifiers"), list) and p["logGroupIdentifiers"]:
+        return [Check(action, base + str(g).split(":log-group:")[-1].removesuffix(":*"))
+                for g in p["logGroupIdentifiers"]]
     if p.get("resourceArn"):
         return [Check(action, p["resourceArn"])]
     if op.startswith(("Describe", "List")) or op in ("PutResourcePolicy", "DeleteResourcePolicy",
