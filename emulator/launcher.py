@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="log every HTTP request")
     ap.add_argument("--no-iam", action="store_true",
                     help="do not enforce IAM (by default every call is checked against the caller's policies)")
+    ap.add_argument("--iam", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old callers
     a = ap.parse_args(argv)
     if a.function_host and not a.bin_dir:
         ap.error("--function-host needs --bin-dir")
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     moto_patches.patch_model_data()
     moto_patches.patch_stop_execution()
     moto_patches.patch_dynamodb_write_atomicity()
+    moto_patches.patch_iam_enforcement()  # retires moto's own checker; enforcement starts below
     from rootwarden_ext import service_credentials
 
     service_credentials.patch_step_functions_credentials()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Smoke test of emulator/launcher.py (a few seconds once the tiny test lambda is built).
 
-    .venv/bin/python emulator/selftest.py [--tiny-dir /tmp/rw-tiny-lambda] [--no-function-host] [--keep-logs]
+    .venv/bin/python emulator/selftest.py [--tiny-dir /tmp/rw-tiny-lambda] [--no-function-host] [--keep-logs] [--no-iam]
 
 Starts the launcher on a free port with emulator/testdata/template.yaml provisioned and the function
 host pointed at a tiny lambda_runtime binary. The binary is built OUTSIDE the repository: the
@@ -9,7 +9,8 @@ crate (Cargo.toml below + testdata/tiny_lambda_main.rs) is written to --tiny-dir
 `cargo build` (about 15 s the first time). Exercises AssumeRoot and root-session IAM, the Account API
 with the OTP endpoint, KMS key states, provisioning, Lambda Invoke through the function host and a
 Step Functions Catch on the handler's errorType, then stops the launcher and checks that no child
-process is left.
+process is left. The launcher enforces IAM (unless --no-iam): every check runs as the harness (an
+admin user), then selftest_iam.py plays the attacker against the engine.
 """
 from __future__ import annotations
 
@@ -141,6 +142,7 @@ def main() -> int:
     ap.add_argument("--tiny-dir", default="/tmp/rw-tiny-lambda")
     ap.add_argument("--no-function-host", action="store_true")
     ap.add_argument("--keep-logs", action="store_true")
+    ap.add_argument("--no-iam", action="store_true", help="launcher --no-iam, and no IAM enforcement checks")
     a = ap.parse_args()
 
     import boto3
@@ -157,6 +159,9 @@ def main() -> int:
            "--stack-name", stack, "--param", "Stage=test"]
     if with_fh:
         cmd += ["--function-host", "--bin-dir", bin_dir]
+    iam = not a.no_iam
+    if not iam:
+        cmd += ["--no-iam"]
     t0 = time.time()
     log = open(logf, "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -172,7 +177,17 @@ def main() -> int:
     print(f"launcher ready in {startup:.2f}s at {ep} (pid {info['pid']}, stack {stack})")
 
     try:
-        run_checks(ep, info, stack, envf, with_fh, boto3, Config)
+        # the harness: an IAM user allowed "*" on "*" (the launcher creates it)
+        harness = info["principals"]["harness"]
+        creds = {"aws_access_key_id": harness["access_key_id"],
+                 "aws_secret_access_key": harness["secret_access_key"]}
+        check("launcher reports IAM enforcement as configured", info.get("iam_enforced") == iam,
+              info.get("iam_enforced"))
+        run_checks(ep, info, stack, envf, with_fh, boto3, Config, creds, iam)
+        if iam:
+            import selftest_iam
+
+            selftest_iam.run(ep, stack, info["stack"]["resources"], creds, http, check, boto3, Config)
     except Exception as e:  # keep going to the shutdown checks
         import traceback
 
@@ -208,9 +223,9 @@ def main() -> int:
     return 1 if FAILURES else 0
 
 
-def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3, Config) -> None:
-    base = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id="testing",
-                aws_secret_access_key="testing",
+def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3, Config,
+               creds: dict, iam_on: bool) -> None:
+    base = dict(endpoint_url=ep, region_name="us-east-1", **creds,
                 config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
 
     def client(svc: str, **creds):
@@ -490,6 +505,10 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
           and time.time() - t < 2.0, (outs, time.time() - t))
 
     print("Step Functions -> Lambda")
+    if iam_on:  # the interpreter calls Lambda as the state machine's role, which needs the grant
+        client("iam").put_role_policy(RoleName=res["TinyStateMachineRole"]["physical_id"], PolicyName="invoke",
+                                      PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                          "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]}))
 
     def run(name: str, payload: dict) -> dict:
         arn = sfn.start_execution(stateMachineArn=sm_arn, name=name, input=json.dumps(payload))["executionArn"]

@@ -9,4 +9,5 @@ Modules:
   function_host Lambda Invoke -> real handler binaries through `cargo lambda watch`
   function_urls Lambda function URLs (AWS_IAM, SigV4) and the URL-only invoke permission
   moto_patches  every monkeypatch of moto internals (pinned to moto 5.2.5)
+  iam/          the IAM enforcement engine (SigV4, policy evaluation, per-service classification)
 """

@@ -12,12 +12,13 @@ where <url-id> is the id of moto's `https://<url-id>.lambda-url.<region>.on.aws`
 2. must be SigV4-signed for service `lambda` in the function's region, within 15 minutes, with an
    access key moto knows (an IAM user's key, or an STS AssumeRole session's key + token): the
    signature is recomputed over the request as received. Missing or wrong: HTTP 403, like AWS;
-3. is authorized: the caller needs lambda:InvokeFunctionUrl and lambda:InvokeFunction, each
-   granted by the function's resource policy (Principal `*`, the caller's account / account
-   root, or the caller's own user or role ARN; `FunctionUrlAuthType` AWS_IAM and
-   `InvokedViaFunctionUrl` honoured) or by an Allow without conditions in the caller's identity
-   policies (user or role inline and attached managed policies; an explicit Deny wins). This is
-   not full IAM evaluation (no groups, SCPs, boundaries, conditions in identity policies);
+3. is authorized by the IAM engine (rootwarden_ext.iam): the caller needs
+   lambda:InvokeFunctionUrl and lambda:InvokeFunction, each allowed by its identity policies
+   or granted by the function's resource policy (context lambda:FunctionUrlAuthType=AWS_IAM,
+   lambda:InvokedViaFunctionUrl=true; an explicit Deny in either wins). With IAM enforcement
+   on, a resource-policy statement naming the caller's account only delegates to IAM (AWS's
+   rule: the identity policies must allow); with it off, the emulator's earlier rule holds
+   and the account principal grants by itself;
 4. becomes the function URL event (payload format 2.0) built from the AUTHENTICATED identity
    (`requestContext.authorizer.iam`: accessKey, accountId, callerId, userArn, userId);
    nothing the client sent can set it. The function host runs it; the result maps back to HTTP
@@ -26,24 +27,22 @@ where <url-id> is the id of moto's `https://<url-id>.lambda-url.<region>.on.aws`
 Direct `Invoke` (`POST /2015-03-31/functions/<fn>/invocations`) of a function whose resource
 policy grants lambda:InvokeFunction only with `InvokedViaFunctionUrl` is refused with
 AccessDeniedException unless the caller's identity policy allows lambda:InvokeFunction on it
-(or a resource-policy statement does without the URL condition). Step Functions tasks and other
-in-process invokes are not HTTP requests and are not affected.
+(or a resource-policy statement does without the URL condition): `guard_invoke`, with IAM
+enforcement off; with it on, the engine's check of every Invoke covers this. In-process
+invokes (SES receipt rules, ...) are not HTTP requests and are not affected.
 """
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import fnmatch
-import hashlib
-import hmac
 import json
 import re
 import time
 import uuid
-from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from .common import Req, Resp, log, rest_json_error
+from .iam import principals as iam_principals
+from .iam import sigv4
 
 URL_PREFIX = "/lambda-url/"
 _URL_RE = re.compile(r"^/lambda-url/([a-z0-9]+)(/.*)?$")
@@ -51,7 +50,6 @@ _INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
 _AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
     r"SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})\s*$")
-MAX_SKEW_SECONDS = 15 * 60
 DROPPED_HEADERS = {"authorization", "x-amz-security-token"}
 
 
@@ -102,212 +100,82 @@ def function_by_name(name_or_arn: str):
 
 def identity(access_key: str, token: str | None) -> dict | None:
     """The principal behind an access key moto issued: {arn, user_id, account, secret,
-    principal_arn, kind}, or None for an unknown key (or a session key without its token)."""
-    from moto.iam.models import iam_backends
-    from moto.sts.models import sts_backends
-
-    for account, parts in list(sts_backends.items()):
-        for _, backend in list(parts.items()):
-            for role in list(getattr(backend, "assumed_roles", [])):
-                if role.access_key_id == access_key:
-                    if token != role.session_token:
-                        return None
-                    return {"arn": role.arn, "user_id": role.user_id, "account": role.account_id,
-                            "secret": role.secret_access_key, "principal_arn": role.role_arn,
-                            "kind": "role"}
-    for account, parts in list(iam_backends.items()):
-        for _, backend in list(parts.items()):
-            for user in list(backend.users.values()):
-                for key in user.access_keys:
-                    if key.access_key_id == access_key and getattr(key, "status", "Active") == "Active":
-                        return {"arn": user.arn, "user_id": user.id, "account": user.account_id,
-                                "secret": key.secret_access_key, "principal_arn": user.arn,
-                                "kind": "user"}
-    return None
+    principal_arn, kind}, or None for an unknown key, a session key without its token, or an
+    expired session."""
+    p = principal(access_key, token)
+    return p.identity_dict() if p is not None else None
 
 
-def _identity_documents(ident: dict) -> list[dict]:
-    from moto.iam.models import iam_backends
-
-    docs: list[str] = []
-    for _, backend in list(iam_backends.get(ident["account"], {}).items()):
-        entity = None
-        try:
-            if ident["kind"] == "user":
-                entity = backend.get_user(ident["principal_arn"].split("/")[-1])
-            else:
-                entity = backend.get_role_by_arn(ident["principal_arn"])
-        except Exception:
-            entity = None
-        if entity is None:
-            continue
-        docs.extend((getattr(entity, "policies", None) or {}).values())
-        for mp in (getattr(entity, "managed_policies", None) or {}).values():
-            for v in getattr(mp, "versions", []):
-                if getattr(v, "is_default", False) or v.version_id == getattr(mp, "default_version_id", None):
-                    docs.append(v.document)
-    out = []
-    for d in docs:
-        try:
-            out.append(json.loads(d) if isinstance(d, str) else d)
-        except ValueError:
-            continue
-    return out
+def principal(access_key: str, token: str | None):
+    p, _ = iam_principals.resolve(access_key)
+    if p is None:
+        return None
+    if p.kind == "role" and (token != p.token or (p.expires_at or 0) <= time.time()):
+        return None
+    if p.kind == "user" and token is not None:
+        return None
+    return p
 
 
-def _as_list(v: Any) -> list:
-    if v is None:
-        return []
-    return v if isinstance(v, list) else [v]
+URL_CONTEXT = {"lambda:functionurlauthtype": ("AWS_IAM",), "lambda:invokedviafunctionurl": ("true",)}
 
 
-def _match(patterns: Any, value: str, ci: bool = False) -> bool:
-    for p in _as_list(patterns):
-        p = str(p)
-        if fnmatch.fnmatchcase(value.lower() if ci else value, p.lower() if ci else p):
-            return True
-    return False
+def allowed(p, fn, action: str, via_url: bool) -> tuple[bool, str]:
+    """(allowed, AWS's message) for `action` on the function, by the IAM engine."""
+    from .iam import enforce
+    from .iam.services_rest import normalize_lambda_policy
 
-
-def identity_allows(ident: dict, action: str, resource: str) -> bool:
-    """An Allow without conditions for action on resource, and no matching Deny."""
-    allowed = False
-    for doc in _identity_documents(ident):
-        for st in _as_list(doc.get("Statement")):
-            if not (_match(st.get("Action"), action, ci=True) and _match(st.get("Resource"), resource)):
-                continue
-            if st.get("Effect") == "Deny":
-                return False
-            if st.get("Effect") == "Allow" and not st.get("Condition"):
-                allowed = True
-    return allowed
-
-
-def _principal_ok(st: dict, ident: dict, fn_account: str) -> bool:
-    pr = st.get("Principal")
-    values = []
-    if isinstance(pr, dict):
-        values = _as_list(pr.get("AWS"))
-    elif pr is not None:
-        values = _as_list(pr)
-    for v in values:
-        v = str(v)
-        if v == "*":
-            return True
-        if v in (ident["account"], f"arn:aws:iam::{ident['account']}:root"):
-            return True
-        if v in (ident["arn"], ident["principal_arn"]):
-            return True
-    return False
-
-
-def _cond_value(st: dict, key: str) -> Any:
-    if key in st:
-        return st[key]
-    for op, kv in (st.get("Condition") or {}).items():
-        if isinstance(kv, dict):
-            for k, v in kv.items():
-                if k.lower() == f"lambda:{key}".lower():
-                    return v[0] if isinstance(v, list) and len(v) == 1 else v
-    return None
-
-
-def _truthy(v: Any) -> bool:
-    return v is True or str(v).lower() == "true"
-
-
-def resource_allows(fn, ident: dict, action: str, via_url: bool) -> bool:
-    for st in list(getattr(getattr(fn, "policy", None), "statements", []) or []):
-        if st.get("Effect", "Allow") != "Allow" or not _match(st.get("Action"), action, ci=True):
-            continue
-        if not _principal_ok(st, ident, fn.account_id):
-            continue
-        auth = _cond_value(st, "FunctionUrlAuthType")
-        if auth is not None and str(auth) != "AWS_IAM":
-            continue
-        if _truthy(_cond_value(st, "InvokedViaFunctionUrl")) and not via_url:
-            continue
-        return True
-    return False
+    d = enforce.authorize(p, action, fn.function_arn, URL_CONTEXT if via_url else {},
+                          normalize_lambda_policy(fn), "resource", region=fn.region)
+    return d.allowed, d.message(p.arn, action, fn.function_arn)
 
 
 def url_only(fn) -> bool:
     """The function's resource policy grants lambda:InvokeFunction only through its URL."""
-    sts = [st for st in list(getattr(getattr(fn, "policy", None), "statements", []) or [])
-           if _match(st.get("Action"), "lambda:InvokeFunction", ci=True)]
-    return bool(sts) and all(_truthy(_cond_value(st, "InvokedViaFunctionUrl")) for st in sts)
+    from .iam.services_rest import normalize_lambda_policy
+
+    pol = normalize_lambda_policy(fn)
+    if pol is None:
+        return False
+    sts = [st for st in pol.statements if st.effect == "Allow" and st.action_matches("lambda:InvokeFunction")]
+
+    def via_url_only(st) -> bool:
+        return any(c.key == "lambda:invokedviafunctionurl" and c.op == "Bool"
+                   and "true" in (v.lower() for v in c.values) for c in st.conditions)
+
+    return bool(sts) and all(via_url_only(st) for st in sts)
 
 
 # ---------------------------------------------------------------- SigV4
 
-def _sha256(b: bytes) -> str:
-    return hashlib.sha256(b).hexdigest()
-
-
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
-
-
-def _canonical_uri(path: str) -> str:
-    # the AWS SDKs' default for services other than S3: each segment URI-encoded twice
-    return "/".join(quote(quote(seg, safe="-_.~"), safe="-_.~") for seg in path.split("/")) or "/"
-
-
-def _canonical_query(qs: str) -> str:
-    pairs = parse_qsl(qs, keep_blank_values=True)
-    enc = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs)
-    return "&".join(f"{k}={v}" for k, v in enc)
-
-
 def verify_sigv4(req: Req, region: str) -> tuple[dict | None, str]:
     """(identity, "") when the request is correctly signed by a key moto knows, else
     (None, why)."""
+    p, why = verify_request(req, region)
+    return (p.identity_dict() if p is not None else None), why
+
+
+def verify_request(req: Req, region: str):
     m = _AUTH_RE.match(req.headers.get("authorization", "").strip())
     if not m:
         return None, "Missing Authentication Token"
     akid, date, sig_region, service, signed, signature = m.groups()
     if service != "lambda" or sig_region != region:
         return None, f"Credential should be scoped to a valid region and service lambda ({region})"
-    amz_date = req.headers.get("x-amz-date", "")
-    try:
-        t = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
-    except ValueError:
-        return None, "missing or malformed X-Amz-Date"
-    if not amz_date.startswith(date) or abs(time.time() - t.timestamp()) > MAX_SKEW_SECONDS:
-        return None, "Signature expired or not yet current"
-    names = signed.split(";")
-    if "host" not in names:
+    s = sigv4.parse(req)
+    if s is None or "host" not in s.signed_headers:
         return None, "the Host header must be signed"
-    ident = identity(akid, req.headers.get("x-amz-security-token"))
-    if ident is None:
+    p = principal(akid, req.headers.get("x-amz-security-token"))
+    if p is None:
         return None, "The security token included in the request is invalid."
-    if "x-amz-security-token" in req.headers and "x-amz-security-token" not in names:
+    if "x-amz-security-token" in req.headers and "x-amz-security-token" not in s.signed_headers:
         return None, "the session token must be signed"
-    body = req.body()
-    payload_hash = req.headers.get("x-amz-content-sha256") or _sha256(body)
-    if payload_hash != "UNSIGNED-PAYLOAD" and payload_hash != _sha256(body):
-        return None, "The provided x-amz-content-sha256 header does not match what was computed."
-    if payload_hash == "UNSIGNED-PAYLOAD":
+    if req.headers.get("x-amz-content-sha256") == "UNSIGNED-PAYLOAD":
         return None, "unsigned payloads are not accepted"
-    headers = []
-    for n in names:
-        v = req.headers.get(n)
-        if v is None:
-            return None, f"signed header {n} is missing"
-        headers.append(f"{n}:{' '.join(v.strip().split())}\n")
-    canonical = "\n".join([req.method, _canonical_uri(req.path),
-                           _canonical_query(req.environ.get("QUERY_STRING", "")),
-                           "".join(headers), signed, payload_hash])
-    scope = f"{date}/{sig_region}/{service}/aws4_request"
-    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{_sha256(canonical.encode())}"
-    k = _hmac(("AWS4" + ident["secret"]).encode(), date)
-    for part in (sig_region, service, "aws4_request"):
-        k = _hmac(k, part)
-    expected = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
-        return None, ("The request signature we calculated does not match the signature you "
-                      "provided. Check your AWS Secret Access Key and signing method.")
-    return ident, ""
+    why = sigv4.verify(req, s, p.secret)
+    if why:
+        return None, why
+    return p, ""
 
 
 # ---------------------------------------------------------------- serving
@@ -395,17 +263,17 @@ def serve(req: Req) -> Resp | None:
     cfg = fn.url_config.config or {}
     if cfg.get("AuthType") != "AWS_IAM":
         return _forbidden("only AuthType AWS_IAM function URLs are emulated")
-    ident, why = verify_sigv4(req, fn.region)
-    if ident is None:
+    p, why = verify_request(req, fn.region)
+    if p is None:
         log(f"function URL {uid}: refused ({why})")
         return _forbidden(why)
-    arn = fn.function_arn
     akid = req.access_key or ""
     for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"):
-        if not (resource_allows(fn, ident, action, via_url=True) or identity_allows(ident, action, arn)):
-            log(f"function URL {uid}: {ident['arn']} is not allowed {action}")
+        ok, msg = allowed(p, fn, action, via_url=True)
+        if not ok:
+            log(f"function URL {uid}: {msg}")
             return _forbidden()
-    event = event_for(req, uid, fn, ident, akid, sub_path)
+    event = event_for(req, uid, fn, p.identity_dict(), akid, sub_path)
     resp_headers: dict = {}
     payload = fn.invoke(json.dumps(event), {}, resp_headers)
     if isinstance(payload, str):
@@ -425,10 +293,9 @@ def guard_invoke(req: Req) -> Resp | None:
     fn = function_by_name(m.group(1))
     if fn is None or not url_only(fn):
         return None
-    ident = identity(req.access_key or "", req.headers.get("x-amz-security-token"))
-    who = ident["arn"] if ident else f"key {req.access_key}"
-    if ident is not None and (resource_allows(fn, ident, "lambda:InvokeFunction", via_url=False)
-                              or identity_allows(ident, "lambda:InvokeFunction", fn.function_arn)):
+    p = principal(req.access_key or "", req.headers.get("x-amz-security-token"))
+    who = p.arn if p is not None else f"key {req.access_key}"
+    if p is not None and allowed(p, fn, "lambda:InvokeFunction", via_url=False)[0]:
         return None
     log(f"direct Invoke of {fn.function_name} by {who} refused (URL-only function)")
     return rest_json_error(

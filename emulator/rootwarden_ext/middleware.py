@@ -4,7 +4,10 @@ Order of handling:
   /_rootwarden/...                 test-only endpoints (unsigned, plain JSON), incl. firing a schedule
   /lambda-url/<id>/...             Lambda function URLs, AWS_IAM (SigV4 verified; function_urls)
   Invoke of a URL-only function    AccessDeniedException without an identity-policy grant
+                                   (enforcement off only: with it on, the IAM check covers it)
   key of an AssumeRoot session     root-session emulation (IAM root state, S3/SQS unlock, else AccessDenied)
+  IAM enforcement (when enabled)   SigV4 authentication + the IAM check of every other AWS request
+                                   (iam.enforce; /moto-api/* is not checked)
   sts Action=AssumeRoot            STS AssumeRoot
   account /…PrimaryEmail…          AWS Account API primary email operations
   KMS crypto on a non-Enabled key  DisabledException / KMSInvalidStateException
@@ -18,6 +21,8 @@ import traceback
 from typing import Any, Callable
 
 from . import account_api, function_urls, kms_state, service_credentials
+from .iam import enforce as iam_enforce
+from .iam import principals as iam_principals
 from .common import Req, Resp, log, plain_json, query_error
 from .root_sessions import RootStore, test_endpoint as root_state_endpoint
 
@@ -55,17 +60,23 @@ class RootWardenMiddleware:
             return self._test_endpoint(req)
         if path.startswith(function_urls.URL_PREFIX):
             return function_urls.serve(req)
-        denied = function_urls.guard_invoke(req)
-        if denied is not None:
-            return denied
+        if not iam_enforce.enabled():
+            denied = function_urls.guard_invoke(req)
+            if denied is not None:
+                return denied
 
         sess = self.roots.session_for(req.access_key)
         if sess is not None:
             out = self.roots.handle_session_request(req, sess)
             if isinstance(out, tuple):  # allowed S3/SQS unlock action: moto, as the member account
                 req.environ["HTTP_X_MOTO_ACCOUNT_ID"] = out[1]
+                req.environ[iam_enforce.MARK] = True  # authorized by the root session's task policy
                 return None
             return out
+
+        denied = iam_enforce.check(req)
+        if denied is not None:
+            return denied
 
         if req.service == "sts" or (req.service is None and req.is_form):
             if req.is_form or "Action" in req.query:
@@ -81,6 +92,7 @@ class RootWardenMiddleware:
 
         if path.rstrip("/") == "/moto-api/reset" and req.method == "POST":
             self.reset()
+            iam_principals.reset_caches()
         return None
 
     def _test_endpoint(self, req: Req) -> Resp:
@@ -94,6 +106,8 @@ class RootWardenMiddleware:
         m = _FIRE_RE.match(path)
         if m and req.method == "POST":
             return service_credentials.fire_schedule(req, m.group(1))
+        if path.startswith("/_rootwarden/iam/"):
+            return iam_enforce.test_endpoint(req)
         if path.rstrip("/") == "/_rootwarden/health":
             return plain_json(200, {"status": "ok", **self.info()})
         if path.rstrip("/") == "/_rootwarden/sessions" and req.method == "GET":

@@ -19,6 +19,24 @@
       and its token stayed valid. Now it is ABORTED at once, as in AWS, and stays ABORTED.
   moto.stepfunctions.responses.StepFunctionResponse.send_task_failure
       dropped the request's `cause`, so a Catch saw an empty Cause; it is passed on now.
+  moto.core.authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action
+  (patch_iam_enforcement)
+      moto's own IAM check (actions on resource "*" only, no conditions or resource policies)
+      is replaced by rootwarden_ext.iam, which checks every request in the middleware; moto's
+      INITIAL_NO_AUTH_ACTION_COUNT is set to infinity so its checker never runs, and the hook
+      (where moto has decided the action) only refuses, fail-closed, a request that reached a
+      service without the middleware's check while enforcement is on.
+  moto.iam.policy_validation.VALID_RESOURCE_PATH_STARTING_VALUES      (patch_iam_enforcement)
+      refused the resource arn:aws:iam::*:root (sts:AssumeRoot's) in a policy document.
+  moto.s3.models.FakeBucket.get_permission                             (patch_iam_enforcement)
+      moto's S3 applied bucket policies on its own, ignoring their conditions (a TLS-only
+      Deny refused every object request); with enforcement on the engine evaluates bucket
+      policies and this returns NEUTRAL, so each request has exactly one check.
+  moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for      (patch_iam_enforcement)
+      the Step Functions interpreter called services with the fixed keys "ak"/"sk"; with
+      enforcement on it signs with a session of the state machine's role (minted as the
+      service would get it), so its Lambda / DynamoDB / SQS ... calls are checked against
+      that role's policies, as in AWS.
   moto.dynamodb.models.DynamoDBBackend.{transact_write_items, put_item, update_item,
   delete_item, batch_write_item}
       TransactWriteItems snapshots each table it touches and, when a condition fails, puts the
@@ -188,3 +206,56 @@ def configure_moto(function_host: bool) -> None:
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     default_user_config.setdefault("lambda", {})["use_docker"] = False
     default_user_config.setdefault("batch", {})["use_docker"] = False
+
+
+def patch_iam_enforcement() -> None:
+    """Replace moto's IAM checker with rootwarden_ext.iam (see the module docstring)."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    from .iam import enforce
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+
+    # IAM accepts arn:aws:iam::ACCT:root as a policy resource (sts:AssumeRoot's resource type);
+    # moto's policy validator refused it (MalformedPolicyDocument).
+    from moto.iam import policy_validation
+
+    starts = policy_validation.VALID_RESOURCE_PATH_STARTING_VALUES["iam"]["values"]
+    if "root" not in starts:
+        starts.append("root")
+
+    def guard(self, iam_request_cls, resource: str = "*") -> None:  # type: ignore[no-untyped-def]
+        if not enforce.enabled():
+            return
+        environ = getattr(getattr(self, "normalized_request", None), "environ", None)
+        if environ is not None and environ.get(enforce.MARK):
+            return
+        from moto.core.exceptions import AccessDeniedError
+
+        action = "unknown"
+        try:
+            action = f"{getattr(self, 'service_name', '?')}:{self._get_action()}"
+        except Exception:
+            pass
+        raise AccessDeniedError(user_arn="(request not checked by the emulator's IAM engine)",
+                                action=action)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = guard
+
+    # moto's S3 also applies bucket policies itself (conditions ignored, so a TLS-only Deny
+    # refused everything): with enforcement on, the engine's bucket-policy evaluation is the one.
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    original_permission = FakeBucket.get_permission
+
+    def get_permission(self, action: str, resource: str):  # type: ignore[no-untyped-def]
+        if enforce.enabled():
+            return PermissionResult.NEUTRAL
+        return original_permission(self, action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+    # Step Functions service calls sign as the state machine's role: service_credentials.py
+
