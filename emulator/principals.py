@@ -5,9 +5,9 @@
   delegation, and, like any administrator, cannot use the vault or digest keys.
 - `rootwarden-harness`: the tests and the demo's "outside world" (SES storing mail, a person
   editing a table): also allowed everything in IAM, and equally unable to use the keys.
-- `alice`, `bob`: operators. IAM users allowed only to assume the stack's `OperatorRole`; each has a
-  12-hour session of it named after them, which is what the CLI runs as (`.local/env` holds
-  alice's). No template role trusts either user directly.
+- operators alice and bob: IAM users `operator-alice`, `operator-bob` allowed only to assume the
+  stack's `OperatorRole`; each has a 12-hour session of it named after them (alice, bob), which is
+  what the CLI runs as (`.local/env` holds alice's). No template role trusts either user directly.
 - Each Lambda function, state machine and schedule acts as its own template role (function host,
   Step Functions interpreter, schedule firing: rootwarden_ext/service_credentials.py).
 """
@@ -57,7 +57,7 @@ def operators(endpoint: str, stack: dict | None) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for name in OPERATORS:
-        user = _user(name, {"Version": "2012-10-17", "Statement": [
+        user = _user(f"operator-{name}", {"Version": "2012-10-17", "Statement": [
             {"Sid": "OperateRootWarden", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}]})
         sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1",
                            aws_access_key_id=user["access_key_id"],

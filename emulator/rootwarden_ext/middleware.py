@@ -20,7 +20,7 @@ import re
 import traceback
 from typing import Any, Callable
 
-from . import account_api, function_urls, kms_state, service_credentials
+from . import account_api, function_urls, kms_state, service_credentials, ses_delivery
 from .iam import enforce as iam_enforce
 from .iam import principals as iam_principals
 from .common import Req, Resp, log, plain_json, query_error
@@ -103,6 +103,8 @@ class RootWardenMiddleware:
         m = _EMAIL_RE.match(path)
         if m:
             return self.accounts.test_endpoint(req, m.group(1), m.group(2) or "")
+        if path.startswith(ses_delivery.PREFIX):
+            return ses_delivery.store(req)
         m = _FIRE_RE.match(path)
         if m and req.method == "POST":
             return service_credentials.fire_schedule(req, m.group(1))

@@ -364,6 +364,27 @@ impl Emulator {
         http_json(self.port, method, path, body)
     }
 
+    /// Stores a raw message in S3 as SES's receipt rule does: as the `ses.amazonaws.com` service
+    /// principal, which the bucket policy and the bucket key's policy must allow.
+    pub fn store_as_ses(&self, bucket: &str, key: &str, raw: &[u8]) -> anyhow::Result<()> {
+        let (status, body) = http_bytes(
+            self.port,
+            "PUT",
+            &format!("/_rootwarden/ses/store/{bucket}/{key}"),
+            raw,
+        )?;
+        if status != 200 {
+            bail!("SES could not store s3://{bucket}/{key}: HTTP {status} {body}");
+        }
+        Ok(())
+    }
+
+    /// Stores a raw message under the stack's mail bucket and prefix, as SES does.
+    pub fn deliver_raw_mail(&self, ses_id: &str, raw: &[u8]) -> anyhow::Result<()> {
+        let key = format!("{}{ses_id}", self.env("ROOTWARDEN_MAIL_PREFIX"));
+        self.store_as_ses(&self.env("ROOTWARDEN_MAIL_BUCKET"), &key, raw)
+    }
+
     pub fn log_dir(&self) -> &Path {
         self.dir.path()
     }
@@ -442,15 +463,26 @@ pub fn http_json(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> anyhow::Result<(u16, serde_json::Value)> {
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    http_bytes(port, method, path, payload.as_bytes())
+}
+
+/// One request with a raw body to a test endpoint; the answer parsed as JSON.
+pub fn http_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    payload: &[u8],
+) -> anyhow::Result<(u16, serde_json::Value)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         payload.len()
     )?;
+    stream.write_all(payload)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);

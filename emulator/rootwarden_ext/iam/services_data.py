@@ -293,10 +293,12 @@ def kms(call: Call) -> list[Check]:
         src = resolve_key(be, p.get("SourceKeyId")) if p.get("SourceKeyId") else \
             key_from_ciphertext(be, p.get("CiphertextBlob"))
         dst = resolve_key(be, p.get("DestinationKeyId"))
+        same = ctx(**{"kms:ReEncryptOnSameKey":
+                      "true" if src is not None and dst is not None and src.arn == dst.arn else "false"})
         return [key_check(call, "kms:ReEncryptFrom", src, p.get("SourceKeyId"),
-                          _enc_ctx(p.get("SourceEncryptionContext"))),
+                          {**_enc_ctx(p.get("SourceEncryptionContext")), **same}),
                 key_check(call, "kms:ReEncryptTo", dst, p.get("DestinationKeyId"),
-                          _enc_ctx(p.get("DestinationEncryptionContext")))]
+                          {**_enc_ctx(p.get("DestinationEncryptionContext")), **same})]
     if op in ("CreateAlias", "UpdateAlias", "DeleteAlias"):
         alias = p.get("AliasName") or ""
         out = [Check(action, f"{A}:kms:{call.region}:{call.account}:{alias}")]

@@ -410,6 +410,37 @@ impl KmsVault {
             .map_err(|_| VaultError::Corrupt("decrypted credential is not UTF-8".into()))
     }
 
+    /// Whether version `version` decrypts under its encryption context, without the plaintext
+    /// leaving KMS: a ReEncrypt onto the same key with the same context (the result is dropped).
+    async fn verify_decrypts(
+        &self,
+        account: &AccountId,
+        kind: CredentialKind,
+        version: u32,
+    ) -> Result<(), VaultError> {
+        let item = self
+            .get(account, kind, &version_key(version))
+            .await?
+            .ok_or_else(|| {
+                VaultError::NotFound(format!("{} version {version} of {account}", kind.as_str()))
+            })?;
+        let Some(AttributeValue::B(blob)) = item.get("ciphertext") else {
+            return Err(VaultError::Corrupt("ciphertext missing".into()));
+        };
+        let ctx = context(account, kind, version);
+        self.kms
+            .re_encrypt()
+            .ciphertext_blob(blob.clone())
+            .source_key_id(&self.key_id)
+            .set_source_encryption_context(Some(ctx.clone()))
+            .destination_key_id(&self.key_id)
+            .set_destination_encryption_context(Some(ctx))
+            .send()
+            .await
+            .map_err(|e| kms_error("kms:ReEncrypt", &e))?;
+        Ok(())
+    }
+
     async fn get(
         &self,
         account: &AccountId,
@@ -762,8 +793,10 @@ impl Vault for KmsVault {
                 )))
             }
         };
-        // The new current must decrypt before it becomes current.
-        self.reveal(account, kind, Some(p)).await?;
+        // The new current must decrypt before it becomes current: proved with a ReEncrypt onto
+        // the same key, so whoever promotes (an operator settling an orphaned rotation too)
+        // never needs kms:Decrypt and never sees the secret.
+        self.verify_decrypts(account, kind, p).await?;
         let now = self.now();
         let mut update = Update::builder()
             .table_name(&self.table)

@@ -35,7 +35,7 @@ fn assert_denied(what: &str, got: Option<(String, String)>, action: &str) {
     );
     assert!(
         msg.contains(action),
-        "{what}: the denial must name {action}: {msg}"
+        "{what}: the denial ({code}) must name {action}: {msg}"
     );
 }
 
