@@ -28,8 +28,10 @@ pub fn config(emu: &Emulator) -> Config {
     Config::from_lookup(|k| env.get(k).cloned()).expect("stack env is a valid config")
 }
 
+/// The rotation use cases' dependencies, acting as the rotation function's role (what runs
+/// them in production).
 pub async fn deps(emu: &Emulator, actor: &str) -> Deps {
-    let sdk = emu.sdk_config().await;
+    let sdk = emu.role_config("RotationFunction").await;
     Deps::new(
         &config(emu),
         Clients::new(&sdk),
@@ -38,9 +40,40 @@ pub async fn deps(emu: &Emulator, actor: &str) -> Deps {
     )
 }
 
-/// Deps whose clients fail the n-th AWS call (and never retry), see [`KillSwitch`].
+/// The same dependencies acting as the operator alice (the CLI's principal): onboarding and
+/// `rotation confirm/reject` run in the CLI.
+pub async fn operator_deps(emu: &Emulator, actor: &str) -> Deps {
+    let sdk = emu.sdk_config_as(emu.operator("alice")).await;
+    Deps::new(
+        &config(emu),
+        Clients::new(&sdk),
+        Arc::new(SystemClock),
+        actor,
+    )
+}
+
+/// Deps for a test's own checks: reads tables and runs executions as the harness, and decrypts
+/// as the access function (the one role that may reveal a vaulted secret).
+pub async fn inspector_deps(emu: &Emulator) -> Deps {
+    let harness = emu.sdk_config().await;
+    let access = emu.role_config("AccessFunction").await;
+    let clients = Clients {
+        ddb: aws_sdk_dynamodb::Client::new(&harness),
+        kms: aws_sdk_kms::Client::new(&access),
+        sfn: aws_sdk_sfn::Client::new(&harness),
+    };
+    Deps::new(
+        &config(emu),
+        clients,
+        Arc::new(SystemClock),
+        "test-inspector",
+    )
+}
+
+/// Deps whose clients fail the n-th AWS call (and never retry), see [`KillSwitch`]; acting as
+/// the rotation function's role.
 pub async fn faulty_deps(emu: &Emulator, actor: &str, kill: &KillSwitch) -> Deps {
-    let sdk = emu.sdk_config().await;
+    let sdk = emu.role_config("RotationFunction").await;
     let clients = Clients {
         ddb: aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk)

@@ -209,8 +209,12 @@ impl Emulator {
     /// SDK config aimed at this emulator, signing as the test harness (see [`Principals`]).
     pub async fn sdk_config(&self) -> SdkConfig {
         let p = self.harness();
-        self.sdk_config_with(&p.access_key_id, &p.secret_access_key, p.session_token.clone())
-            .await
+        self.sdk_config_with(
+            &p.access_key_id,
+            &p.secret_access_key,
+            p.session_token.clone(),
+        )
+        .await
     }
 
     /// The harness principal.
@@ -231,8 +235,12 @@ impl Emulator {
 
     /// SDK config signing as `p`.
     pub async fn sdk_config_as(&self, p: &Principal) -> SdkConfig {
-        self.sdk_config_with(&p.access_key_id, &p.secret_access_key, p.session_token.clone())
-            .await
+        self.sdk_config_with(
+            &p.access_key_id,
+            &p.secret_access_key,
+            p.session_token.clone(),
+        )
+        .await
     }
 
     /// The role ARN the provisioner gave a function, state machine or schedule (by logical id),
@@ -342,7 +350,10 @@ impl Emulator {
             ("AWS_ENDPOINT_URL".to_owned(), self.endpoint.clone()),
             ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID".to_owned(), p.access_key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY".to_owned(), p.secret_access_key.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                p.secret_access_key.clone(),
+            ),
         ];
         if let Some(t) = &p.session_token {
             env.push(("AWS_SESSION_TOKEN".to_owned(), t.clone()));

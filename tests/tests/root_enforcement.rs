@@ -120,7 +120,7 @@ async fn ticket_ids(emu: &Emulator) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_account() {
     let emu = Emulator::with_stack().await.unwrap();
-    let custody_deps = custody::deps(&emu, "test-operator").await;
+    let custody_deps = custody::operator_deps(&emu, "test-operator").await;
     let vaulted = custody::account(411, 1); // everything seeded
     let bare = custody::account(411, 2); // credential-less with a password, MFA and a key
     let drifted = custody::account(411, 3); // vaulted, no MFA device
@@ -389,7 +389,7 @@ async fn root_sessions_are_scoped_to_their_task_policy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() {
     let emu = Emulator::with_stack().await.unwrap();
-    let custody_deps = custody::deps(&emu, "test-operator").await;
+    let custody_deps = custody::operator_deps(&emu, "test-operator").await;
     let a = custody::account(413, 1);
     onboard_credential_less(&custody_deps, &a).await;
     seed(&emu, &a, json!({}));
@@ -465,7 +465,7 @@ fn cli(emu: &Emulator, args: &[&str]) -> (i32, String) {
 async fn the_lambda_and_the_cli_enforce_on_the_emulator() {
     build_functions().unwrap();
     let emu = Emulator::with_functions().await.unwrap();
-    let custody_deps = custody::deps(&emu, "test-operator").await;
+    let custody_deps = custody::operator_deps(&emu, "test-operator").await;
     let a = custody::account(414, 1);
     let b = custody::account(414, 2);
     custody::onboard(&custody_deps, &a, PASSWORD, Some(SEED))

@@ -207,8 +207,9 @@ async fn a_rotation_completed_by_password_changed_mail_leaks_no_secret() {
     let emu = functions().await;
     let sm = arn_of(&emu);
     let deps = custody::deps(&emu, "arn:aws:iam::123456789012:user/operator").await;
+    let ops = custody::operator_deps(&emu, "arn:aws:iam::123456789012:user/operator").await;
     let a = custody::account(6, 1);
-    custody::onboard(&deps, &a, PASSWORD, Some(SEED))
+    custody::onboard(&ops, &a, PASSWORD, Some(SEED))
         .await
         .unwrap();
 
@@ -456,8 +457,9 @@ async fn a_timed_out_rotation_is_abandoned_and_a_killed_one_is_superseded() {
     let emu = functions().await;
     let sm = arn_of(&emu);
     let deps = custody::deps(&emu, "arn:aws:iam::123456789012:user/operator").await;
+    let ops = custody::operator_deps(&emu, "arn:aws:iam::123456789012:user/operator").await;
     let a = custody::account(8, 1);
-    custody::onboard(&deps, &a, PASSWORD, None).await.unwrap();
+    custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
 
     // Timeout: the apply step gives up; pending is discarded, current stays.
     let name = rotation::start(&deps, &sm, &a, Some(3)).await.unwrap();

@@ -68,7 +68,10 @@ async fn encrypt(conf: &aws_config::SdkConfig, key: &str, kind: &str) -> Option<
 fn item(pk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk.to_owned())),
-        ("sk".to_owned(), AttributeValue::S("v#0000000001".to_owned())),
+        (
+            "sk".to_owned(),
+            AttributeValue::S("v#0000000001".to_owned()),
+        ),
     ])
 }
 
@@ -138,7 +141,10 @@ async fn administrators_and_operators_cannot_use_the_vault_key_and_roles_stay_in
         let conf = emu.role_config(logical).await;
         let ddb = aws_sdk_dynamodb::Client::new(&conf);
         let key = HashMap::from([
-            ("stream".to_owned(), AttributeValue::S("acct#111122223333".into())),
+            (
+                "stream".to_owned(),
+                AttributeValue::S("acct#111122223333".into()),
+            ),
             ("seq".to_owned(), AttributeValue::N("1".into())),
         ]);
         assert_denied(
@@ -180,7 +186,10 @@ fn template_without(role: &str, action: &str) -> tempfile::TempDir {
         .arg(&out)
         .status()
         .unwrap();
-    assert!(status.success(), "{role} must be granted {action} to begin with");
+    assert!(
+        status.success(),
+        "{role} must be granted {action} to begin with"
+    );
     dir
 }
 

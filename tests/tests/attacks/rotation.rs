@@ -178,7 +178,7 @@ fn cli(emu: &Emulator, args: &[&str]) -> (i32, String) {
 async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
     let emu = functions().await;
     let sm = state_machine(&emu);
-    let ops = custody::deps(&emu, OPERATOR).await;
+    let ops = custody::operator_deps(&emu, OPERATOR).await;
     let a = custody::account(1010, 1);
     custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
     let stopped = swept_rotation(&ops, &sm, &a).await;
@@ -257,7 +257,7 @@ async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
 async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotates_again() {
     let emu = functions().await;
     let sm = state_machine(&emu);
-    let ops = custody::deps(&emu, OPERATOR).await;
+    let ops = custody::operator_deps(&emu, OPERATOR).await;
     let a = custody::account(1010, 2);
     custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
     let confirmed = swept_rotation(&ops, &sm, &a).await;
@@ -332,7 +332,7 @@ async fn rotation_start_after_an_applied_pending_was_orphaned_does_not_discard_i
     let emu = functions().await;
     let sm = state_machine(&emu);
     let sdk = emu.sdk_config().await;
-    let ops = custody::deps(&emu, OPERATOR).await;
+    let ops = custody::operator_deps(&emu, OPERATOR).await;
     let a = custody::account(1010, 3);
     custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
     let name = rotation::start(&ops, &sm, &a, Some(600)).await.unwrap();
@@ -387,7 +387,7 @@ async fn rotation_apply_checkout_of_a_stopped_or_expired_rotation_is_refused_and
     let emu = functions().await;
     let sm = state_machine(&emu);
     let sdk = emu.sdk_config().await;
-    let ops = custody::deps(&emu, OPERATOR).await;
+    let ops = custody::operator_deps(&emu, OPERATOR).await;
     let a = custody::account(1010, 4);
     custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
     let name = rotation::start(&ops, &sm, &a, Some(600)).await.unwrap();
