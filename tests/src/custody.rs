@@ -31,7 +31,13 @@ pub fn config(emu: &Emulator) -> Config {
 /// The rotation use cases' dependencies, acting as the rotation function's role (what runs
 /// them in production).
 pub async fn deps(emu: &Emulator, actor: &str) -> Deps {
-    let sdk = emu.role_config("RotationFunction").await;
+    function_deps(emu, "RotationFunction", actor).await
+}
+
+/// The same dependencies acting as another function's role (e.g. RotationSchedulerFunction
+/// for the sweep).
+pub async fn function_deps(emu: &Emulator, logical_id: &str, actor: &str) -> Deps {
+    let sdk = emu.role_config(logical_id).await;
     Deps::new(
         &config(emu),
         Clients::new(&sdk),

@@ -156,7 +156,6 @@ async fn onboarding_vaults_current_atomically_once_and_refuses_bad_input() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ciphertext_under_another_context_does_not_decrypt() {
     let emu = Emulator::with_stack().await.unwrap();
-    let deps = custody::deps(&emu, "test").await;
     let ops = custody::operator_deps(&emu, "test").await;
     let a = custody::account(2, 1);
     custody::onboard(&ops, &a, PASSWORD, Some(SEED))

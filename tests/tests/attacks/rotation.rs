@@ -94,10 +94,12 @@ async fn sweep_at(deps: &Deps, sm: &str, now: DateTime<Utc>) -> sweep::SweepRepo
 }
 
 /// The account's single sweep-started execution awaiting its apply step.
-async fn swept_rotation(deps: &Deps, sm: &str, a: &AccountId) -> RotationRecord {
+/// `world` sets the account due and reads; `sched` sweeps as the rotation scheduler's role.
+async fn swept_rotation(world: &Deps, sched: &Deps, sm: &str, a: &AccountId) -> RotationRecord {
+    let deps = world;
     let now = Utc::now();
     set_due(deps, a, now - Duration::hours(1)).await;
-    let first = sweep_at(deps, sm, now).await;
+    let first = sweep_at(sched, sm, now).await;
     assert_eq!(first.started, 1, "{first:?}");
     let name = deps
         .registry
@@ -179,10 +181,13 @@ async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
     let emu = functions().await;
     let sm = state_machine(&emu);
     let ops = custody::operator_deps(&emu, OPERATOR).await;
+    // the console, the table and the test's checks (harness; decrypts as the access function)
+    let world = custody::inspector_deps(&emu).await;
+    let sched = custody::function_deps(&emu, "RotationSchedulerFunction", OPERATOR).await;
     let a = custody::account(1010, 1);
     custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
-    let stopped = swept_rotation(&ops, &sm, &a).await;
-    stop(&ops, &stopped.execution_arn).await;
+    let stopped = swept_rotation(&world, &sched, &sm, &a).await;
+    stop(&world, &stopped.execution_arn).await;
 
     // The account is still due: the next sweep starts a new execution instead of counting the
     // stopped one as "already started" for ever.
@@ -190,19 +195,19 @@ async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
     // the due date lets exactly one of them start it.
     let now = Utc::now();
     let (x, y) = tokio::join!(
-        sweep_at(&ops, &sm, now),
-        sweep_at(&ops, &sm, now + Duration::seconds(1))
+        sweep_at(&sched, &sm, now),
+        sweep_at(&sched, &sm, now + Duration::seconds(1))
     );
     assert_eq!(x.started + y.started, 1, "{x:?} {y:?}");
-    let names = executions(&ops, &sm).await;
+    let names = executions(&world, &sm).await;
     assert_eq!(names.len(), 2, "{names:?}");
     let restarted = names.iter().find(|n| **n != stopped.execution).unwrap();
     // The stopped rotation's pending version was handed to a human (apply step reached): the
     // new rotation does not discard it, it fails by name (an execution failure, which the
     // rotation alarm watches) and escalates a ticket.
-    let status = ended(&ops, &execution_arn(&sm, restarted)).await;
+    let status = ended(&world, &execution_arn(&sm, restarted)).await;
     assert_eq!(status, ExecutionStatus::Failed);
-    let head = ops
+    let head = world
         .vault
         .head(&a, CredentialKind::RootPassword)
         .await
@@ -210,10 +215,10 @@ async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
         .unwrap();
     assert_eq!(head.pending, Some(stopped.pending_version));
     assert_eq!(
-        pending_stage(&ops, &a, stopped.pending_version).await,
+        pending_stage(&world, &a, stopped.pending_version).await,
         Stage::Pending
     );
-    let ticket = ops
+    let ticket = world
         .tickets
         .get(&rotation::ticket_id(restarted))
         .await
@@ -221,7 +226,7 @@ async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
         .expect("the failed restart escalated a ticket");
     assert_eq!(ticket.priority, Priority::High);
     // No hot loop: the account is due again in a day, not at the next sweep.
-    let again = sweep_at(&ops, &sm, now).await;
+    let again = sweep_at(&sched, &sm, now).await;
     assert_eq!((again.due, again.started), (0, 0), "{again:?}");
 
     // The operator decides (here: it was never applied); the next due sweep rotates.
@@ -230,12 +235,12 @@ async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
         .unwrap();
     assert_eq!(r.execution, stopped.execution);
     assert_eq!(
-        pending_stage(&ops, &a, stopped.pending_version).await,
+        pending_stage(&world, &a, stopped.pending_version).await,
         Stage::Discarded
     );
-    let later = sweep_at(&ops, &sm, now + Duration::hours(25)).await;
+    let later = sweep_at(&sched, &sm, now + Duration::hours(25)).await;
     assert_eq!(later.started, 1, "{later:?}");
-    let name = ops
+    let name = world
         .registry
         .get(&a)
         .await
@@ -243,7 +248,7 @@ async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
         .unwrap()
         .rotation_execution
         .unwrap();
-    let fresh = awaiting_apply(&ops, &a, &name).await;
+    let fresh = awaiting_apply(&world, &a, &name).await;
     assert_eq!(fresh.pending_version, stopped.pending_version + 1);
     let actions = custody::audit_actions(&emu, &a).await;
     assert!(
@@ -258,9 +263,12 @@ async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotate
     let emu = functions().await;
     let sm = state_machine(&emu);
     let ops = custody::operator_deps(&emu, OPERATOR).await;
+    // the console, the table and the test's checks (harness; decrypts as the access function)
+    let world = custody::inspector_deps(&emu).await;
+    let sched = custody::function_deps(&emu, "RotationSchedulerFunction", OPERATOR).await;
     let a = custody::account(1010, 2);
     custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
-    let confirmed = swept_rotation(&ops, &sm, &a).await;
+    let confirmed = swept_rotation(&world, &sched, &sm, &a).await;
 
     // The password is applied and confirmed, but Finish cannot make it current (the vault key
     // is disabled): the execution ends in FinishFailed with pending kept.
@@ -276,10 +284,10 @@ async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotate
         .key_id;
     kms.disable_key().key_id(&key).send().await.unwrap();
     rotation::confirm(&ops, &a).await.unwrap();
-    let status = ended(&ops, &confirmed.execution_arn).await;
+    let status = ended(&world, &confirmed.execution_arn).await;
     assert_eq!(status, ExecutionStatus::Failed);
     kms.enable_key().key_id(&key).send().await.unwrap();
-    let head = ops
+    let head = world
         .vault
         .head(&a, CredentialKind::RootPassword)
         .await
@@ -292,14 +300,14 @@ async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotate
 
     // Still due: the next sweep starts a new execution; it does not throw the confirmed
     // password away but fails, asking for the operator's decision.
-    let next = sweep_at(&ops, &sm, Utc::now()).await;
+    let next = sweep_at(&sched, &sm, Utc::now()).await;
     assert_eq!((next.started, next.already_started), (1, 0), "{next:?}");
-    let names = executions(&ops, &sm).await;
+    let names = executions(&world, &sm).await;
     let restarted = names.iter().find(|n| **n != confirmed.execution).unwrap();
-    let status = ended(&ops, &execution_arn(&sm, restarted)).await;
+    let status = ended(&world, &execution_arn(&sm, restarted)).await;
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(
-        pending_stage(&ops, &a, confirmed.pending_version).await,
+        pending_stage(&world, &a, confirmed.pending_version).await,
         Stage::Pending
     );
     let e = rotation::start(&ops, &sm, &a, Some(600)).await.unwrap_err();
@@ -307,7 +315,7 @@ async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotate
 
     // The operator confirms again: the kept version becomes current.
     rotation::confirm(&ops, &a).await.unwrap();
-    let head = ops
+    let head = world
         .vault
         .head(&a, CredentialKind::RootPassword)
         .await
@@ -317,7 +325,7 @@ async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotate
         (head.current, head.pending),
         (confirmed.pending_version, None)
     );
-    let r = ops
+    let r = world
         .rotations
         .get(&a, &confirmed.execution)
         .await
@@ -331,12 +339,14 @@ async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotate
 async fn rotation_start_after_an_applied_pending_was_orphaned_does_not_discard_it() {
     let emu = functions().await;
     let sm = state_machine(&emu);
-    let sdk = emu.sdk_config().await;
+    let sdk = emu.role_config("AccessFunction").await;
     let ops = custody::operator_deps(&emu, OPERATOR).await;
+    // the console, the table and the test's checks (harness; decrypts as the access function)
+    let world = custody::inspector_deps(&emu).await;
     let a = custody::account(1010, 3);
     custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
     let name = rotation::start(&ops, &sm, &a, Some(600)).await.unwrap();
-    let orphan = awaiting_apply(&ops, &a, &name).await;
+    let orphan = awaiting_apply(&world, &a, &name).await;
 
     // A human checks out the pending password to apply it ...
     let d = access_deps(&emu, &sdk, Arc::new(SystemClock));
@@ -346,7 +356,7 @@ async fn rotation_start_after_an_applied_pending_was_orphaned_does_not_discard_i
     let applied = applied.expose_secret().to_owned();
     access::checkin(&d, ALICE, &id).await.unwrap();
     // ... and meanwhile someone stops the execution.
-    stop(&ops, &orphan.execution_arn).await;
+    stop(&world, &orphan.execution_arn).await;
 
     // A later start (CLI and use case) refuses by name and keeps the pending version.
     let (code, out) = cli(&emu, &["rotation", "start", "--account", a.as_str()]);
@@ -357,15 +367,15 @@ async fn rotation_start_after_an_applied_pending_was_orphaned_does_not_discard_i
     );
     let e = rotation::start(&ops, &sm, &a, Some(600)).await.unwrap_err();
     assert_eq!(e.error_type.as_str(), "PendingDecisionRequired", "{e}");
-    assert_eq!(executions(&ops, &sm).await, vec![name.clone()]);
+    assert_eq!(executions(&world, &sm).await, vec![name.clone()]);
     assert_eq!(
-        pending_stage(&ops, &a, orphan.pending_version).await,
+        pending_stage(&world, &a, orphan.pending_version).await,
         Stage::Pending
     );
 
     // The operator confirms the orphaned pending: it becomes current, audited.
     rotation::confirm(&ops, &a).await.unwrap();
-    let (info, current) = ops
+    let (info, current) = world
         .vault
         .reveal(&a, CredentialKind::RootPassword, None)
         .await
@@ -386,12 +396,14 @@ async fn rotation_start_after_an_applied_pending_was_orphaned_does_not_discard_i
 async fn rotation_apply_checkout_of_a_stopped_or_expired_rotation_is_refused_and_audited() {
     let emu = functions().await;
     let sm = state_machine(&emu);
-    let sdk = emu.sdk_config().await;
+    let sdk = emu.role_config("AccessFunction").await;
     let ops = custody::operator_deps(&emu, OPERATOR).await;
+    // the console, the table and the test's checks (harness; decrypts as the access function)
+    let world = custody::inspector_deps(&emu).await;
     let a = custody::account(1010, 4);
     custody::onboard(&ops, &a, PASSWORD, None).await.unwrap();
     let name = rotation::start(&ops, &sm, &a, Some(600)).await.unwrap();
-    let rot = awaiting_apply(&ops, &a, &name).await;
+    let rot = awaiting_apply(&world, &a, &name).await;
     let deadline = DateTime::parse_from_rfc3339(rot.apply_deadline.as_deref().unwrap())
         .unwrap()
         .to_utc();
@@ -404,7 +416,7 @@ async fn rotation_apply_checkout_of_a_stopped_or_expired_rotation_is_refused_and
     assert!(e.message.contains("deadline"), "{e}");
 
     // The execution was stopped: its record still says awaiting-apply, AWS says otherwise.
-    stop(&ops, &rot.execution_arn).await;
+    stop(&world, &rot.execution_arn).await;
     let d = access_deps(&emu, &sdk, Arc::new(SystemClock));
     let e = access::checkout(&d, ALICE, &id).await.unwrap_err();
     assert_eq!(e.error_type, ErrorType::AccessDenied, "{e}");
