@@ -1,6 +1,11 @@
 //! Break-glass access against the emulator, with distinct principals: IAM users created on the
 //! emulator, each with its own access keys, identified through STS GetCallerIdentity exactly as
 //! the CLI identifies its caller.
+//!
+//! Each piece of code acts as the principal that runs it in production: the access use cases as
+//! the access function's role, the expiry job as the access-expiry function's role, onboarding
+//! and `rotation start` as an operator (the CLI's `OperatorRole`), and the people using
+//! break-glass access as IAM users allowed to call the access function's URL.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -10,7 +15,7 @@ use rootwarden::access::{self, AccessStatus, Deps, NewRequest};
 use rootwarden::audit::{AuditLog, DynamoAuditLog, Stream};
 use rootwarden::clock::FixedClock;
 use rootwarden::registry::RotationReason;
-use rootwarden::rotation::{self, StartInput};
+use rootwarden::rotation::{self, Clients};
 use rootwarden::vault::totp::{self, TotpSeed};
 use rootwarden::{AccountId, Clock, ErrorType, SystemClock};
 use rootwarden_tests::{cli_bin, custody, Emulator};
@@ -26,9 +31,29 @@ struct Principal {
     secret: String,
 }
 
+/// What a person using break-glass access needs in their identity policy (the function's
+/// resource policy delegates to the account): the access function's URL, and
+/// lambda:InvokeFunction only through it, as `OperatorRole` holds them.
+fn url_only_policy(emu: &Emulator) -> String {
+    let function = emu.stack().resources["AccessFunction"].arn.clone().unwrap();
+    serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": function,
+         "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}},
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function,
+         "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}]})
+    .to_string()
+}
+
 async fn principal(emu: &Emulator, name: &str) -> Principal {
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
     iam.create_user().user_name(name).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("access-function-url")
+        .policy_document(url_only_policy(emu))
+        .send()
+        .await
+        .unwrap();
     let k = iam
         .create_access_key()
         .user_name(name)
@@ -88,10 +113,12 @@ async fn world_in(emu: Emulator, extra_reasons: &str) -> World {
     }
 }
 
-async fn deps_at(w: &World, clock: Arc<dyn Clock>) -> Deps {
+/// The access use cases' dependencies, acting as the role of `function` (the access function,
+/// or the access-expiry function for the scheduled expiry).
+async fn deps_as(w: &World, function: &str, clock: Arc<dyn Clock>) -> Deps {
     let mut config = custody::config(&w.emu);
     config.access_policy = Some(w.policy.clone());
-    let sdk = w.emu.sdk_config().await;
+    let sdk = w.emu.role_config(function).await;
     Deps::new(
         &config,
         aws_sdk_dynamodb::Client::new(&sdk),
@@ -101,13 +128,34 @@ async fn deps_at(w: &World, clock: Arc<dyn Clock>) -> Deps {
     .unwrap()
 }
 
+/// As the access function runs them, at `clock`.
+async fn deps_at(w: &World, clock: Arc<dyn Clock>) -> Deps {
+    deps_as(w, "AccessFunction", clock).await
+}
+
 async fn deps(w: &World) -> Deps {
     deps_at(w, Arc::new(SystemClock)).await
 }
 
+/// As the access-expiry function (the schedule's job) runs them, at `clock`.
+async fn expiry_deps_at(w: &World, clock: Arc<dyn Clock>) -> Deps {
+    deps_as(w, "AccessExpiryFunction", clock).await
+}
+
+/// Custody dependencies as the CLI has them: a session of `OperatorRole` (alice's).
+async fn operator_deps(emu: &Emulator) -> rotation::Deps {
+    let op = emu.operator("alice");
+    rotation::Deps::new(
+        &custody::config(emu),
+        Clients::new(&emu.sdk_config_as(op).await),
+        Arc::new(SystemClock),
+        op.arn.clone(),
+    )
+}
+
 async fn onboarded(w: &World, n: u64) -> AccountId {
     let a = custody::account(515, n);
-    let d = custody::deps(&w.emu, "test-operator").await;
+    let d = operator_deps(&w.emu).await;
     custody::onboard(&d, &a, PASSWORD, Some(SEED))
         .await
         .unwrap();
@@ -317,9 +365,10 @@ async fn expiry_expired_approval_revoke_and_self_service() {
     .unwrap();
     access::approve(&d, &w.bob.arn, &r.id).await.unwrap();
     access::checkout(&d, &w.alice.arn, &r.id).await.unwrap();
-    let early = access::expire_due(&d, "access-expiry").await.unwrap();
+    let expiry = expiry_deps_at(&w, Arc::new(SystemClock)).await;
+    let early = access::expire_due(&expiry, "access-expiry").await.unwrap();
     assert_eq!((early.active, early.expired.len()), (1, 0));
-    let after = deps_at(&w, Arc::new(FixedClock(now + Duration::minutes(16)))).await;
+    let after = expiry_deps_at(&w, Arc::new(FixedClock(now + Duration::minutes(16)))).await;
     let report = access::expire_due(&after, "access-expiry").await.unwrap();
     assert_eq!(report.expired, vec![r.id.clone()], "{report:?}");
     assert!(access::locks(&d).await.unwrap().is_empty());
@@ -379,7 +428,10 @@ async fn expiry_expired_approval_revoke_and_self_service() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_apply_shows_current_and_pending_and_needs_an_awaiting_rotation() {
-    let w = world("").await;
+    // The stack's rotation state machine and rotation function bring a real rotation to its
+    // apply step (the access role may describe only that state machine's executions).
+    rootwarden_tests::build_functions().unwrap();
+    let w = world_in(Emulator::with_functions().await.unwrap(), "").await;
     let d = deps(&w).await;
     let a = onboarded(&w, 4).await;
     let e = access::request(&d, &w.alice.arn, ask(&a, "rotation-apply", "INC-8", None))
@@ -387,44 +439,21 @@ async fn rotation_apply_shows_current_and_pending_and_needs_an_awaiting_rotation
         .unwrap_err();
     assert_eq!(e.error_type, ErrorType::ValidationError);
 
-    let rot = custody::deps(&w.emu, "test").await;
-    let exec = format!("manual-{a}-apply");
-    // A running execution (parked: the stack has no function host) and its apply step.
-    let parked = rot
-        .sfn
-        .create_state_machine()
-        .name("parked-rotation")
-        .role_arn("arn:aws:iam::123456789012:role/sfn")
-        .definition(
-            r#"{"StartAt":"Park","States":{"Park":{"Type":"Wait","Seconds":3600,"End":true}}}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    let running = rot
-        .sfn
-        .start_execution()
-        .state_machine_arn(parked.state_machine_arn())
-        .name(&exec)
-        .send()
-        .await
-        .unwrap();
-    let prepared = rotation::prepare(
-        &rot,
-        &exec,
-        running.execution_arn(),
-        &StartInput {
-            account_id: a.to_string(),
-            trigger: Some("manual".into()),
-            apply_timeout_seconds: None,
-        },
+    // A running execution and its apply step: `rootwarden rotation start`, as an operator.
+    let ops = operator_deps(&w.emu).await;
+    let exec = rotation::start(
+        &ops,
+        &custody::rotation_state_machine(&w.emu),
+        &a,
+        Some(600),
     )
     .await
     .unwrap();
-    rotation::await_apply(&rot, &a, &exec, "task-token", 600)
-        .await
-        .unwrap();
-    let d = d.with_executions(rot.sfn.clone());
+    let prepared = custody::awaiting_apply(&ops, &a, &exec).await;
+    assert_eq!((prepared.current_version, prepared.pending_version), (1, 2));
+    let d = d.with_executions(aws_sdk_sfn::Client::new(
+        &w.emu.role_config("AccessFunction").await,
+    ));
     let due_before = d.registry.get(&a).await.unwrap().unwrap().rotation_due;
 
     let r = access::request(&d, &w.alice.arn, ask(&a, "rotation-apply", "INC-8", None))
@@ -455,10 +484,10 @@ async fn no_secret_without_its_audit_record() {
         .unwrap();
     access::approve(&d, &w.bob.arn, &r.id).await.unwrap();
     // The audit table becomes unavailable (here: the check-out's audit writes go to a table
-    // that does not exist).
+    // that does not exist, and that the access role may not write either).
     let mut broken = deps(&w).await;
     broken.audit = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&w.emu.sdk_config().await),
+        aws_sdk_dynamodb::Client::new(&w.emu.role_config("AccessFunction").await),
         "audit-table-unavailable",
         Arc::new(SystemClock),
     );
@@ -524,6 +553,7 @@ fn cli_as(w: &World, who: &Principal, args: &[&str]) -> (i32, String, String) {
         .envs(w.emu.process_env())
         .env("AWS_ACCESS_KEY_ID", &who.key)
         .env("AWS_SECRET_ACCESS_KEY", &who.secret)
+        .env_remove("AWS_SESSION_TOKEN")
         .env_remove("ROOTWARDEN_ACCESS_POLICY")
         .output()
         .unwrap();
@@ -663,16 +693,18 @@ async fn the_access_function_answers_url_requests_and_the_schedule_runs_access_e
         .unwrap(),
     )
     .unwrap();
-    // The template grants lambda:InvokeFunction only through the URL: a direct invoke without
-    // an identity-policy grant is refused before the function runs.
-    let e = invoke(emu.sdk_config().await, function.clone(), event.clone())
+    // The template grants lambda:InvokeFunction only through the URL: a direct invoke by a
+    // caller whose identity policy grants the URL only (as OperatorRole's does) is refused
+    // before the function runs.
+    let dave = principal(&emu, "dave").await;
+    let dave_conf = emu.sdk_config_with(&dave.key, &dave.secret, None).await;
+    let e = invoke(dave_conf, function.clone(), event.clone())
         .await
         .unwrap_err();
     assert_eq!(e, "AccessDeniedException");
 
     // Through the URL, the template's default policy names nobody: refused, and recorded under
     // the authenticated caller.
-    let dave = principal(&emu, "dave").await;
     let out = Command::new(cli_bin())
         .args([
             "access",
@@ -687,6 +719,7 @@ async fn the_access_function_answers_url_requests_and_the_schedule_runs_access_e
         .envs(emu.process_env())
         .env("AWS_ACCESS_KEY_ID", &dave.key)
         .env("AWS_SECRET_ACCESS_KEY", &dave.secret)
+        .env_remove("AWS_SESSION_TOKEN")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -731,23 +764,17 @@ async fn the_access_function_answers_url_requests_and_the_schedule_runs_access_e
     let (_, resp) = invoke(conf.clone(), function.clone(), bad).await.unwrap();
     assert_eq!(resp["statusCode"], 400, "{resp}");
 
-    // The schedule's {} runs the expiry function; anything else is refused.
-    let (err, report) = invoke(
-        emu.sdk_config().await,
-        expiry.clone(),
-        serde_json::json!({}),
-    )
-    .await
-    .unwrap();
+    // The schedule's {} (sent as the schedule's role) runs the expiry function; anything else
+    // is refused.
+    let schedule = emu.role_config("AccessExpirySchedulerRole").await;
+    let (err, report) = invoke(schedule.clone(), expiry.clone(), serde_json::json!({}))
+        .await
+        .unwrap();
     assert!(err.is_none(), "{report}");
     assert_eq!(report["active"], 0);
-    let (err, body) = invoke(
-        emu.sdk_config().await,
-        expiry,
-        serde_json::json!({"action": "expire"}),
-    )
-    .await
-    .unwrap();
+    let (err, body) = invoke(schedule, expiry, serde_json::json!({"action": "expire"}))
+        .await
+        .unwrap();
     assert_eq!(err.as_deref(), Some("Unhandled"));
     assert_eq!(body["errorType"], "ValidationError");
 }

@@ -1,14 +1,18 @@
 //! The access function's caller is who AWS says, and nobody else; dual control means two
 //! people. Every test goes through the real path: the `access` Lambda on the function host
 //! behind the emulator's function URL (SigV4 verified against the key's secret), the CLI
-//! signing with `aws-sigv4`, and principals that are real IAM users and STS sessions.
+//! signing with `aws-sigv4`, and principals that are real IAM users and STS sessions, each
+//! allowed by its identity policy to call the access function's URL (and nothing more), as
+//! `OperatorRole` is. Onboarding runs as an operator; request state is read as the access
+//! function reads it.
 
 use std::process::Command;
 
 use aws_sdk_lambda::primitives::Blob;
 use rootwarden::access::{self, AccessStatus};
 use rootwarden::audit::AuditLog;
-use rootwarden::AccountId;
+use rootwarden::rotation::{Clients, Deps};
+use rootwarden::{AccountId, SystemClock};
 use rootwarden_tests::{cli_bin, custody, Emulator};
 use serde_json::{json, Value};
 
@@ -24,9 +28,29 @@ struct Creds {
     token: Option<String>,
 }
 
+/// What a person using break-glass access needs in their identity policy (the function's
+/// resource policy delegates to the account): the access function's URL, and
+/// lambda:InvokeFunction only through it, as `OperatorRole` holds them.
+fn url_only_policy(emu: &Emulator) -> String {
+    let function = emu.stack().resources["AccessFunction"].arn.clone().unwrap();
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": function,
+         "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}},
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function,
+         "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}]})
+    .to_string()
+}
+
 async fn user(emu: &Emulator, name: &str) -> Creds {
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
     iam.create_user().user_name(name).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("access-function-url")
+        .policy_document(url_only_policy(emu))
+        .send()
+        .await
+        .unwrap();
     let k = iam
         .create_access_key()
         .user_name(name)
@@ -54,7 +78,8 @@ async fn role(emu: &Emulator, path: &str, name: &str) -> String {
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
-    iam.create_role()
+    let arn = iam
+        .create_role()
         .role_name(name)
         .path(path)
         .assume_role_policy_document(trust.to_string())
@@ -63,7 +88,15 @@ async fn role(emu: &Emulator, path: &str, name: &str) -> String {
         .unwrap()
         .role
         .unwrap()
-        .arn
+        .arn;
+    iam.put_role_policy()
+        .role_name(name)
+        .policy_name("access-function-url")
+        .policy_document(url_only_policy(emu))
+        .send()
+        .await
+        .unwrap();
+    arn
 }
 
 /// A session of `role_arn` named `session`.
@@ -123,7 +156,14 @@ async fn stack() -> (Emulator, AccountId) {
     rootwarden_tests::build_functions().unwrap();
     let emu = Emulator::with_functions().await.unwrap();
     let a = custody::account(610, 1);
-    let d = custody::deps(&emu, "test-operator").await;
+    // Onboarding is the CLI's: an operator's session of OperatorRole.
+    let op = emu.operator("alice");
+    let d = Deps::new(
+        &custody::config(&emu),
+        Clients::new(&emu.sdk_config_as(op).await),
+        std::sync::Arc::new(SystemClock),
+        op.arn.clone(),
+    );
     custody::onboard(&d, &a, PASSWORD, Some(SEED))
         .await
         .unwrap();
@@ -169,15 +209,16 @@ fn request(emu: &Emulator, who: &Creds, account: &AccountId, ticket: &str) -> St
     out.trim().to_owned()
 }
 
+/// A request's status, read as the access function reads it (`access show`).
 async fn status(emu: &Emulator, id: &str) -> AccessStatus {
     let mut config = custody::config(emu);
     config.access_policy = Some(r#"{"principals": []}"#.into());
-    let sdk = emu.sdk_config().await;
+    let sdk = emu.role_config("AccessFunction").await;
     let d = access::Deps::new(
         &config,
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_kms::Client::new(&sdk),
-        std::sync::Arc::new(rootwarden::SystemClock),
+        std::sync::Arc::new(SystemClock),
     )
     .unwrap();
     access::get(&d, id).await.unwrap().unwrap().status
@@ -292,19 +333,15 @@ async fn the_expiry_schedule_cannot_act_as_anyone() {
     )
     .await;
     let id = request(&emu, &alice, &a, "INC-2");
-    // The schedule's own credentials: a session of its role.
-    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    let role_name = physical(&emu, "AccessExpirySchedulerRole");
-    let role_arn = iam
-        .get_role()
-        .role_name(&role_name)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn;
-    let scheduler = session(&emu, &role_arn, "scheduler").await;
+    // The schedule's own credentials: a session of its role, as EventBridge Scheduler gets it
+    // (the role trusts only scheduler.amazonaws.com).
+    let p = emu.role_principal("AccessExpirySchedulerRole").unwrap();
+    let scheduler = Creds {
+        arn: p.arn,
+        key: p.access_key_id,
+        secret: p.secret_access_key,
+        token: p.session_token,
+    };
     let approve = forged(&bob.arn, json!({"action": "approve", "request_id": id}));
 
     // It may not invoke the access function at all...
