@@ -27,7 +27,10 @@ struct Setup {
     emu: Emulator,
     log: DynamoAuditLog,
     store: DynamoDigestStore,
+    /// Signs as the hourly digest job's role (the only one that may Sign).
     signer: KmsDigestSigner,
+    /// Verifies as the daily verifier's role (Verify only).
+    verifier: KmsDigestSigner,
     ddb: aws_sdk_dynamodb::Client,
     table: String,
 }
@@ -63,12 +66,17 @@ impl Setup {
         let sdk = emu.sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let log = DynamoAuditLog::new(ddb.clone(), &table, Arc::new(SystemClock));
-        let signer = KmsDigestSigner::from_conf(&sdk, emu.env("ROOTWARDEN_DIGEST_KEY"));
+        let key = emu.env("ROOTWARDEN_DIGEST_KEY");
+        let signer =
+            KmsDigestSigner::from_conf(&emu.role_config("AuditDigestFunction").await, &key);
+        let verifier =
+            KmsDigestSigner::from_conf(&emu.role_config("AuditVerifierFunction").await, &key);
         Self {
             store: DynamoDigestStore::new(log.clone()),
             emu,
             log,
             signer,
+            verifier,
             ddb,
             table,
         }
@@ -81,7 +89,7 @@ impl Setup {
     }
 
     async fn verify(&self) -> audit::FullReport {
-        audit::verify_with_digests(&self.log, &self.store, Some(&self.signer), None)
+        audit::verify_with_digests(&self.log, &self.store, Some(&self.verifier), None)
             .await
             .unwrap()
     }
@@ -211,12 +219,12 @@ async fn digests_are_signed_by_the_asymmetric_key_chained_and_verified() {
     // KMS Verify really checks: a signature over another digest does not verify.
     let (other, _) = Digest::new(9, chrono::Utc::now(), GENESIS_HASH, vec![]);
     assert!(t
-        .signer
+        .verifier
         .verify(&digests[1].digest.hash_bytes(), &digests[1].signature)
         .await
         .unwrap());
     assert!(!t
-        .signer
+        .verifier
         .verify(&other.hash_bytes(), &digests[1].signature)
         .await
         .unwrap());

@@ -61,7 +61,10 @@ async fn state_machine_runs_the_rust_verifier_and_catches_tampering() {
         }
     }
     // The verifier also checks the signed digests: the hourly job has written one.
-    let signer = KmsDigestSigner::from_conf(&conf, emu.env("ROOTWARDEN_DIGEST_KEY"));
+    let signer = KmsDigestSigner::from_conf(
+        &emu.role_config("AuditDigestFunction").await,
+        emu.env("ROOTWARDEN_DIGEST_KEY"),
+    );
     write_digest(&DynamoDigestStore::new(log.clone()), &signer, &SystemClock)
         .await
         .unwrap();
@@ -144,7 +147,10 @@ async fn direct_invoke_runs_the_handler_and_reports_its_error_type() {
         emu.env("ROOTWARDEN_AUDIT_TABLE"),
         Arc::new(SystemClock),
     );
-    let signer = KmsDigestSigner::from_conf(&conf, emu.env("ROOTWARDEN_DIGEST_KEY"));
+    let signer = KmsDigestSigner::from_conf(
+        &emu.role_config("AuditDigestFunction").await,
+        emu.env("ROOTWARDEN_DIGEST_KEY"),
+    );
     write_digest(&DynamoDigestStore::new(log), &signer, &SystemClock)
         .await
         .unwrap();

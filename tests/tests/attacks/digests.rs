@@ -50,7 +50,9 @@ struct Estate {
     table: String,
     log: DynamoAuditLog,
     store: DynamoDigestStore,
+    /// Signs as the hourly digest job's role; `verifier` verifies as the daily verifier's.
     signer: KmsDigestSigner,
+    verifier: KmsDigestSigner,
 }
 
 impl Estate {
@@ -66,7 +68,14 @@ impl Estate {
         let log = DynamoAuditLog::new(ddb.clone(), &table, Arc::new(SystemClock));
         Self {
             store: DynamoDigestStore::new(log.clone()).with_page_size(page_size),
-            signer: KmsDigestSigner::from_conf(&sdk, emu.env("ROOTWARDEN_DIGEST_KEY")),
+            signer: KmsDigestSigner::from_conf(
+                &emu.role_config("AuditDigestFunction").await,
+                emu.env("ROOTWARDEN_DIGEST_KEY"),
+            ),
+            verifier: KmsDigestSigner::from_conf(
+                &emu.role_config("AuditVerifierFunction").await,
+                emu.env("ROOTWARDEN_DIGEST_KEY"),
+            ),
             emu,
             ddb,
             table,
@@ -161,7 +170,7 @@ impl Estate {
     }
 
     async fn verify(&self) -> audit::FullReport {
-        audit::verify_with_digests(&self.log, &self.store, Some(&self.signer), None)
+        audit::verify_with_digests(&self.log, &self.store, Some(&self.verifier), None)
             .await
             .unwrap()
     }
