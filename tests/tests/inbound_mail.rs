@@ -3,8 +3,10 @@
 //! audit record and a KMS-encrypted reset link come out, exactly once however often SES retries.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_lambda::primitives::Blob;
 use chrono::{Duration, Utc};
@@ -17,12 +19,14 @@ use rootwarden::tickets::{DynamoTicketStore, TicketStore};
 use rootwarden::vault::{KmsTransientStore, TransientStore};
 use rootwarden::workflows::{DynamoWorkflowWaits, Wait, WorkflowWaits};
 use rootwarden::{AccountId, ErrorType, SystemClock};
-use rootwarden_tests::{build_functions, repo_root, Emulator};
+use rootwarden_tests::{build_functions, repo_root, Emulator, Options};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "210987654321";
 const ROOT_EMAIL: &str = "acme-prod@root.provider.example";
+/// The verified sender of e-mails to an account's contacts.
+const NOTIFY_FROM: &str = "rootwarden@provider.example";
 
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("tests/fixtures").join(path)).unwrap()
@@ -41,21 +45,32 @@ fn ses_event(ses_id: &str, recipient: &str) -> Value {
 
 struct Stack {
     emu: Emulator,
+    /// The harness ("the world"): seeds the registry, drives Step Functions, reads tables to
+    /// assert. It never stands in for production code.
     sfn: aws_sdk_sfn::Client,
     ddb: aws_sdk_dynamodb::Client,
-    s3: aws_sdk_s3::Client,
-    kms: aws_sdk_kms::Client,
+    /// inbound-mail's own role: the use case runs in-process with exactly the permissions the
+    /// Lambda has.
+    mail_role: SdkConfig,
+    /// The access function's role: the only one that decrypts reset links (at check-out).
+    access_role: SdkConfig,
 }
 
 async fn stack(functions: bool) -> Stack {
+    stack_from(functions, None).await
+}
+
+/// A stack provisioned from `template` (default `infra/template.yaml`).
+async fn stack_from(functions: bool, template: Option<PathBuf>) -> Stack {
     if functions {
         build_functions().unwrap();
     }
-    let emu = if functions {
-        Emulator::with_functions().await
-    } else {
-        Emulator::with_stack().await
-    }
+    let emu = Emulator::start_with(Options {
+        provision: true,
+        function_host: functions,
+        template,
+    })
+    .await
     .unwrap();
     let conf = emu.sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&conf);
@@ -73,16 +88,77 @@ async fn stack(functions: bool) -> Stack {
         .send()
         .await
         .unwrap();
-    let s3 = rootwarden::aws::s3_client(&conf);
-    let kms = aws_sdk_kms::Client::new(&conf);
     let sfn = aws_sdk_sfn::Client::new(&conf);
+    let mail_role = emu.role_config("InboundMailFunction").await;
+    let access_role = emu.role_config("AccessFunction").await;
     Stack {
         emu,
         sfn,
         ddb,
-        s3,
-        kms,
+        mail_role,
+        access_role,
     }
+}
+
+/// `infra/template.yaml` as deployed with its `NotifyFromAddress` parameter set to `from` (a copy
+/// in a temporary directory, `template.yaml`): inbound-mail may then e-mail an account's contacts,
+/// from that sender only.
+fn template_with_notify_from(from: &str) -> tempfile::TempDir {
+    let infra = repo_root().join("infra");
+    let text = std::fs::read_to_string(infra.join("template.yaml")).unwrap();
+    let param = "  NotifyFromAddress:\n    Type: String\n    Default: \"\"\n";
+    assert!(
+        text.contains(param),
+        "no empty NotifyFromAddress parameter in the template"
+    );
+    let text = text
+        .replace(
+            param,
+            &format!("  NotifyFromAddress:\n    Type: String\n    Default: {from}\n"),
+        )
+        // The copy lives elsewhere: definition files stay where the original's are.
+        .replace(
+            "DefinitionUri: statemachines/",
+            &format!("DefinitionUri: {}/statemachines/", infra.display()),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("template.yaml"), text).unwrap();
+    dir
+}
+
+/// A role for a test's own state machine, created by the harness as a deployer would: Step
+/// Functions may assume it, and it may invoke `function` and nothing else (like the stack's
+/// rotation state machine role).
+async fn state_machine_role(emu: &Emulator, name: &str, function: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
+    let role_name = format!("{}-{name}-sfn", emu.stack().name);
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "states.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    });
+    let role = iam
+        .create_role()
+        .role_name(&role_name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function}]
+    });
+    iam.put_role_policy()
+        .role_name(&role_name)
+        .policy_name("invoke-the-task-function")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    role.role().unwrap().arn().to_owned()
 }
 
 /// The use case's collaborators, built against one stack.
@@ -121,35 +197,26 @@ impl Services {
 }
 
 impl Stack {
+    /// The use case's collaborators as the inbound-mail Lambda builds them, acting as its role.
     fn services(&self, notifier: Notifications) -> Services {
+        let conf = &self.mail_role;
+        let ddb = aws_sdk_dynamodb::Client::new(conf);
         Services {
             mail: S3RawMailStore::new(
-                self.s3.clone(),
+                rootwarden::aws::s3_client(conf),
                 self.emu.env("ROOTWARDEN_MAIL_BUCKET"),
                 self.emu.env("ROOTWARDEN_MAIL_PREFIX"),
             ),
-            tickets: self.tickets(),
-            vault: self.vault(),
-            registry: DynamoAccountRegistry::new(
-                self.ddb.clone(),
-                self.emu.env("ROOTWARDEN_ACCOUNTS_TABLE"),
-            ),
-            waits: self.waits(),
+            tickets: self.tickets_as(conf),
+            vault: self.vault_as(conf),
+            registry: DynamoAccountRegistry::new(ddb, self.emu.env("ROOTWARDEN_ACCOUNTS_TABLE")),
+            waits: self.waits_as(conf),
             notifier,
         }
     }
-    async fn store_raw(&self, ses_id: &str, raw: Vec<u8>) {
-        self.s3
-            .put_object()
-            .bucket(self.emu.env("ROOTWARDEN_MAIL_BUCKET"))
-            .key(format!(
-                "{}{ses_id}",
-                self.emu.env("ROOTWARDEN_MAIL_PREFIX")
-            ))
-            .body(raw.into())
-            .send()
-            .await
-            .unwrap();
+    /// SES's receipt rule stores the raw message (as the SES service principal).
+    fn store_raw(&self, ses_id: &str, raw: Vec<u8>) {
+        self.emu.deliver_raw_mail(ses_id, &raw).unwrap();
     }
     fn audit(&self) -> DynamoAuditLog {
         DynamoAuditLog::new(
@@ -158,6 +225,7 @@ impl Stack {
             Arc::new(SystemClock),
         )
     }
+    /// The tickets as the harness reads them to assert.
     fn tickets(&self) -> DynamoTicketStore {
         DynamoTicketStore::new(
             self.ddb.clone(),
@@ -165,6 +233,19 @@ impl Stack {
             self.audit(),
         )
     }
+    fn tickets_as(&self, conf: &SdkConfig) -> DynamoTicketStore {
+        let ddb = aws_sdk_dynamodb::Client::new(conf);
+        DynamoTicketStore::new(
+            ddb.clone(),
+            self.emu.env("ROOTWARDEN_TICKETS_TABLE"),
+            DynamoAuditLog::new(
+                ddb,
+                self.emu.env("ROOTWARDEN_AUDIT_TABLE"),
+                Arc::new(SystemClock),
+            ),
+        )
+    }
+    /// Workflow waits as the harness reads them to assert.
     fn waits(&self) -> DynamoWorkflowWaits {
         DynamoWorkflowWaits::new(
             self.ddb.clone(),
@@ -172,13 +253,24 @@ impl Stack {
             self.emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
         )
     }
-    fn vault(&self) -> KmsTransientStore {
+    fn waits_as(&self, conf: &SdkConfig) -> DynamoWorkflowWaits {
+        DynamoWorkflowWaits::new(
+            aws_sdk_dynamodb::Client::new(conf),
+            aws_sdk_sfn::Client::new(conf),
+            self.emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
+        )
+    }
+    fn vault_as(&self, conf: &SdkConfig) -> KmsTransientStore {
         KmsTransientStore::new(
-            self.ddb.clone(),
-            self.kms.clone(),
+            aws_sdk_dynamodb::Client::new(conf),
+            aws_sdk_kms::Client::new(conf),
             self.emu.env("ROOTWARDEN_VAULT_TABLE"),
             self.emu.env("ROOTWARDEN_VAULT_KEY"),
         )
+    }
+    /// The vault as check-out reads it: the access function's role, the only one that decrypts.
+    fn checkout_vault(&self) -> KmsTransientStore {
+        self.vault_as(&self.access_role)
     }
     async fn invoke(&self, event: &Value) -> (Option<String>, Value) {
         let lambda = aws_sdk_lambda::Client::new(&self.emu.sdk_config().await);
@@ -204,7 +296,7 @@ async fn delivered_reset_mail_becomes_a_redacted_ticket_and_a_vaulted_link_once(
     let raw = fixture("mail/password-reset-01-signin-aws.eml");
     let secret = "https://signin.aws.amazon.com/resetpassword?token=rhTuvqCdmPG0tmKXPDZpAemm1za7v0fHhvjwdbT2HwDqzuM14qHOXHlpaBqCefuv2FSJghB6hRLeos47wGJkcU_0XXkHG5qJ&type=ROOT_USER";
     assert!(String::from_utf8_lossy(&raw).contains("rhTuvqCdmPG0tmKX"));
-    st.store_raw("sesreset0001", raw).await;
+    st.store_raw("sesreset0001", raw);
     let event = ses_event("sesreset0001", ROOT_EMAIL);
 
     let (err, out) = st.invoke(&event).await;
@@ -255,14 +347,14 @@ async fn delivered_reset_mail_becomes_a_redacted_ticket_and_a_vaulted_link_once(
     // The vault holds it encrypted, retrievable for 24 h under its encryption context only.
     let account = AccountId::parse(ACCOUNT).unwrap();
     let found = st
-        .vault()
+        .checkout_vault()
         .unexpired(Some(&account), SecretKind::PasswordResetLink, Utc::now())
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].1.expose_secret(), secret);
     assert!(st
-        .vault()
+        .checkout_vault()
         .unexpired(
             Some(&account),
             SecretKind::PasswordResetLink,
@@ -287,15 +379,20 @@ async fn delivered_reset_mail_becomes_a_redacted_ticket_and_a_vaulted_link_once(
     let Some(AttributeValue::B(ct)) = item.get("ciphertext") else {
         panic!("no ciphertext")
     };
-    let wrong = st
-        .kms
-        .decrypt()
-        .ciphertext_blob(ct.clone())
-        .encryption_context("rootwarden:account", "999999999999")
-        .encryption_context("rootwarden:kind", "password-reset-link")
-        .encryption_context("rootwarden:source", "sesreset0001")
-        .send()
-        .await;
+    // As the access function, the one role that may decrypt reset links: the link's own context
+    // yields it, a mismatching one (another account) nothing.
+    let kms = aws_sdk_kms::Client::new(&st.access_role);
+    let decrypt = |account: &str| {
+        kms.decrypt()
+            .ciphertext_blob(ct.clone())
+            .encryption_context("rootwarden:account", account)
+            .encryption_context("rootwarden:kind", "password-reset-link")
+            .encryption_context("rootwarden:source", "sesreset0001")
+            .send()
+    };
+    let right = decrypt(ACCOUNT).await.unwrap();
+    assert_eq!(right.plaintext().unwrap().as_ref(), secret.as_bytes());
+    let wrong = decrypt("999999999999").await;
     assert!(
         wrong.is_err(),
         "a mismatching encryption context must not decrypt"
@@ -324,7 +421,7 @@ async fn delivered_reset_mail_becomes_a_redacted_ticket_and_a_vaulted_link_once(
         "a recorded delivery is not vaulted again"
     );
     let after = st
-        .vault()
+        .checkout_vault()
         .unexpired(Some(&account), SecretKind::PasswordResetLink, Utc::now())
         .await
         .unwrap();
@@ -338,7 +435,7 @@ async fn delivered_reset_mail_becomes_a_redacted_ticket_and_a_vaulted_link_once(
         1
     );
     assert_eq!(
-        st.vault()
+        st.checkout_vault()
             .unexpired(Some(&account), SecretKind::PasswordResetLink, Utc::now())
             .await
             .unwrap()
@@ -386,8 +483,7 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
     st.store_raw(
         "sesbig0001",
         fixture("mail/billing-01-invoice-pdf-attachment.eml"),
-    )
-    .await;
+    );
     let p = inbound::process(&deps, &delivery("sesbig0001"))
         .await
         .unwrap();
@@ -409,8 +505,7 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
     st.store_raw(
         "sesphish001",
         fixture("mail/quarantine-04-phishing-signin-aws-unaligned-dkim.eml"),
-    )
-    .await;
+    );
     let p = inbound::process(&deps, &delivery("sesphish001"))
         .await
         .unwrap();
@@ -418,18 +513,22 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
     assert_eq!(p.secrets_vaulted, 0);
     assert!(matches!(p.priority, Priority::High | Priority::Critical));
 
-    // An S3-action event names its object: read exactly that; another bucket is refused.
+    // An S3-action event names its object: read exactly that (not `<prefix><ses id>`, which does
+    // not exist); another bucket is refused. SES stores only under the receipt rule's prefix.
     let bucket = st.emu.env("ROOTWARDEN_MAIL_BUCKET");
-    st.s3
-        .put_object()
-        .bucket(&bucket)
-        .key("elsewhere/sesnamed001")
-        .body(fixture("mail/billing-03-free-tier-alert.eml").into())
-        .send()
-        .await
+    let named_key = format!(
+        "{}elsewhere/sesnamed001",
+        st.emu.env("ROOTWARDEN_MAIL_PREFIX")
+    );
+    st.emu
+        .store_as_ses(
+            &bucket,
+            &named_key,
+            &fixture("mail/billing-03-free-tier-alert.eml"),
+        )
         .unwrap();
     let named = Delivery {
-        object: Some((bucket.clone(), "elsewhere/sesnamed001".into())),
+        object: Some((bucket.clone(), named_key.clone())),
         ..delivery("sesnamed001")
     };
     let p = inbound::process(&deps, &named).await.unwrap();
@@ -440,7 +539,7 @@ async fn oversized_mail_is_a_ticket_without_loading_the_body_and_quarantine_is_n
             .unwrap()
             .unwrap()
             .raw_locations,
-        vec![format!("s3://{bucket}/elsewhere/sesnamed001")]
+        vec![format!("s3://{bucket}/{named_key}")]
     );
     let foreign = Delivery {
         object: Some(("someone-elses-bucket".into(), "x".into())),
@@ -530,7 +629,10 @@ fn receiver(statuses: Vec<u16>) -> Receiver {
 #[tokio::test(flavor = "multi_thread")]
 async fn notifications_are_signed_retried_and_delivered_at_least_once() {
     use hmac::{Hmac, Mac};
-    let st = stack(false).await;
+    // Deployed with a contact sender: inbound-mail may send from it (and only from it).
+    let template = template_with_notify_from(NOTIFY_FROM);
+    let st = stack_from(false, Some(template.path().join("template.yaml"))).await;
+    assert_eq!(st.emu.env("ROOTWARDEN_NOTIFY_FROM"), NOTIFY_FROM);
     let conf = st.emu.sdk_config().await;
     // Contacts for the account, and a verified SES sender (unverified senders are refused).
     st.ddb
@@ -558,7 +660,11 @@ async fn notifications_are_signed_retried_and_delivered_at_least_once() {
     webhook.retry_delays = vec![std::time::Duration::from_millis(20)];
     let notifier = Notifications {
         webhook: Some(webhook),
-        email: Some(SesNotifier::new(ses, "rootwarden@provider.example")),
+        // As the Lambda sends it: with its own role.
+        email: Some(SesNotifier::new(
+            aws_sdk_sesv2::Client::new(&st.mail_role),
+            NOTIFY_FROM,
+        )),
     };
     let svc = st.services(notifier);
     let deps = svc.deps(40_000_000);
@@ -574,8 +680,7 @@ async fn notifications_are_signed_retried_and_delivered_at_least_once() {
     st.store_raw(
         "sesnotify01",
         fixture("mail/security-02-exposed-access-key.eml"),
-    )
-    .await;
+    );
 
     let p = inbound::process(&deps, &delivery).await.unwrap();
     assert_eq!((p.outcome, p.priority), ("created", Priority::Critical));
@@ -620,8 +725,7 @@ async fn notifications_are_signed_retried_and_delivered_at_least_once() {
     st.store_raw(
         "sesnotify02",
         fixture("mail/security-03-suspicious-signin.eml"),
-    )
-    .await;
+    );
     let err = inbound::process(&deps, &delivery2).await.unwrap_err();
     assert_eq!(err.error_type, rootwarden::ErrorType::TransientAwsError);
     // ... and the retry (a duplicate now) delivers the notification that did not go out.
@@ -670,7 +774,7 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
         .create_state_machine()
         .name(format!("{}-await", st.emu.stack().name))
         .definition(definition.to_string())
-        .role_arn("arn:aws:iam::123456789012:role/rw-test")
+        .role_arn(state_machine_role(&st.emu, "await", &function).await)
         .send()
         .await
         .unwrap();
@@ -705,7 +809,8 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
     }
     let account = AccountId::parse("314159265358").unwrap();
     let waits = st.waits();
-    waits
+    // Registered as rotation's apply step registers it: with the rotation function's role.
+    st.waits_as(&st.emu.role_config("RotationFunction").await)
         .register(&Wait {
             account: account.clone(),
             kind: Category::PasswordChanged,
@@ -746,8 +851,7 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
     st.store_raw(
         "seschanged01",
         fixture("mail/password-changed-01-sub-address.eml"),
-    )
-    .await;
+    );
     let delivery = Delivery {
         ses_message_id: "seschanged01".into(),
         recipients: vec!["aws-root+314159265358@provider.example".into()],
@@ -789,7 +893,22 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(status, ExecutionStatus::Succeeded);
+    let history = st
+        .sfn
+        .get_execution_history()
+        .execution_arn(exec.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    let failures: Vec<_> = history
+        .events()
+        .iter()
+        .filter_map(|e| {
+            let d = e.task_failed_event_details()?;
+            Some((d.error().map(str::to_owned), d.cause().map(str::to_owned)))
+        })
+        .collect();
+    assert_eq!(status, ExecutionStatus::Succeeded, "{failures:?}");
     let out: Value = serde_json::from_str(&output).unwrap();
     assert_eq!(out["ticket_id"], p.ticket_id.as_str());
     assert_eq!(out["category"], "password-changed");
@@ -811,8 +930,7 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
     st.store_raw(
         "seschanged02",
         fixture("mail/password-changed-02-account-in-body.eml"),
-    )
-    .await;
+    );
     let p2 = inbound::process(
         &deps,
         &Delivery {
@@ -860,7 +978,7 @@ async fn every_shared_corpus_message_goes_through_the_pipeline_to_a_ticket() {
     let mut recorded = 0;
     for (i, f) in files.iter().enumerate() {
         let id = format!("corpus{i:04}");
-        st.store_raw(&id, std::fs::read(f).unwrap()).await;
+        st.store_raw(&id, std::fs::read(f).unwrap());
         let delivery = Delivery {
             ses_message_id: id,
             recipients: vec![ROOT_EMAIL.into()],

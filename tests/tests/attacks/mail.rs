@@ -76,13 +76,15 @@ fn delivery(ses_id: &str) -> Delivery {
 
 struct Rig {
     emu: Emulator,
+    /// The harness ("the world"): seeds the registry, drives Step Functions, reads to assert.
     sfn: aws_sdk_sfn::Client,
+    ddb: aws_sdk_dynamodb::Client,
+    /// The use case's adapters, acting as inbound-mail's role as the Lambda does.
     mail: S3RawMailStore,
     tickets: DynamoTicketStore,
     vault: KmsTransientStore,
     registry: DynamoAccountRegistry,
     waits: DynamoWorkflowWaits,
-    s3: aws_sdk_s3::Client,
 }
 
 /// A stack whose registry maps `ROOT_EMAIL` to `ACCOUNT`.
@@ -103,32 +105,79 @@ async fn rig() -> Rig {
         .send()
         .await
         .unwrap();
-    let s3 = rootwarden::aws::s3_client(&conf);
     let sfn = aws_sdk_sfn::Client::new(&conf);
+    let role = emu.role_config("InboundMailFunction").await;
+    let role_ddb = aws_sdk_dynamodb::Client::new(&role);
     let audit = DynamoAuditLog::new(
-        ddb.clone(),
+        role_ddb.clone(),
         emu.env("ROOTWARDEN_AUDIT_TABLE"),
         Arc::new(SystemClock),
     );
     Rig {
         mail: S3RawMailStore::new(
-            s3.clone(),
+            rootwarden::aws::s3_client(&role),
             emu.env("ROOTWARDEN_MAIL_BUCKET"),
             emu.env("ROOTWARDEN_MAIL_PREFIX"),
         ),
-        tickets: DynamoTicketStore::new(ddb.clone(), emu.env("ROOTWARDEN_TICKETS_TABLE"), audit),
+        tickets: DynamoTicketStore::new(
+            role_ddb.clone(),
+            emu.env("ROOTWARDEN_TICKETS_TABLE"),
+            audit,
+        ),
         vault: KmsTransientStore::new(
-            ddb.clone(),
-            aws_sdk_kms::Client::new(&conf),
+            role_ddb.clone(),
+            aws_sdk_kms::Client::new(&role),
             emu.env("ROOTWARDEN_VAULT_TABLE"),
             emu.env("ROOTWARDEN_VAULT_KEY"),
         ),
-        registry: DynamoAccountRegistry::new(ddb.clone(), emu.env("ROOTWARDEN_ACCOUNTS_TABLE")),
-        waits: DynamoWorkflowWaits::new(ddb, sfn.clone(), emu.env("ROOTWARDEN_WORKFLOWS_TABLE")),
+        registry: DynamoAccountRegistry::new(
+            role_ddb.clone(),
+            emu.env("ROOTWARDEN_ACCOUNTS_TABLE"),
+        ),
+        waits: DynamoWorkflowWaits::new(
+            role_ddb,
+            aws_sdk_sfn::Client::new(&role),
+            emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
+        ),
         sfn,
-        s3,
+        ddb,
         emu,
     }
+}
+
+/// A role for a test's own state machine, created by the harness as a deployer would: Step
+/// Functions may assume it, and it may invoke `function` and nothing else (like the stack's
+/// rotation state machine role).
+async fn state_machine_role(emu: &Emulator, name: &str, function: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
+    let role_name = format!("{}-{name}-sfn", emu.stack().name);
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "states.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    });
+    let role = iam
+        .create_role()
+        .role_name(&role_name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function}]
+    });
+    iam.put_role_policy()
+        .role_name(&role_name)
+        .policy_name("invoke-the-task-function")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    role.role().unwrap().arn().to_owned()
 }
 
 /// A test double around the real waits whose first `complete` fails transiently, as
@@ -173,18 +222,9 @@ impl WorkflowWaits for FlakyCompletion {
 }
 
 impl Rig {
-    async fn store(&self, ses_id: &str, raw: Vec<u8>) {
-        self.s3
-            .put_object()
-            .bucket(self.emu.env("ROOTWARDEN_MAIL_BUCKET"))
-            .key(format!(
-                "{}{ses_id}",
-                self.emu.env("ROOTWARDEN_MAIL_PREFIX")
-            ))
-            .body(raw.into())
-            .send()
-            .await
-            .unwrap();
+    /// SES's receipt rule stores the raw message (as the SES service principal).
+    fn store(&self, ses_id: &str, raw: Vec<u8>) {
+        self.emu.deliver_raw_mail(ses_id, &raw).unwrap();
     }
 
     /// Runs the inbound use case for `raw` delivered as `d`.
@@ -195,7 +235,7 @@ impl Rig {
         waits: &W,
         notifier: &Notifications,
     ) -> Result<Processed, LambdaError> {
-        self.store(&d.ses_message_id, raw).await;
+        self.store(&d.ses_message_id, raw);
         let deps = inbound::Deps {
             mail: &self.mail,
             tickets: &self.tickets,
@@ -241,7 +281,7 @@ impl Rig {
             .create_state_machine()
             .name(format!("{}-{name}", self.emu.stack().name))
             .definition(definition.to_string())
-            .role_arn("arn:aws:iam::123456789012:role/rw-test")
+            .role_arn(state_machine_role(&self.emu, name, &function).await)
             .send()
             .await
             .unwrap();
@@ -283,7 +323,16 @@ impl Rig {
             registered_at: now,
             claimed_by: None,
         };
-        self.waits.register(&wait).await.unwrap();
+        // Registered as rotation's apply step registers it: with the rotation function's role.
+        let rotation = self.emu.role_config("RotationFunction").await;
+        DynamoWorkflowWaits::new(
+            aws_sdk_dynamodb::Client::new(&rotation),
+            aws_sdk_sfn::Client::new(&rotation),
+            self.emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
+        )
+        .register(&wait)
+        .await
+        .unwrap();
         (exec.execution_arn().to_owned(), wait)
     }
 
@@ -302,7 +351,7 @@ impl Rig {
     async fn assert_still_waiting(&self, execution_arn: &str) {
         assert_eq!(self.status(execution_arn).await, ExecutionStatus::Running);
         let waiting = self
-            .waits
+            .read_waits()
             .waiting(
                 &AccountId::parse(ACCOUNT).unwrap(),
                 Category::PasswordChanged,
@@ -324,7 +373,7 @@ impl Rig {
         }
         assert_eq!(status, ExecutionStatus::Succeeded);
         assert!(self
-            .waits
+            .read_waits()
             .waiting(
                 &AccountId::parse(ACCOUNT).unwrap(),
                 Category::PasswordChanged,
@@ -335,9 +384,44 @@ impl Rig {
             .is_empty());
     }
 
-    async fn ticket(&self, p: &Processed) -> Ticket {
-        self.tickets.get(&p.ticket_id).await.unwrap().unwrap()
+    /// The registered waits, as the harness reads them to assert.
+    fn read_waits(&self) -> DynamoWorkflowWaits {
+        DynamoWorkflowWaits::new(
+            self.ddb.clone(),
+            self.sfn.clone(),
+            self.emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
+        )
     }
+
+    /// A ticket, as the harness reads it to assert.
+    async fn ticket(&self, p: &Processed) -> Ticket {
+        let audit = DynamoAuditLog::new(
+            self.ddb.clone(),
+            self.emu.env("ROOTWARDEN_AUDIT_TABLE"),
+            Arc::new(SystemClock),
+        );
+        DynamoTicketStore::new(
+            self.ddb.clone(),
+            self.emu.env("ROOTWARDEN_TICKETS_TABLE"),
+            audit,
+        )
+        .get(&p.ticket_id)
+        .await
+        .unwrap()
+        .unwrap()
+    }
+}
+
+/// The use cases' dependencies as the CLI builds them for the operator `name` (a session of
+/// OperatorRole), acting as that operator.
+async fn operator_deps(emu: &Emulator, name: &str) -> rotation::Deps {
+    let operator = emu.operator(name).clone();
+    rotation::Deps::new(
+        &custody::config(emu),
+        rotation::Clients::new(&emu.sdk_config_as(&operator).await),
+        Arc::new(SystemClock),
+        operator.arn,
+    )
 }
 
 fn counts(p: &Processed) -> [u64; 3] {
@@ -367,7 +451,8 @@ async fn forged_password_changed_mail_from_lookalike_domain_with_its_own_dkim_ca
 ) {
     build_functions().unwrap();
     let emu = Emulator::with_functions().await.unwrap();
-    let deps = custody::deps(&emu, "arn:aws:iam::123456789012:user/operator").await;
+    // Onboarding and `rotation start` are CLI commands: the operator alice runs them.
+    let deps = operator_deps(&emu, "alice").await;
     let sm = custody::config(&emu)
         .rotation_state_machine()
         .unwrap()
@@ -409,15 +494,10 @@ async fn forged_password_changed_mail_from_lookalike_domain_with_its_own_dkim_ca
     .unwrap()
     .replace(ROOT_EMAIL, root.as_str())
     .replace(ACCOUNT, a.as_str());
-    let conf = emu.sdk_config().await;
-    rootwarden::aws::s3_client(&conf)
-        .put_object()
-        .bucket(emu.env("ROOTWARDEN_MAIL_BUCKET"))
-        .key(format!("{}sesforged1", emu.env("ROOTWARDEN_MAIL_PREFIX")))
-        .body(forged.into_bytes().into())
-        .send()
-        .await
+    emu.deliver_raw_mail("sesforged1", forged.as_bytes())
         .unwrap();
+    // The harness drives the Lambda as SES would and reads Step Functions to assert.
+    let conf = emu.sdk_config().await;
     let mut event: Value = serde_json::from_slice(
         &std::fs::read(rootwarden_tests::repo_root().join("tests/fixtures/ses/lambda-event.json"))
             .unwrap(),

@@ -32,13 +32,18 @@ const OUTSIDER: &str = "attacker@evil.example";
 
 struct World {
     emu: Emulator,
+    /// The harness ("the world"): seeds the registry, reads tickets to assert.
+    ddb: aws_sdk_dynamodb::Client,
+    /// The use case's adapters, acting as inbound-mail's role as the Lambda does.
     mail: S3RawMailStore,
     tickets: DynamoTicketStore,
     vault: KmsTransientStore,
     registry: DynamoAccountRegistry,
     waits: DynamoWorkflowWaits,
     notifier: Notifications,
-    s3: aws_sdk_s3::Client,
+    /// The vault as break-glass check-out reads it: the access function's role, the only one
+    /// that decrypts reset links.
+    checkout: KmsTransientStore,
 }
 
 async fn world() -> World {
@@ -60,34 +65,51 @@ async fn world_on(emu: Emulator) -> World {
             .await
             .unwrap();
     }
-    let s3 = rootwarden::aws::s3_client(&conf);
-    let kms = aws_sdk_kms::Client::new(&conf);
-    let sfn = aws_sdk_sfn::Client::new(&conf);
+    let role = emu.role_config("InboundMailFunction").await;
+    let role_ddb = aws_sdk_dynamodb::Client::new(&role);
     let audit = DynamoAuditLog::new(
-        ddb.clone(),
+        role_ddb.clone(),
         emu.env("ROOTWARDEN_AUDIT_TABLE"),
         Arc::new(SystemClock),
     );
+    let access = emu.role_config("AccessFunction").await;
     World {
         mail: S3RawMailStore::new(
-            s3.clone(),
+            rootwarden::aws::s3_client(&role),
             emu.env("ROOTWARDEN_MAIL_BUCKET"),
             emu.env("ROOTWARDEN_MAIL_PREFIX"),
         ),
-        tickets: DynamoTicketStore::new(ddb.clone(), emu.env("ROOTWARDEN_TICKETS_TABLE"), audit),
+        tickets: DynamoTicketStore::new(
+            role_ddb.clone(),
+            emu.env("ROOTWARDEN_TICKETS_TABLE"),
+            audit,
+        ),
         vault: KmsTransientStore::new(
-            ddb.clone(),
-            kms,
+            role_ddb.clone(),
+            aws_sdk_kms::Client::new(&role),
             emu.env("ROOTWARDEN_VAULT_TABLE"),
             emu.env("ROOTWARDEN_VAULT_KEY"),
         ),
-        registry: DynamoAccountRegistry::new(ddb.clone(), emu.env("ROOTWARDEN_ACCOUNTS_TABLE")),
-        waits: DynamoWorkflowWaits::new(ddb, sfn, emu.env("ROOTWARDEN_WORKFLOWS_TABLE")),
+        registry: DynamoAccountRegistry::new(
+            role_ddb.clone(),
+            emu.env("ROOTWARDEN_ACCOUNTS_TABLE"),
+        ),
+        waits: DynamoWorkflowWaits::new(
+            role_ddb,
+            aws_sdk_sfn::Client::new(&role),
+            emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
+        ),
         notifier: Notifications {
             webhook: None,
             email: None,
         },
-        s3,
+        checkout: KmsTransientStore::new(
+            aws_sdk_dynamodb::Client::new(&access),
+            aws_sdk_kms::Client::new(&access),
+            emu.env("ROOTWARDEN_VAULT_TABLE"),
+            emu.env("ROOTWARDEN_VAULT_KEY"),
+        ),
+        ddb,
         emu,
     }
 }
@@ -148,17 +170,9 @@ impl<'a> Mail<'a> {
 
 impl World {
     async fn deliver_with(&self, m: &Mail<'_>, extra_parts: &str) -> Processed {
-        self.s3
-            .put_object()
-            .bucket(self.emu.env("ROOTWARDEN_MAIL_BUCKET"))
-            .key(format!(
-                "{}{}",
-                self.emu.env("ROOTWARDEN_MAIL_PREFIX"),
-                m.ses_id
-            ))
-            .body(m.raw(extra_parts).into())
-            .send()
-            .await
+        // SES's receipt rule stores the raw message (as the SES service principal).
+        self.emu
+            .deliver_raw_mail(m.ses_id, &m.raw(extra_parts))
             .unwrap();
         let pass = Verdict::Pass;
         let delivery = Delivery {
@@ -194,17 +208,9 @@ impl World {
 
     /// Delivers through the real `inbound-mail` Lambda binary, as SES invokes it.
     async fn deliver_to_lambda(&self, m: &Mail<'_>, extra_parts: &str) -> serde_json::Value {
-        self.s3
-            .put_object()
-            .bucket(self.emu.env("ROOTWARDEN_MAIL_BUCKET"))
-            .key(format!(
-                "{}{}",
-                self.emu.env("ROOTWARDEN_MAIL_PREFIX"),
-                m.ses_id
-            ))
-            .body(m.raw(extra_parts).into())
-            .send()
-            .await
+        // SES's receipt rule stores the raw message (as the SES service principal).
+        self.emu
+            .deliver_raw_mail(m.ses_id, &m.raw(extra_parts))
             .unwrap();
         let fixture = rootwarden_tests::repo_root().join("tests/fixtures/ses/lambda-event.json");
         let mut e: serde_json::Value =
@@ -236,14 +242,28 @@ impl World {
         self.deliver_with(m, "").await
     }
 
+    /// A ticket, as the harness reads it to assert.
     async fn ticket(&self, id: &str) -> Ticket {
-        self.tickets.get(id).await.unwrap().unwrap()
+        let audit = DynamoAuditLog::new(
+            self.ddb.clone(),
+            self.emu.env("ROOTWARDEN_AUDIT_TABLE"),
+            Arc::new(SystemClock),
+        );
+        DynamoTicketStore::new(
+            self.ddb.clone(),
+            self.emu.env("ROOTWARDEN_TICKETS_TABLE"),
+            audit,
+        )
+        .get(id)
+        .await
+        .unwrap()
+        .unwrap()
     }
 
     /// What a break-glass check-out of the account shows as reset links.
     async fn links_shown_at_checkout(&self, account: &str) -> Vec<String> {
         let account = AccountId::parse(account).unwrap();
-        self.vault
+        self.checkout
             .unexpired(Some(&account), SecretKind::PasswordResetLink, Utc::now())
             .await
             .unwrap()
@@ -282,7 +302,8 @@ async fn lookalike_host_reset_links_are_not_vaulted_and_not_shown_at_checkout() 
     assert!(!p.quarantined, "{p:?}");
     assert_eq!(p.secrets_vaulted, 0, "lookalike links were vaulted: {p:?}");
     assert!(w.links_shown_at_checkout(ACCOUNT_A).await.is_empty());
-    // A lookalike link already in the vault (stored before this rule existed) is not shown either.
+    // A lookalike link already in the vault (stored by inbound-mail before this rule existed) is
+    // not shown either.
     let stale = SecretString::from(planted[1].to_owned());
     w.vault
         .put(
