@@ -23,10 +23,21 @@ use serde_json::{json, Value};
 const PASSWORD: &str = "Onboard-Pa55word!<current>";
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
+/// The enforcement use case's dependencies, acting as the root-enforcement function's role.
 async fn enforcement_deps(emu: &Emulator) -> Deps {
     Deps::new(
         &custody::config(emu),
-        &emu.sdk_config().await,
+        &emu.role_config("RootEnforcementFunction").await,
+        Arc::new(SystemClock),
+        "root-enforcement-test",
+    )
+}
+
+/// The same dependencies acting as the operator alice: `account recover` runs in the CLI.
+async fn operator_enforcement_deps(emu: &Emulator) -> Deps {
+    Deps::new(
+        &custody::config(emu),
+        &emu.sdk_config_as(emu.operator("alice")).await,
         Arc::new(SystemClock),
         "root-enforcement-test",
     )
@@ -325,8 +336,10 @@ async fn root_sessions_are_scoped_to_their_task_policy() {
     let err = audit_iam.delete_login_profile().send().await.unwrap_err();
     assert_eq!(err.code(), Some("AccessDenied"));
 
-    // The password-recovery session can create a login profile, nothing else.
-    let create_iam = deps
+    // The password-recovery session (opened by an operator's `account recover`) can create a
+    // login profile, nothing else.
+    let create_iam = operator_enforcement_deps(&emu)
+        .await
         .root_iam(&a, TaskPolicy::CreateRootUserPassword)
         .await
         .unwrap();
@@ -357,20 +370,24 @@ async fn root_sessions_are_scoped_to_their_task_policy() {
         1
     );
 
-    // A policy that is not a root task policy is refused by STS.
-    let err = deps
-        .sts
-        .assume_root()
-        .target_principal(a.as_str())
-        .task_policy_arn(
-            aws_sdk_sts::types::PolicyDescriptorType::builder()
-                .arn("arn:aws:iam::aws:policy/AdministratorAccess")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("ValidationError"), "{err:?}");
+    // A policy that is not a root task policy: the function's role may not even ask (its
+    // policy pins sts:TaskPolicyArn to the two task policies it uses), and STS itself refuses
+    // it to a caller allowed every AssumeRoot (the harness).
+    let admin_sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
+    for (sts, code) in [(&deps.sts, "AccessDenied"), (&admin_sts, "ValidationError")] {
+        let err = sts
+            .assume_root()
+            .target_principal(a.as_str())
+            .task_policy_arn(
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn("arn:aws:iam::aws:policy/AdministratorAccess")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(code), "{err:?}");
+    }
 
     // Only the delete session removes.
     let delete_iam = deps
@@ -394,17 +411,18 @@ async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() 
     onboard_credential_less(&custody_deps, &a).await;
     seed(&emu, &a, json!({}));
     let deps = enforcement_deps(&emu).await;
+    let ops = operator_enforcement_deps(&emu).await;
 
     // Bad requests are refused by name and change nothing.
-    let err = enforcement::recover(&deps, &a, "  ").await.unwrap_err();
+    let err = enforcement::recover(&ops, &a, "  ").await.unwrap_err();
     assert_eq!(err.error_type, ErrorType::ValidationError);
-    let err = enforcement::recover(&deps, &custody::account(413, 99), "lost")
+    let err = enforcement::recover(&ops, &custody::account(413, 99), "lost")
         .await
         .unwrap_err();
     assert_eq!(err.error_type, ErrorType::NotFound);
     assert_eq!(root_state(&emu, &a)["login_profile"], json!(false));
 
-    let done = enforcement::recover(&deps, &a, "customer billing dispute needs root")
+    let done = enforcement::recover(&ops, &a, "customer billing dispute needs root")
         .await
         .unwrap();
     assert!(done.created);
@@ -418,7 +436,7 @@ async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() 
         "root.password-recovery-enabled".to_owned()
     ]));
     // Again: idempotent (the profile exists), audited.
-    let again = enforcement::recover(&deps, &a, "second try").await.unwrap();
+    let again = enforcement::recover(&ops, &a, "second try").await.unwrap();
     assert!(!again.created);
 
     // Inside the window the daily job leaves the new password alone...
@@ -440,7 +458,7 @@ async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() 
 
     // Not for released accounts.
     set_status(&emu, &a, "released").await;
-    let err = enforcement::recover(&deps, &a, "x").await.unwrap_err();
+    let err = enforcement::recover(&ops, &a, "x").await.unwrap_err();
     assert_eq!(err.error_type, ErrorType::ValidationError);
     custody::assert_audit_intact(&emu, None).await;
 }
