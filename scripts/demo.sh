@@ -103,7 +103,7 @@ run $RW audit verify
 say "Break-glass access: who may do what is the access function's policy; who you are is whoever AWS authenticates the signed request as"
 $PY scripts/demo_aws.py principals
 echo "  the CLI signs each request (SigV4) to the function URL: $ROOTWARDEN_ACCESS_URL"
-as() { local who=$1; shift; (set -a; . .local/principals/$who.env; set +a; "$@"); }
+as() { local who=$1; shift; (unset AWS_SESSION_TOKEN; set -a; . .local/principals/$who.env; set +a; "$@"); }
 echo "  mallory (not in the policy) asks for Pi Corp's root password:"
 as mallory $RW access request --account 314159265358 --reason billing-issue --ticket INC-2042 || true
 echo "  alice asks, with a reason and a ticket:"

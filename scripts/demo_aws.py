@@ -31,17 +31,16 @@ def principals():
             iam.create_user(UserName=name)
         except iam.exceptions.EntityAlreadyExistsException:
             pass
-        # what a person needs to use break-glass access: invoke the access function's URL
-        # (the function itself decides whether this person may request, approve or check out)
-        ready = json.load(open(".local/ready.json"))
-        managed = (ready["stack"].get("outputs") or {}).get("AccessUserPolicyArn")
-        if managed:
-            iam.attach_user_policy(UserName=name, PolicyArn=managed)
-        else:
-            fn_arn = ready["stack"]["resources"]["AccessFunction"]["arn"]
-            iam.put_user_policy(UserName=name, PolicyName="break-glass-access", PolicyDocument=json.dumps({
-                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": fn_arn,
-                                                        "Action": ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]}]}))
+        # What a person needs for break-glass access: the access function's URL, and
+        # lambda:InvokeFunction only through it (a direct invoke could forge the URL event's
+        # identity), as OperatorRole holds them. The function decides who may request or approve.
+        fn_arn = json.load(open(".local/ready.json"))["stack"]["resources"]["AccessFunction"]["arn"]
+        iam.put_user_policy(UserName=name, PolicyName="break-glass-access", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn_arn,
+                 "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}},
+                {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn_arn,
+                 "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}]}))
         k = iam.create_access_key(UserName=name)["AccessKey"]
         with open(f".local/principals/{name}.env", "w") as f:
             f.write(f"AWS_ACCESS_KEY_ID={k['AccessKeyId']}\nAWS_SECRET_ACCESS_KEY={k['SecretAccessKey']}\n")

@@ -9,7 +9,8 @@ use std::process::Command;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use rootwarden_tests::{build_functions, repo_root, Emulator, Options};
+use rootwarden::audit::AuditLog;
+use rootwarden_tests::{build_functions, cli_bin, custody, repo_root, Emulator, Options};
 use serde_json::{json, Value};
 
 /// The error code and message of an SDK error (what the code under test would see).
@@ -247,7 +248,7 @@ async fn a_permission_missing_from_the_template_fails_the_call_with_access_denie
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_schedule_fires_its_target_as_its_own_role() {
+async fn every_schedule_fires_its_target_as_its_own_role_and_operators_reach_the_access_url() {
     build_functions().unwrap();
     let emu = Emulator::with_functions().await.unwrap();
     let mut schedules: Vec<String> = emu
@@ -274,4 +275,24 @@ async fn every_schedule_fires_its_target_as_its_own_role() {
             "{name}'s target failed: {out}"
         );
     }
+
+    // The CLI runs as an operator's session of OperatorRole: IAM lets it call the access
+    // function's URL (lambda:InvokeFunctionUrl), and the function's own policy, which names
+    // nobody by default, refuses the request under the authenticated session.
+    let out = Command::new(cli_bin())
+        .args(["access", "request", "--account", "314159265358"])
+        .args(["--reason", "billing-issue", "--ticket", "INC-1"])
+        .envs(emu.process_env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let records = custody::audit_log(&emu)
+        .await
+        .read_stream("account/314159265358")
+        .await
+        .unwrap();
+    let last = records.last().unwrap().as_ref().unwrap();
+    assert_eq!(last.action, "access.refused", "{stderr}");
+    assert_eq!(last.actor, emu.operator("alice").arn);
 }
