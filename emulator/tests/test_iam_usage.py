@@ -65,6 +65,12 @@ class Checker(unittest.TestCase):
         with self.assertRaises(SystemExit):
             self.run_(["logs:PutLogEvents"], [], allow=[("InboundMailFunctionRole", "logs:PutLogEvents", "")])
 
+    def test_an_allow_listed_grant_that_was_used_fails(self):
+        code, err = self.run_(["lambda:InvokeFunction"], [("lambda:InvokeFunction", True)],
+                              allow=[("InboundMailFunctionRole", "lambda:InvokeFunction", "the service does it")])
+        self.assertEqual(code, 1)
+        self.assertIn("remove the entry", err)
+
     def test_runs_of_another_template_do_not_count(self):
         code, _ = self.run_(["dynamodb:PutItem"], [("dynamodb:PutItem", True)], template="/elsewhere.yaml")
         self.assertEqual(code, 2)
