@@ -136,8 +136,9 @@ def _schedule(name: str, group: str | None):
 def fire_schedule(req: Req, name: str) -> Resp:
     """Make the call the schedule's next firing would make, as the schedule's role.
 
-    Lambda targets are invoked synchronously here (Scheduler invokes asynchronously) so a test can
-    read the result; Step Functions targets get StartExecution. Answers
+    Lambda targets are invoked asynchronously, as Scheduler does (`?invocation=RequestResponse`
+    waits for the result instead); Step Functions targets get StartExecution. The IAM decision on
+    the schedule's role is made before this answers. Answers
     {"target", "role", "status", "result"|"error"}."""
     import boto3
     import botocore.exceptions
@@ -161,7 +162,11 @@ def fire_schedule(req: Req, name: str) -> Resp:
     out: dict[str, Any] = {"target": arn, "role": role}
     try:
         if ":lambda:" in arn:
-            r = boto3.client("lambda", **kw).invoke(FunctionName=arn, Payload=payload.encode())
+            mode = (req.query.get("invocation") or ["Event"])[0]
+            if mode not in ("Event", "RequestResponse"):
+                return plain_json(400, {"error": "invocation must be Event or RequestResponse"})
+            r = boto3.client("lambda", **kw).invoke(FunctionName=arn, Payload=payload.encode(),
+                                                    InvocationType=mode)
             body = r["Payload"].read().decode("utf-8", "replace")
             try:
                 body = json.loads(body) if body else None

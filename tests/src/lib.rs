@@ -487,7 +487,8 @@ pub fn http_bytes(
 ) -> anyhow::Result<(u16, serde_json::Value)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // generous: a test endpoint may wait on a function cold-starting on a loaded machine
+    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
