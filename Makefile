@@ -17,6 +17,7 @@ CFN_LINT_VERSION := 1.58.0
 SAM_CLI_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30
 ASL_VALIDATOR_VERSION := 4.0.0
+RUFF_VERSION := 0.17.6
 
 ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
 export SAM_CLI_TELEMETRY := 0
@@ -31,11 +32,13 @@ help:
 	@echo "make local-down  stop exactly what local-up started"
 
 # --- tools (pinned, installed into project-local folders) ---------------------------------
-$(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION):
+VENV_STAMP := $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)-ruff$(RUFF_VERSION)
+$(VENV_STAMP):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
+	  'ruff==$(RUFF_VERSION)'
 	touch $@
-venv: $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)
+venv: $(VENV_STAMP)
 
 # SAM CLI, checkov and moto pin conflicting boto3 versions: one venv each.
 $(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION):
@@ -49,7 +52,7 @@ $(TOOLS)/venv-checkov/.stamp-$(CHECKOV_VERSION):
 $(TOOLS)/npm/.stamp-$(ASL_VALIDATOR_VERSION):
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm asl-validator@$(ASL_VALIDATOR_VERSION)
 	touch $@
-TOOL_STAMPS := $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION) $(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION) \
+TOOL_STAMPS := $(VENV_STAMP) $(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION) \
   $(TOOLS)/venv-checkov/.stamp-$(CHECKOV_VERSION) $(TOOLS)/npm/.stamp-$(ASL_VALIDATOR_VERSION)
 # The four installs are independent: run them side by side (about a minute less on a cold machine).
 tools:
@@ -63,6 +66,7 @@ lint-rust:
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 lint-infra: tools
+	$(VENV)/bin/ruff check emulator scripts
 	$(TOOLS)/venv-sam/bin/cfn-lint infra/template.yaml
 	$(TOOLS)/venv-sam/bin/sam validate --lint -t infra/template.yaml
 	$(TOOLS)/npm/node_modules/.bin/asl-validator $(addprefix --json-path ,$(ASL_FILES))

@@ -276,24 +276,27 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     with ThreadPoolExecutor(8) as pool:
         for r in range(25):
             key = f"race-{r}"
-            wins = list(pool.map(lambda i: contend(key, i), range(8)))
+            wins = list(pool.map(lambda i, key=key: contend(key, i), range(8)))
             if wins.count(True) != 1 or "Item" not in ddb.get_item(TableName=race, Key={"pk": {"S": key}}):
                 lost.append((key, wins.count(True)))
     check("concurrent conditional transactions: one winner, its write kept", not lost, lost)
     ttl = ddb.describe_time_to_live(TableName=f"{stack}-audit")["TimeToLiveDescription"]
-    check("table TTL enabled on expires_at", ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") == "expires_at", ttl)
+    check("table TTL enabled on expires_at",
+          ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") == "expires_at", ttl)
     kms = client("kms")
     meta = kms.describe_key(KeyId=f"alias/{stack}-audit")["KeyMetadata"]
     check("KMS alias -> key", meta["KeyId"] == res["AuditKey"]["physical_id"])
     check("KMS rotation enabled", kms.get_key_rotation_status(KeyId=meta["KeyId"])["KeyRotationEnabled"])
-    check("SIGN_VERIFY key", kms.describe_key(KeyId=res["SigningKey"]["physical_id"])["KeyMetadata"]["KeyUsage"] == "SIGN_VERIFY")
+    check("SIGN_VERIFY key",
+          kms.describe_key(KeyId=res["SigningKey"]["physical_id"])["KeyMetadata"]["KeyUsage"] == "SIGN_VERIFY")
     s3 = client("s3")
     bucket = res["EvidenceBucket"]["physical_id"]
     enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     check("bucket SSE-KMS", enc["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", enc)
     check("bucket versioning", s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled")
     check("bucket policy", "ses.amazonaws.com" in s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    check("bucket lifecycle", s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"]["Days"] == 30)
+    check("bucket lifecycle",
+          s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"]["Days"] == 30)
     sfn = client("stepfunctions")
     sm_arn = res["TinyStateMachine"]["physical_id"]
     definition = sfn.describe_state_machine(stateMachineArn=sm_arn)["definition"]
@@ -302,7 +305,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("unsupported type recorded as skipped", res.get("NotEmulated", {}).get("skipped") is True)
     rule = client("ses").describe_receipt_rule(RuleSetName=f"{stack}-inbound", RuleName=f"{stack}-InboundRule")["Rule"]
     check("SES receipt rule with S3 + Lambda actions", len(rule["Actions"]) == 2)
-    check("schedule created", client("scheduler").get_schedule(Name=f"{stack}-NightlySchedule")["Name"] == f"{stack}-NightlySchedule")
+    check("schedule created",
+          client("scheduler").get_schedule(Name=f"{stack}-NightlySchedule")["Name"] == f"{stack}-NightlySchedule")
     check("outputs resolved", st.get("outputs", {}).get("IfValue") == "test-mode", st.get("outputs"))
 
     # ------------------------------------------------------------------ AssumeRoot + root sessions
@@ -327,16 +331,20 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("AssumeRoot returns ASIA key", audit["aws_access_key_id"].startswith("ASIA"))
     iam = client("iam", **audit)
     keys = iam.list_access_keys()["AccessKeyMetadata"]
-    check("audit: ListAccessKeys", [k["AccessKeyId"] for k in keys] == ["AKIAROOTKEY000000001", "AKIAROOTKEY000000002"], keys)
+    check("audit: ListAccessKeys",
+          [k["AccessKeyId"] for k in keys] == ["AKIAROOTKEY000000001", "AKIAROOTKEY000000002"], keys)
     check("audit: ListMFADevices", len(iam.list_mfa_devices()["MFADevices"]) == 1)
     check("audit: ListSigningCertificates", len(iam.list_signing_certificates()["Certificates"]) == 1)
     check("audit: GetLoginProfile", iam.get_login_profile()["LoginProfile"]["UserName"] == "<root_account>")
     check("audit: GetAccountSummary", iam.get_account_summary()["SummaryMap"]["AccountMFAEnabled"] == 1)
-    check("root session GetCallerIdentity", client("sts", **audit).get_caller_identity()["Arn"] == f"arn:aws:iam::{acct}:root")
-    expect_error("audit: DeleteAccessKey denied", lambda: iam.delete_access_key(AccessKeyId="AKIAROOTKEY000000001"), "AccessDenied", 403)
+    check("root session GetCallerIdentity",
+          client("sts", **audit).get_caller_identity()["Arn"] == f"arn:aws:iam::{acct}:root")
+    expect_error("audit: DeleteAccessKey denied",
+                 lambda: iam.delete_access_key(AccessKeyId="AKIAROOTKEY000000001"), "AccessDenied", 403)
     expect_error("audit: UserName given denied", lambda: iam.list_access_keys(UserName="alice"), "AccessDenied", 403)
     expect_error("root session: S3 denied", lambda: client("s3", **audit).list_buckets(), "AccessDenied", 403)
-    expect_error("root session: KMS (JSON) denied", lambda: client("kms", **audit).list_keys(), "AccessDeniedException", 400)
+    expect_error("root session: KMS (JSON) denied",
+                 lambda: client("kms", **audit).list_keys(), "AccessDeniedException", 400)
     expect_error("root session: STS AssumeRoot denied", lambda: client("sts", **audit).assume_root(
         TargetPrincipal=acct, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
         "AccessDenied", 403)
@@ -354,31 +362,38 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("delete: root state emptied", body == {"access_keys": [], "signing_certificates": [], "mfa_devices": [],
                                                  "login_profile": False}, body)
     expect_error("delete: GetLoginProfile -> NoSuchEntity", delete.get_login_profile, "NoSuchEntity", 404)
-    expect_error("delete: unknown key -> NoSuchEntity", lambda: delete.delete_access_key(AccessKeyId="AKIAUNKNOWN000000000"),
+    expect_error("delete: unknown key -> NoSuchEntity",
+                 lambda: delete.delete_access_key(AccessKeyId="AKIAUNKNOWN000000000"),
                  "NoSuchEntity", 404)
     expect_error("delete: CreateLoginProfile denied", delete.create_login_profile, "AccessDenied", 403)
 
     pw = client("iam", **root("IAMCreateRootUserPassword"))
     check("password: CreateLoginProfile", pw.create_login_profile()["LoginProfile"]["UserName"] == "<root_account>")
-    expect_error("password: second CreateLoginProfile -> EntityAlreadyExists", pw.create_login_profile, "EntityAlreadyExists", 409)
-    check("password: state shows login profile", http(ep, "GET", f"/_rootwarden/root-state/{acct}")[1]["login_profile"] is True)
+    expect_error("password: second CreateLoginProfile -> EntityAlreadyExists",
+                 pw.create_login_profile, "EntityAlreadyExists", 409)
+    check("password: state shows login profile",
+          http(ep, "GET", f"/_rootwarden/root-state/{acct}")[1]["login_profile"] is True)
 
     expect_error("AssumeRoot bad task policy -> ValidationError", lambda: sts.assume_root(
-        TargetPrincipal=acct, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/AdministratorAccess"}), "ValidationError", 400)
+        TargetPrincipal=acct, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        "ValidationError", 400)
     expect_error("AssumeRoot DurationSeconds 901 -> ValidationError", lambda: sts.assume_root(
         TargetPrincipal=acct, DurationSeconds=901,
         TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}), "ValidationError", 400)
     expect_error("AssumeRoot bad TargetPrincipal -> ValidationError", lambda: sts.assume_root(
-        TargetPrincipal="not-an-account", TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
+        TargetPrincipal="not-an-account",
+        TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
         "ValidationError", 400)
     outsider = "999988887777"
     http(ep, "PUT", f"/_rootwarden/root-state/{outsider}", {"assume_root_denied": True})
     expect_error("AssumeRoot into a non-member account -> AccessDenied", lambda: sts.assume_root(
-        TargetPrincipal=outsider, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
+        TargetPrincipal=outsider,
+        TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
         "AccessDenied", 403)
     short = root("IAMAuditRootUserCredentials", duration=1)
     time.sleep(1.1)
-    expect_error("expired root session -> ExpiredToken", lambda: client("iam", **short).list_access_keys(), "ExpiredToken", 403)
+    expect_error("expired root session -> ExpiredToken",
+                 lambda: client("iam", **short).list_access_keys(), "ExpiredToken", 403)
 
     # ------------------------------------------------------------------ Account API
     print("Account API")
@@ -389,7 +404,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     expect_error("GetPrimaryEmail unknown -> ResourceNotFoundException",
                  lambda: acc.get_primary_email(AccountId="999999999999"), "ResourceNotFoundException", 404)
     expect_error("StartPrimaryEmailUpdate bad email -> ValidationException",
-                 lambda: acc.start_primary_email_update(AccountId=member, PrimaryEmail="not-an-email"), "ValidationException", 400)
+                 lambda: acc.start_primary_email_update(AccountId=member, PrimaryEmail="not-an-email"),
+                 "ValidationException", 400)
     check("StartPrimaryEmailUpdate -> PENDING",
           acc.start_primary_email_update(AccountId=member, PrimaryEmail="new-root@example.com")["Status"] == "PENDING")
     code, otp = http(ep, "GET", f"/_rootwarden/primary-email/{member}/otp")
@@ -401,7 +417,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
         AccountId=member, Otp=otp["otp"], PrimaryEmail="other@example.com"), "ValidationException", 400)
     check("Accept -> ACCEPTED", acc.accept_primary_email_update(
         AccountId=member, Otp=otp["otp"], PrimaryEmail="new-root@example.com")["Status"] == "ACCEPTED")
-    check("GetPrimaryEmail after accept", acc.get_primary_email(AccountId=member)["PrimaryEmail"] == "new-root@example.com")
+    check("GetPrimaryEmail after accept",
+          acc.get_primary_email(AccountId=member)["PrimaryEmail"] == "new-root@example.com")
     check("OTP endpoint 404 when none pending", http(ep, "GET", f"/_rootwarden/primary-email/{member}/otp")[0] == 404)
     acc.start_primary_email_update(AccountId=member, PrimaryEmail="third@example.com")
     otp2 = http(ep, "GET", f"/_rootwarden/primary-email/{member}/otp")[1]["otp"]
@@ -413,10 +430,12 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
         orgs.create_organization(FeatureSet="ALL")
     except Exception:
         pass
-    status = orgs.create_account(Email=f"{stack}-member@example.com", AccountName=f"{stack}-member")["CreateAccountStatus"]
+    status = orgs.create_account(Email=f"{stack}-member@example.com",
+                                 AccountName=f"{stack}-member")["CreateAccountStatus"]
     org_acct = status.get("AccountId") or orgs.describe_create_account_status(
         CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
-    check("GetPrimaryEmail from Organizations", acc.get_primary_email(AccountId=org_acct)["PrimaryEmail"] == f"{stack}-member@example.com")
+    check("GetPrimaryEmail from Organizations",
+          acc.get_primary_email(AccountId=org_acct)["PrimaryEmail"] == f"{stack}-member@example.com")
     expect_error("Start with email in use -> ConflictException", lambda: acc.start_primary_email_update(
         AccountId=member, PrimaryEmail=f"{stack}-member@example.com"), "ConflictException", 409)
 
@@ -426,21 +445,28 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     kms.create_alias(AliasName=f"alias/{stack}-state", TargetKeyId=key)
     blob = kms.encrypt(KeyId=key, Plaintext=b"secret", EncryptionContext={"a": "b"})["CiphertextBlob"]
     kms.disable_key(KeyId=key)
-    expect_error("Encrypt on Disabled -> DisabledException", lambda: kms.encrypt(KeyId=key, Plaintext=b"x"), "DisabledException", 400)
-    expect_error("Encrypt via alias on Disabled", lambda: kms.encrypt(KeyId=f"alias/{stack}-state", Plaintext=b"x"), "DisabledException", 400)
-    expect_error("Decrypt (key from ciphertext) on Disabled", lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"}),
+    expect_error("Encrypt on Disabled -> DisabledException",
+                 lambda: kms.encrypt(KeyId=key, Plaintext=b"x"), "DisabledException", 400)
+    expect_error("Encrypt via alias on Disabled",
+                 lambda: kms.encrypt(KeyId=f"alias/{stack}-state", Plaintext=b"x"), "DisabledException", 400)
+    expect_error("Decrypt (key from ciphertext) on Disabled",
+                 lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"}),
                  "DisabledException", 400)
-    expect_error("GenerateDataKey on Disabled", lambda: kms.generate_data_key(KeyId=key, KeySpec="AES_256"), "DisabledException", 400)
+    expect_error("GenerateDataKey on Disabled",
+                 lambda: kms.generate_data_key(KeyId=key, KeySpec="AES_256"), "DisabledException", 400)
     kms.enable_key(KeyId=key)
-    check("Decrypt after EnableKey", kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})["Plaintext"] == b"secret")
+    check("Decrypt after EnableKey",
+          kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})["Plaintext"] == b"secret")
     kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     expect_error("Decrypt on PendingDeletion -> KMSInvalidStateException",
-                 lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"}), "KMSInvalidStateException", 400)
+                 lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"}),
+                 "KMSInvalidStateException", 400)
     expect_error("ReEncrypt on PendingDeletion", lambda: kms.re_encrypt(
         CiphertextBlob=blob, SourceEncryptionContext={"a": "b"}, DestinationKeyId=res["AuditKey"]["physical_id"]),
         "KMSInvalidStateException", 400)
     kms.cancel_key_deletion(KeyId=key)
-    expect_error("after CancelKeyDeletion the key is Disabled", lambda: kms.encrypt(KeyId=key, Plaintext=b"x"), "DisabledException", 400)
+    expect_error("after CancelKeyDeletion the key is Disabled",
+                 lambda: kms.encrypt(KeyId=key, Plaintext=b"x"), "DisabledException", 400)
     sign_key, mac_key = res["SigningKey"]["physical_id"], res["MacKey"]["physical_id"]
     sig = kms.sign(KeyId=sign_key, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
     kms.disable_key(KeyId=sign_key)
@@ -448,7 +474,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
                                                           SigningAlgorithm="ECDSA_SHA_256"), "DisabledException", 400)
     kms.enable_key(KeyId=sign_key)
     kms.disable_key(KeyId=mac_key)
-    expect_error("GenerateMac on Disabled", lambda: kms.generate_mac(KeyId=mac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256"),
+    expect_error("GenerateMac on Disabled",
+                 lambda: kms.generate_mac(KeyId=mac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256"),
                  "DisabledException", 400)
     kms.enable_key(KeyId=mac_key)
 
@@ -469,11 +496,13 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
           and e.get("AWS_ENDPOINT_URL") == ep and e.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") == "256"
           and e.get("AWS_LAMBDA_LOG_FORMAT") == "JSON" and e.get("ROOTWARDEN_BINARY") == "tiny", e)
     p2 = json.loads(lam.invoke(FunctionName=res["TinyFunction"]["arn"], Payload=b'{"mode":"ok"}')["Payload"].read())
-    check("warm process reused (same pid), invoke by ARN", p2.get("pid") == p1.get("pid"), (p1.get("pid"), p2.get("pid")))
+    check("warm process reused (same pid), invoke by ARN",
+          p2.get("pid") == p1.get("pid"), (p1.get("pid"), p2.get("pid")))
     r = lam.invoke(FunctionName=fn, Payload=json.dumps({"mode": "error", "errorType": "BoomError"}))
     perr = json.loads(r["Payload"].read())
     check("handler error -> 200 + X-Amz-Function-Error: Unhandled + errorType",
-          r["StatusCode"] == 200 and r.get("FunctionError") == "Unhandled" and perr.get("errorType") == "BoomError", (r.get("FunctionError"), perr))
+          r["StatusCode"] == 200 and r.get("FunctionError") == "Unhandled" and perr.get("errorType") == "BoomError",
+          (r.get("FunctionError"), perr))
     r = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b'{"mode":"ok"}')
     check("InvocationType=Event -> 202", r["StatusCode"] == 202)
     lam.create_function(FunctionName=f"{stack}-nobinary", Runtime="provided.al2023", Handler="bootstrap",
@@ -481,7 +510,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
                         Environment={"Variables": {"ROOTWARDEN_BINARY": "does-not-exist"}})
     r = lam.invoke(FunctionName=f"{stack}-nobinary", Payload=b"{}")
     pnb = json.loads(r["Payload"].read())
-    check("missing binary -> FunctionHostError", r.get("FunctionError") == "Unhandled" and pnb.get("errorType") == "FunctionHostError", pnb)
+    check("missing binary -> FunctionHostError",
+          r.get("FunctionError") == "Unhandled" and pnb.get("errorType") == "FunctionHostError", pnb)
 
     lam.create_function(FunctionName=f"{stack}-slow", Runtime="provided.al2023", Handler="bootstrap", Timeout=1,
                         Role=res["TinyFunctionRole"]["arn"], Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},

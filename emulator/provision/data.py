@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .names import bucket_name, gen_name
 from .util import _as_bool, _bool_str, _drop_none, _tags_list, _tags_map
@@ -107,13 +108,15 @@ def _s3_lifecycle_rule(r: dict) -> dict:
     if nve:
         out["NoncurrentVersionExpiration"] = _drop_none({
             "NoncurrentDays": int(nve["NoncurrentDays"]) if nve.get("NoncurrentDays") is not None else None,
-            "NewerNoncurrentVersions": int(nve["NewerNoncurrentVersions"]) if nve.get("NewerNoncurrentVersions") is not None else None})
+            "NewerNoncurrentVersions": (int(nve["NewerNoncurrentVersions"])
+                                        if nve.get("NewerNoncurrentVersions") is not None else None)})
     elif r.get("NoncurrentVersionExpirationInDays") is not None:
         out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(r["NoncurrentVersionExpirationInDays"])}
     trans = list(r.get("Transitions") or []) + ([r["Transition"]] if r.get("Transition") else [])
     if trans:
         out["Transitions"] = [_drop_none({"StorageClass": t["StorageClass"],
-                                          "Days": int(t["TransitionInDays"]) if t.get("TransitionInDays") is not None else None,
+                                          "Days": (int(t["TransitionInDays"])
+                                                   if t.get("TransitionInDays") is not None else None),
                                           "Date": t.get("TransitionDate")}) for t in trans]
     ntrans = list(r.get("NoncurrentVersionTransitions") or []) + (
         [r["NoncurrentVersionTransition"]] if r.get("NoncurrentVersionTransition") else [])

@@ -255,7 +255,8 @@ def h_iam_role(p: Provisioner, name: str, res: dict) -> dict:
     iam = p.client("iam")
     rname = pr.get("RoleName") or gen_name(p.stack, name, 64, r"[^A-Za-z0-9+=,.@_-]")
     doc = pr.get("AssumeRolePolicyDocument") or {}
-    args: dict[str, Any] = {"RoleName": rname, "AssumeRolePolicyDocument": doc if isinstance(doc, str) else json.dumps(doc)}
+    args: dict[str, Any] = {"RoleName": rname,
+                            "AssumeRolePolicyDocument": doc if isinstance(doc, str) else json.dumps(doc)}
     for k in ("Path", "Description", "PermissionsBoundary"):
         if pr.get(k):
             args[k] = pr[k]

@@ -174,7 +174,7 @@ class Intrinsics:
                 except (KeyError, TypeError):
                     if default is not None:
                         return self.resolve(default)
-                    raise TemplateError(f"Fn::FindInMap {m}/{k1}/{k2} not found")
+                    raise TemplateError(f"Fn::FindInMap {m}/{k1}/{k2} not found") from None
             if k == "Fn::Base64":
                 return base64.b64encode(str(self.resolve(arg)).encode()).decode()
             if k == "Fn::GetAZs":

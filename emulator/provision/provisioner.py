@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .compute import h_lambda_function, h_lambda_permission, h_serverless_function
 from .data import (
