@@ -18,6 +18,7 @@ SAM_CLI_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30
 ASL_VALIDATOR_VERSION := 4.0.0
 RUFF_VERSION := 0.17.6
+PYTEST_VERSION := 9.2.0
 
 ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
 export SAM_CLI_TELEMETRY := 0
@@ -32,11 +33,11 @@ help:
 	@echo "make local-down  stop exactly what local-up started"
 
 # --- tools (pinned, installed into project-local folders) ---------------------------------
-VENV_STAMP := $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)-ruff$(RUFF_VERSION)
+VENV_STAMP := $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)-ruff$(RUFF_VERSION)-pytest$(PYTEST_VERSION)
 $(VENV_STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
-	  'ruff==$(RUFF_VERSION)'
+	  'ruff==$(RUFF_VERSION)' 'pytest==$(PYTEST_VERSION)'
 	touch $@
 venv: $(VENV_STAMP)
 
@@ -84,8 +85,7 @@ IAM_CALLS := $(CURDIR)/target/iam-calls
 test:
 	@$(MAKE) --no-print-directory -j2 lint-rust tools
 	@$(MAKE) --no-print-directory lint-infra build
-	$(VENV)/bin/python -m unittest discover -s emulator/tests -q
-	$(VENV)/bin/python emulator/selftest.py --no-function-host
+	$(VENV)/bin/python -m pytest -q emulator/tests
 	rm -rf $(IAM_CALLS)
 	ROOTWARDEN_IAM_CALL_LOG_DIR=$(IAM_CALLS) cargo test --workspace
 	$(VENV)/bin/python emulator/iam_usage.py $(IAM_CALLS) --report target/iam-usage.json

@@ -51,8 +51,30 @@ debug = false
 [workspace]
 """
 
+# The checks come in sections, in this order (emulator/tests/test_selftest.py makes one pytest test of each).
+SECTIONS = ("launcher", "ready file and env file", "provisioning", "AssumeRoot and root sessions", "Account API",
+            "KMS key states", "Lambda Invoke through the function host", "Step Functions -> Lambda",
+            "IAM enforcement", "shutdown")
 FAILURES: list[str] = []
 PASSES = 0
+SECTION = SECTIONS[0]
+# (section, check name, passed, detail when it failed)
+RESULTS: list[tuple[str, str, bool, str]] = []
+
+
+def reset() -> None:
+    global PASSES, SECTION
+    FAILURES.clear()
+    RESULTS.clear()
+    PASSES = 0
+    SECTION = SECTIONS[0]
+
+
+def section(name: str) -> None:
+    global SECTION
+    assert name in SECTIONS, name
+    SECTION = name
+    print(name)
 
 
 def check(name: str, cond: bool, detail: object = "") -> bool:
@@ -63,6 +85,7 @@ def check(name: str, cond: bool, detail: object = "") -> bool:
     else:
         FAILURES.append(name)
         print(f"  FAIL {name} {detail}")
+    RESULTS.append((SECTION, name, bool(cond), "" if cond else str(detail)[:2000]))
     return cond
 
 
@@ -137,19 +160,24 @@ def alive(pid: int) -> bool:
         return False
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny-dir", default="/tmp/rw-tiny-lambda")
     ap.add_argument("--no-function-host", action="store_true")
     ap.add_argument("--keep-logs", action="store_true")
     ap.add_argument("--no-iam", action="store_true", help="launcher --no-iam, and no IAM enforcement checks")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    return run(tiny_dir=a.tiny_dir, with_fh=not a.no_function_host, iam=not a.no_iam, keep_logs=a.keep_logs)
 
+
+def run(tiny_dir: str = "/tmp/rw-tiny-lambda", with_fh: bool = True, iam: bool = True,
+        keep_logs: bool = False) -> int:
+    """Every section against one launcher; the results are in RESULTS (and FAILURES). 0 iff all passed."""
     import boto3
     from botocore.config import Config
 
-    with_fh = not a.no_function_host
-    bin_dir = ensure_tiny(a.tiny_dir) if with_fh else None
+    reset()
+    bin_dir = ensure_tiny(tiny_dir) if with_fh else None
 
     work = tempfile.mkdtemp(prefix="rw-selftest-")
     ready, envf, logf = (os.path.join(work, n) for n in ("ready.json", "env.sh", "launcher.log"))
@@ -159,7 +187,6 @@ def main() -> int:
            "--stack-name", stack, "--param", "Stage=test"]
     if with_fh:
         cmd += ["--function-host", "--bin-dir", bin_dir]
-    iam = not a.no_iam
     if not iam:
         cmd += ["--no-iam"]
     t0 = time.time()
@@ -169,6 +196,8 @@ def main() -> int:
         if proc.poll() is not None or time.time() - t0 > 60:
             print(open(logf).read())
             print("launcher did not become ready")
+            FAILURES.append("launcher did not become ready")
+            RESULTS.append((SECTION, "launcher becomes ready", False, open(logf).read()[-2000:]))
             return 1
         time.sleep(0.05)
     startup = time.time() - t0
@@ -187,14 +216,16 @@ def main() -> int:
         if iam:
             import selftest_iam
 
+            section("IAM enforcement")
             selftest_iam.run(ep, stack, info["stack"]["resources"], creds, http, check, boto3, Config)
     except Exception as e:  # keep going to the shutdown checks
         import traceback
 
         traceback.print_exc()
         FAILURES.append(f"exception: {e}")
+        RESULTS.append((SECTION, f"exception: {e}", False, traceback.format_exc()[-2000:]))
 
-    print("shutdown")
+    section("shutdown")
     kids = descendants(proc.pid)
     check("function host children were running", (len(kids) >= 2) if with_fh else True, kids)
     t1 = time.time()
@@ -218,7 +249,7 @@ def main() -> int:
     print(f"\n{PASSES} passed, {len(FAILURES)} failed; startup {startup:.2f}s; launcher log: {logf}")
     for f in FAILURES:
         print(f"  failed: {f}")
-    if not FAILURES and not a.keep_logs:
+    if not FAILURES and not keep_logs:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if FAILURES else 0
 
@@ -234,7 +265,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
         return boto3.client(svc, **kw)
 
     # ------------------------------------------------------------------ ready file / env file
-    print("ready file and env file")
+    section("ready file and env file")
     st = info["stack"]
     check("ready file has pid/port/endpoint/stack", info["pid"] > 0 and info["port"] > 0 and st["name"] == stack)
     check("function_host_port set iff function host", (info["function_host_port"] is not None) == with_fh)
@@ -247,7 +278,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
           and "ROOTWARDEN_EMULATOR_PID=" in out, out[-300:])
 
     # ------------------------------------------------------------------ provisioning
-    print("provisioning")
+    section("provisioning")
     res = st["resources"]
     ddb = client("dynamodb")
     t = ddb.describe_table(TableName=f"{stack}-audit")["Table"]
@@ -310,7 +341,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("outputs resolved", st.get("outputs", {}).get("IfValue") == "test-mode", st.get("outputs"))
 
     # ------------------------------------------------------------------ AssumeRoot + root sessions
-    print("AssumeRoot and root sessions")
+    section("AssumeRoot and root sessions")
     acct = "111122223333"
     seed = {"access_keys": [{"id": "AKIAROOTKEY000000001", "status": "Active"},
                             {"id": "AKIAROOTKEY000000002", "status": "Inactive"}],
@@ -396,7 +427,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
                  lambda: client("iam", **short).list_access_keys(), "ExpiredToken", 403)
 
     # ------------------------------------------------------------------ Account API
-    print("Account API")
+    section("Account API")
     acc = client("account")
     member = "444455556666"
     http(ep, "PUT", f"/_rootwarden/primary-email/{member}", {"email": "old-root@example.com"})
@@ -440,7 +471,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
         AccountId=member, PrimaryEmail=f"{stack}-member@example.com"), "ConflictException", 409)
 
     # ------------------------------------------------------------------ KMS key state
-    print("KMS key states")
+    section("KMS key states")
     key = kms.create_key(Description="selftest")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=f"alias/{stack}-state", TargetKeyId=key)
     blob = kms.encrypt(KeyId=key, Plaintext=b"secret", EncryptionContext={"a": "b"})["CiphertextBlob"]
@@ -486,7 +517,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("/moto-api/data.json answers 200 with functions present", code == 200, code)
     if not with_fh:
         return
-    print("Lambda Invoke through the function host")
+    section("Lambda Invoke through the function host")
     r = lam.invoke(FunctionName=fn, Payload=json.dumps({"mode": "ok", "n": 1}))
     p1 = json.loads(r["Payload"].read())
     check("Invoke ok", r["StatusCode"] == 200 and "FunctionError" not in r and p1.get("ok") is True, p1)
@@ -534,7 +565,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("3 concurrent invokes run in parallel sandboxes", all(o.get("slept") == 700 for o in outs)
           and time.time() - t < 2.0, (outs, time.time() - t))
 
-    print("Step Functions -> Lambda")
+    section("Step Functions -> Lambda")
     if iam_on:  # the interpreter calls Lambda as the state machine's role, which needs the grant
         client("iam").put_role_policy(RoleName=res["TinyStateMachineRole"]["physical_id"], PolicyName="invoke",
                                       PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{

@@ -64,7 +64,6 @@ class Harness:
 
 def run(ep: str, stack: str, res: dict, admin: dict, http, check, boto3, Config) -> None:
     h = Harness(ep, stack, http, check, boto3, Config)
-    print("IAM enforcement")
     check("status endpoint says enforced", http(ep, "GET", "/_rootwarden/iam/status") == (200, {"enforced": True}))
     req = urllib.request.Request(ep + "/", data=b"{}", method="POST", headers={
         "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables"})
