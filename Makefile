@@ -17,6 +17,8 @@ CFN_LINT_VERSION := 1.58.0
 SAM_CLI_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30
 ASL_VALIDATOR_VERSION := 4.0.0
+RUFF_VERSION := 0.17.6
+PYTEST_VERSION := 9.2.0
 
 ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
 export SAM_CLI_TELEMETRY := 0
@@ -31,11 +33,13 @@ help:
 	@echo "make local-down  stop exactly what local-up started"
 
 # --- tools (pinned, installed into project-local folders) ---------------------------------
-$(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION):
+VENV_STAMP := $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)-ruff$(RUFF_VERSION)-pytest$(PYTEST_VERSION)
+$(VENV_STAMP):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
+	  'ruff==$(RUFF_VERSION)' 'pytest==$(PYTEST_VERSION)'
 	touch $@
-venv: $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)
+venv: $(VENV_STAMP)
 
 # SAM CLI, checkov and moto pin conflicting boto3 versions: one venv each.
 $(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION):
@@ -49,7 +53,7 @@ $(TOOLS)/venv-checkov/.stamp-$(CHECKOV_VERSION):
 $(TOOLS)/npm/.stamp-$(ASL_VALIDATOR_VERSION):
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm asl-validator@$(ASL_VALIDATOR_VERSION)
 	touch $@
-TOOL_STAMPS := $(VENV)/.stamp-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION) $(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION) \
+TOOL_STAMPS := $(VENV_STAMP) $(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION) \
   $(TOOLS)/venv-checkov/.stamp-$(CHECKOV_VERSION) $(TOOLS)/npm/.stamp-$(ASL_VALIDATOR_VERSION)
 # The four installs are independent: run them side by side (about a minute less on a cold machine).
 tools:
@@ -63,6 +67,7 @@ lint-rust:
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 lint-infra: tools
+	$(VENV)/bin/ruff check emulator scripts
 	$(TOOLS)/venv-sam/bin/cfn-lint infra/template.yaml
 	$(TOOLS)/venv-sam/bin/sam validate --lint -t infra/template.yaml
 	$(TOOLS)/npm/node_modules/.bin/asl-validator $(addprefix --json-path ,$(ASL_FILES))
@@ -80,8 +85,7 @@ IAM_CALLS := $(CURDIR)/target/iam-calls
 test:
 	@$(MAKE) --no-print-directory -j2 lint-rust tools
 	@$(MAKE) --no-print-directory lint-infra build
-	$(VENV)/bin/python -m unittest discover -s emulator/tests -q
-	$(VENV)/bin/python emulator/selftest.py --no-function-host
+	$(VENV)/bin/python -m pytest -q emulator/tests
 	rm -rf $(IAM_CALLS)
 	ROOTWARDEN_IAM_CALL_LOG_DIR=$(IAM_CALLS) cargo test --workspace
 	$(VENV)/bin/python emulator/iam_usage.py $(IAM_CALLS) --report target/iam-usage.json

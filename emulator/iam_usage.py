@@ -26,8 +26,8 @@ import json
 import os
 import sys
 from collections import defaultdict
-from typing import Any, Iterable
-
+from collections.abc import Iterable
+from typing import Any
 
 # ----------------------------------------------------------------------------- writing (launcher)
 

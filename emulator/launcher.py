@@ -145,14 +145,13 @@ def main(argv: list[str] | None = None) -> int:
 
     service_credentials.patch_step_functions_credentials()
 
-    from werkzeug.serving import make_server
-
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
         create_backend_app,
     )
     from rootwarden_ext.middleware import RootWardenMiddleware
+    from werkzeug.serving import make_server
 
     info: dict = {"moto": moto_version}
     moto_app = DomainDispatcherApplication(create_backend_app)

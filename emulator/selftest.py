@@ -51,8 +51,30 @@ debug = false
 [workspace]
 """
 
+# The checks come in sections, in this order (emulator/tests/test_selftest.py makes one pytest test of each).
+SECTIONS = ("launcher", "ready file and env file", "provisioning", "AssumeRoot and root sessions", "Account API",
+            "KMS key states", "Lambda Invoke through the function host", "Step Functions -> Lambda",
+            "IAM enforcement", "shutdown")
 FAILURES: list[str] = []
 PASSES = 0
+SECTION = SECTIONS[0]
+# (section, check name, passed, detail when it failed)
+RESULTS: list[tuple[str, str, bool, str]] = []
+
+
+def reset() -> None:
+    global PASSES, SECTION
+    FAILURES.clear()
+    RESULTS.clear()
+    PASSES = 0
+    SECTION = SECTIONS[0]
+
+
+def section(name: str) -> None:
+    global SECTION
+    assert name in SECTIONS, name
+    SECTION = name
+    print(name)
 
 
 def check(name: str, cond: bool, detail: object = "") -> bool:
@@ -63,6 +85,7 @@ def check(name: str, cond: bool, detail: object = "") -> bool:
     else:
         FAILURES.append(name)
         print(f"  FAIL {name} {detail}")
+    RESULTS.append((SECTION, name, bool(cond), "" if cond else str(detail)[:2000]))
     return cond
 
 
@@ -137,19 +160,24 @@ def alive(pid: int) -> bool:
         return False
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny-dir", default="/tmp/rw-tiny-lambda")
     ap.add_argument("--no-function-host", action="store_true")
     ap.add_argument("--keep-logs", action="store_true")
     ap.add_argument("--no-iam", action="store_true", help="launcher --no-iam, and no IAM enforcement checks")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    return run(tiny_dir=a.tiny_dir, with_fh=not a.no_function_host, iam=not a.no_iam, keep_logs=a.keep_logs)
 
+
+def run(tiny_dir: str = "/tmp/rw-tiny-lambda", with_fh: bool = True, iam: bool = True,
+        keep_logs: bool = False) -> int:
+    """Every section against one launcher; the results are in RESULTS (and FAILURES). 0 iff all passed."""
     import boto3
     from botocore.config import Config
 
-    with_fh = not a.no_function_host
-    bin_dir = ensure_tiny(a.tiny_dir) if with_fh else None
+    reset()
+    bin_dir = ensure_tiny(tiny_dir) if with_fh else None
 
     work = tempfile.mkdtemp(prefix="rw-selftest-")
     ready, envf, logf = (os.path.join(work, n) for n in ("ready.json", "env.sh", "launcher.log"))
@@ -159,7 +187,6 @@ def main() -> int:
            "--stack-name", stack, "--param", "Stage=test"]
     if with_fh:
         cmd += ["--function-host", "--bin-dir", bin_dir]
-    iam = not a.no_iam
     if not iam:
         cmd += ["--no-iam"]
     t0 = time.time()
@@ -169,6 +196,8 @@ def main() -> int:
         if proc.poll() is not None or time.time() - t0 > 60:
             print(open(logf).read())
             print("launcher did not become ready")
+            FAILURES.append("launcher did not become ready")
+            RESULTS.append((SECTION, "launcher becomes ready", False, open(logf).read()[-2000:]))
             return 1
         time.sleep(0.05)
     startup = time.time() - t0
@@ -187,14 +216,16 @@ def main() -> int:
         if iam:
             import selftest_iam
 
+            section("IAM enforcement")
             selftest_iam.run(ep, stack, info["stack"]["resources"], creds, http, check, boto3, Config)
     except Exception as e:  # keep going to the shutdown checks
         import traceback
 
         traceback.print_exc()
         FAILURES.append(f"exception: {e}")
+        RESULTS.append((SECTION, f"exception: {e}", False, traceback.format_exc()[-2000:]))
 
-    print("shutdown")
+    section("shutdown")
     kids = descendants(proc.pid)
     check("function host children were running", (len(kids) >= 2) if with_fh else True, kids)
     t1 = time.time()
@@ -218,7 +249,7 @@ def main() -> int:
     print(f"\n{PASSES} passed, {len(FAILURES)} failed; startup {startup:.2f}s; launcher log: {logf}")
     for f in FAILURES:
         print(f"  failed: {f}")
-    if not FAILURES and not a.keep_logs:
+    if not FAILURES and not keep_logs:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if FAILURES else 0
 
@@ -234,7 +265,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
         return boto3.client(svc, **kw)
 
     # ------------------------------------------------------------------ ready file / env file
-    print("ready file and env file")
+    section("ready file and env file")
     st = info["stack"]
     check("ready file has pid/port/endpoint/stack", info["pid"] > 0 and info["port"] > 0 and st["name"] == stack)
     check("function_host_port set iff function host", (info["function_host_port"] is not None) == with_fh)
@@ -247,7 +278,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
           and "ROOTWARDEN_EMULATOR_PID=" in out, out[-300:])
 
     # ------------------------------------------------------------------ provisioning
-    print("provisioning")
+    section("provisioning")
     res = st["resources"]
     ddb = client("dynamodb")
     t = ddb.describe_table(TableName=f"{stack}-audit")["Table"]
@@ -276,24 +307,27 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     with ThreadPoolExecutor(8) as pool:
         for r in range(25):
             key = f"race-{r}"
-            wins = list(pool.map(lambda i: contend(key, i), range(8)))
+            wins = list(pool.map(lambda i, key=key: contend(key, i), range(8)))
             if wins.count(True) != 1 or "Item" not in ddb.get_item(TableName=race, Key={"pk": {"S": key}}):
                 lost.append((key, wins.count(True)))
     check("concurrent conditional transactions: one winner, its write kept", not lost, lost)
     ttl = ddb.describe_time_to_live(TableName=f"{stack}-audit")["TimeToLiveDescription"]
-    check("table TTL enabled on expires_at", ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") == "expires_at", ttl)
+    check("table TTL enabled on expires_at",
+          ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") == "expires_at", ttl)
     kms = client("kms")
     meta = kms.describe_key(KeyId=f"alias/{stack}-audit")["KeyMetadata"]
     check("KMS alias -> key", meta["KeyId"] == res["AuditKey"]["physical_id"])
     check("KMS rotation enabled", kms.get_key_rotation_status(KeyId=meta["KeyId"])["KeyRotationEnabled"])
-    check("SIGN_VERIFY key", kms.describe_key(KeyId=res["SigningKey"]["physical_id"])["KeyMetadata"]["KeyUsage"] == "SIGN_VERIFY")
+    check("SIGN_VERIFY key",
+          kms.describe_key(KeyId=res["SigningKey"]["physical_id"])["KeyMetadata"]["KeyUsage"] == "SIGN_VERIFY")
     s3 = client("s3")
     bucket = res["EvidenceBucket"]["physical_id"]
     enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     check("bucket SSE-KMS", enc["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", enc)
     check("bucket versioning", s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled")
     check("bucket policy", "ses.amazonaws.com" in s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    check("bucket lifecycle", s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"]["Days"] == 30)
+    check("bucket lifecycle",
+          s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"]["Days"] == 30)
     sfn = client("stepfunctions")
     sm_arn = res["TinyStateMachine"]["physical_id"]
     definition = sfn.describe_state_machine(stateMachineArn=sm_arn)["definition"]
@@ -302,11 +336,12 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("unsupported type recorded as skipped", res.get("NotEmulated", {}).get("skipped") is True)
     rule = client("ses").describe_receipt_rule(RuleSetName=f"{stack}-inbound", RuleName=f"{stack}-InboundRule")["Rule"]
     check("SES receipt rule with S3 + Lambda actions", len(rule["Actions"]) == 2)
-    check("schedule created", client("scheduler").get_schedule(Name=f"{stack}-NightlySchedule")["Name"] == f"{stack}-NightlySchedule")
+    check("schedule created",
+          client("scheduler").get_schedule(Name=f"{stack}-NightlySchedule")["Name"] == f"{stack}-NightlySchedule")
     check("outputs resolved", st.get("outputs", {}).get("IfValue") == "test-mode", st.get("outputs"))
 
     # ------------------------------------------------------------------ AssumeRoot + root sessions
-    print("AssumeRoot and root sessions")
+    section("AssumeRoot and root sessions")
     acct = "111122223333"
     seed = {"access_keys": [{"id": "AKIAROOTKEY000000001", "status": "Active"},
                             {"id": "AKIAROOTKEY000000002", "status": "Inactive"}],
@@ -327,16 +362,20 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("AssumeRoot returns ASIA key", audit["aws_access_key_id"].startswith("ASIA"))
     iam = client("iam", **audit)
     keys = iam.list_access_keys()["AccessKeyMetadata"]
-    check("audit: ListAccessKeys", [k["AccessKeyId"] for k in keys] == ["AKIAROOTKEY000000001", "AKIAROOTKEY000000002"], keys)
+    check("audit: ListAccessKeys",
+          [k["AccessKeyId"] for k in keys] == ["AKIAROOTKEY000000001", "AKIAROOTKEY000000002"], keys)
     check("audit: ListMFADevices", len(iam.list_mfa_devices()["MFADevices"]) == 1)
     check("audit: ListSigningCertificates", len(iam.list_signing_certificates()["Certificates"]) == 1)
     check("audit: GetLoginProfile", iam.get_login_profile()["LoginProfile"]["UserName"] == "<root_account>")
     check("audit: GetAccountSummary", iam.get_account_summary()["SummaryMap"]["AccountMFAEnabled"] == 1)
-    check("root session GetCallerIdentity", client("sts", **audit).get_caller_identity()["Arn"] == f"arn:aws:iam::{acct}:root")
-    expect_error("audit: DeleteAccessKey denied", lambda: iam.delete_access_key(AccessKeyId="AKIAROOTKEY000000001"), "AccessDenied", 403)
+    check("root session GetCallerIdentity",
+          client("sts", **audit).get_caller_identity()["Arn"] == f"arn:aws:iam::{acct}:root")
+    expect_error("audit: DeleteAccessKey denied",
+                 lambda: iam.delete_access_key(AccessKeyId="AKIAROOTKEY000000001"), "AccessDenied", 403)
     expect_error("audit: UserName given denied", lambda: iam.list_access_keys(UserName="alice"), "AccessDenied", 403)
     expect_error("root session: S3 denied", lambda: client("s3", **audit).list_buckets(), "AccessDenied", 403)
-    expect_error("root session: KMS (JSON) denied", lambda: client("kms", **audit).list_keys(), "AccessDeniedException", 400)
+    expect_error("root session: KMS (JSON) denied",
+                 lambda: client("kms", **audit).list_keys(), "AccessDeniedException", 400)
     expect_error("root session: STS AssumeRoot denied", lambda: client("sts", **audit).assume_root(
         TargetPrincipal=acct, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
         "AccessDenied", 403)
@@ -354,34 +393,41 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("delete: root state emptied", body == {"access_keys": [], "signing_certificates": [], "mfa_devices": [],
                                                  "login_profile": False}, body)
     expect_error("delete: GetLoginProfile -> NoSuchEntity", delete.get_login_profile, "NoSuchEntity", 404)
-    expect_error("delete: unknown key -> NoSuchEntity", lambda: delete.delete_access_key(AccessKeyId="AKIAUNKNOWN000000000"),
+    expect_error("delete: unknown key -> NoSuchEntity",
+                 lambda: delete.delete_access_key(AccessKeyId="AKIAUNKNOWN000000000"),
                  "NoSuchEntity", 404)
     expect_error("delete: CreateLoginProfile denied", delete.create_login_profile, "AccessDenied", 403)
 
     pw = client("iam", **root("IAMCreateRootUserPassword"))
     check("password: CreateLoginProfile", pw.create_login_profile()["LoginProfile"]["UserName"] == "<root_account>")
-    expect_error("password: second CreateLoginProfile -> EntityAlreadyExists", pw.create_login_profile, "EntityAlreadyExists", 409)
-    check("password: state shows login profile", http(ep, "GET", f"/_rootwarden/root-state/{acct}")[1]["login_profile"] is True)
+    expect_error("password: second CreateLoginProfile -> EntityAlreadyExists",
+                 pw.create_login_profile, "EntityAlreadyExists", 409)
+    check("password: state shows login profile",
+          http(ep, "GET", f"/_rootwarden/root-state/{acct}")[1]["login_profile"] is True)
 
     expect_error("AssumeRoot bad task policy -> ValidationError", lambda: sts.assume_root(
-        TargetPrincipal=acct, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/AdministratorAccess"}), "ValidationError", 400)
+        TargetPrincipal=acct, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        "ValidationError", 400)
     expect_error("AssumeRoot DurationSeconds 901 -> ValidationError", lambda: sts.assume_root(
         TargetPrincipal=acct, DurationSeconds=901,
         TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}), "ValidationError", 400)
     expect_error("AssumeRoot bad TargetPrincipal -> ValidationError", lambda: sts.assume_root(
-        TargetPrincipal="not-an-account", TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
+        TargetPrincipal="not-an-account",
+        TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
         "ValidationError", 400)
     outsider = "999988887777"
     http(ep, "PUT", f"/_rootwarden/root-state/{outsider}", {"assume_root_denied": True})
     expect_error("AssumeRoot into a non-member account -> AccessDenied", lambda: sts.assume_root(
-        TargetPrincipal=outsider, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
+        TargetPrincipal=outsider,
+        TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}),
         "AccessDenied", 403)
     short = root("IAMAuditRootUserCredentials", duration=1)
     time.sleep(1.1)
-    expect_error("expired root session -> ExpiredToken", lambda: client("iam", **short).list_access_keys(), "ExpiredToken", 403)
+    expect_error("expired root session -> ExpiredToken",
+                 lambda: client("iam", **short).list_access_keys(), "ExpiredToken", 403)
 
     # ------------------------------------------------------------------ Account API
-    print("Account API")
+    section("Account API")
     acc = client("account")
     member = "444455556666"
     http(ep, "PUT", f"/_rootwarden/primary-email/{member}", {"email": "old-root@example.com"})
@@ -389,7 +435,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     expect_error("GetPrimaryEmail unknown -> ResourceNotFoundException",
                  lambda: acc.get_primary_email(AccountId="999999999999"), "ResourceNotFoundException", 404)
     expect_error("StartPrimaryEmailUpdate bad email -> ValidationException",
-                 lambda: acc.start_primary_email_update(AccountId=member, PrimaryEmail="not-an-email"), "ValidationException", 400)
+                 lambda: acc.start_primary_email_update(AccountId=member, PrimaryEmail="not-an-email"),
+                 "ValidationException", 400)
     check("StartPrimaryEmailUpdate -> PENDING",
           acc.start_primary_email_update(AccountId=member, PrimaryEmail="new-root@example.com")["Status"] == "PENDING")
     code, otp = http(ep, "GET", f"/_rootwarden/primary-email/{member}/otp")
@@ -401,7 +448,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
         AccountId=member, Otp=otp["otp"], PrimaryEmail="other@example.com"), "ValidationException", 400)
     check("Accept -> ACCEPTED", acc.accept_primary_email_update(
         AccountId=member, Otp=otp["otp"], PrimaryEmail="new-root@example.com")["Status"] == "ACCEPTED")
-    check("GetPrimaryEmail after accept", acc.get_primary_email(AccountId=member)["PrimaryEmail"] == "new-root@example.com")
+    check("GetPrimaryEmail after accept",
+          acc.get_primary_email(AccountId=member)["PrimaryEmail"] == "new-root@example.com")
     check("OTP endpoint 404 when none pending", http(ep, "GET", f"/_rootwarden/primary-email/{member}/otp")[0] == 404)
     acc.start_primary_email_update(AccountId=member, PrimaryEmail="third@example.com")
     otp2 = http(ep, "GET", f"/_rootwarden/primary-email/{member}/otp")[1]["otp"]
@@ -413,34 +461,43 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
         orgs.create_organization(FeatureSet="ALL")
     except Exception:
         pass
-    status = orgs.create_account(Email=f"{stack}-member@example.com", AccountName=f"{stack}-member")["CreateAccountStatus"]
+    status = orgs.create_account(Email=f"{stack}-member@example.com",
+                                 AccountName=f"{stack}-member")["CreateAccountStatus"]
     org_acct = status.get("AccountId") or orgs.describe_create_account_status(
         CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
-    check("GetPrimaryEmail from Organizations", acc.get_primary_email(AccountId=org_acct)["PrimaryEmail"] == f"{stack}-member@example.com")
+    check("GetPrimaryEmail from Organizations",
+          acc.get_primary_email(AccountId=org_acct)["PrimaryEmail"] == f"{stack}-member@example.com")
     expect_error("Start with email in use -> ConflictException", lambda: acc.start_primary_email_update(
         AccountId=member, PrimaryEmail=f"{stack}-member@example.com"), "ConflictException", 409)
 
     # ------------------------------------------------------------------ KMS key state
-    print("KMS key states")
+    section("KMS key states")
     key = kms.create_key(Description="selftest")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=f"alias/{stack}-state", TargetKeyId=key)
     blob = kms.encrypt(KeyId=key, Plaintext=b"secret", EncryptionContext={"a": "b"})["CiphertextBlob"]
     kms.disable_key(KeyId=key)
-    expect_error("Encrypt on Disabled -> DisabledException", lambda: kms.encrypt(KeyId=key, Plaintext=b"x"), "DisabledException", 400)
-    expect_error("Encrypt via alias on Disabled", lambda: kms.encrypt(KeyId=f"alias/{stack}-state", Plaintext=b"x"), "DisabledException", 400)
-    expect_error("Decrypt (key from ciphertext) on Disabled", lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"}),
+    expect_error("Encrypt on Disabled -> DisabledException",
+                 lambda: kms.encrypt(KeyId=key, Plaintext=b"x"), "DisabledException", 400)
+    expect_error("Encrypt via alias on Disabled",
+                 lambda: kms.encrypt(KeyId=f"alias/{stack}-state", Plaintext=b"x"), "DisabledException", 400)
+    expect_error("Decrypt (key from ciphertext) on Disabled",
+                 lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"}),
                  "DisabledException", 400)
-    expect_error("GenerateDataKey on Disabled", lambda: kms.generate_data_key(KeyId=key, KeySpec="AES_256"), "DisabledException", 400)
+    expect_error("GenerateDataKey on Disabled",
+                 lambda: kms.generate_data_key(KeyId=key, KeySpec="AES_256"), "DisabledException", 400)
     kms.enable_key(KeyId=key)
-    check("Decrypt after EnableKey", kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})["Plaintext"] == b"secret")
+    check("Decrypt after EnableKey",
+          kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})["Plaintext"] == b"secret")
     kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     expect_error("Decrypt on PendingDeletion -> KMSInvalidStateException",
-                 lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"}), "KMSInvalidStateException", 400)
+                 lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"}),
+                 "KMSInvalidStateException", 400)
     expect_error("ReEncrypt on PendingDeletion", lambda: kms.re_encrypt(
         CiphertextBlob=blob, SourceEncryptionContext={"a": "b"}, DestinationKeyId=res["AuditKey"]["physical_id"]),
         "KMSInvalidStateException", 400)
     kms.cancel_key_deletion(KeyId=key)
-    expect_error("after CancelKeyDeletion the key is Disabled", lambda: kms.encrypt(KeyId=key, Plaintext=b"x"), "DisabledException", 400)
+    expect_error("after CancelKeyDeletion the key is Disabled",
+                 lambda: kms.encrypt(KeyId=key, Plaintext=b"x"), "DisabledException", 400)
     sign_key, mac_key = res["SigningKey"]["physical_id"], res["MacKey"]["physical_id"]
     sig = kms.sign(KeyId=sign_key, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
     kms.disable_key(KeyId=sign_key)
@@ -448,7 +505,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
                                                           SigningAlgorithm="ECDSA_SHA_256"), "DisabledException", 400)
     kms.enable_key(KeyId=sign_key)
     kms.disable_key(KeyId=mac_key)
-    expect_error("GenerateMac on Disabled", lambda: kms.generate_mac(KeyId=mac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256"),
+    expect_error("GenerateMac on Disabled",
+                 lambda: kms.generate_mac(KeyId=mac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256"),
                  "DisabledException", 400)
     kms.enable_key(KeyId=mac_key)
 
@@ -459,7 +517,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("/moto-api/data.json answers 200 with functions present", code == 200, code)
     if not with_fh:
         return
-    print("Lambda Invoke through the function host")
+    section("Lambda Invoke through the function host")
     r = lam.invoke(FunctionName=fn, Payload=json.dumps({"mode": "ok", "n": 1}))
     p1 = json.loads(r["Payload"].read())
     check("Invoke ok", r["StatusCode"] == 200 and "FunctionError" not in r and p1.get("ok") is True, p1)
@@ -469,11 +527,13 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
           and e.get("AWS_ENDPOINT_URL") == ep and e.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") == "256"
           and e.get("AWS_LAMBDA_LOG_FORMAT") == "JSON" and e.get("ROOTWARDEN_BINARY") == "tiny", e)
     p2 = json.loads(lam.invoke(FunctionName=res["TinyFunction"]["arn"], Payload=b'{"mode":"ok"}')["Payload"].read())
-    check("warm process reused (same pid), invoke by ARN", p2.get("pid") == p1.get("pid"), (p1.get("pid"), p2.get("pid")))
+    check("warm process reused (same pid), invoke by ARN",
+          p2.get("pid") == p1.get("pid"), (p1.get("pid"), p2.get("pid")))
     r = lam.invoke(FunctionName=fn, Payload=json.dumps({"mode": "error", "errorType": "BoomError"}))
     perr = json.loads(r["Payload"].read())
     check("handler error -> 200 + X-Amz-Function-Error: Unhandled + errorType",
-          r["StatusCode"] == 200 and r.get("FunctionError") == "Unhandled" and perr.get("errorType") == "BoomError", (r.get("FunctionError"), perr))
+          r["StatusCode"] == 200 and r.get("FunctionError") == "Unhandled" and perr.get("errorType") == "BoomError",
+          (r.get("FunctionError"), perr))
     r = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b'{"mode":"ok"}')
     check("InvocationType=Event -> 202", r["StatusCode"] == 202)
     lam.create_function(FunctionName=f"{stack}-nobinary", Runtime="provided.al2023", Handler="bootstrap",
@@ -481,7 +541,8 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
                         Environment={"Variables": {"ROOTWARDEN_BINARY": "does-not-exist"}})
     r = lam.invoke(FunctionName=f"{stack}-nobinary", Payload=b"{}")
     pnb = json.loads(r["Payload"].read())
-    check("missing binary -> FunctionHostError", r.get("FunctionError") == "Unhandled" and pnb.get("errorType") == "FunctionHostError", pnb)
+    check("missing binary -> FunctionHostError",
+          r.get("FunctionError") == "Unhandled" and pnb.get("errorType") == "FunctionHostError", pnb)
 
     lam.create_function(FunctionName=f"{stack}-slow", Runtime="provided.al2023", Handler="bootstrap", Timeout=1,
                         Role=res["TinyFunctionRole"]["arn"], Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
@@ -504,7 +565,7 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     check("3 concurrent invokes run in parallel sandboxes", all(o.get("slept") == 700 for o in outs)
           and time.time() - t < 2.0, (outs, time.time() - t))
 
-    print("Step Functions -> Lambda")
+    section("Step Functions -> Lambda")
     if iam_on:  # the interpreter calls Lambda as the state machine's role, which needs the grant
         client("iam").put_role_policy(RoleName=res["TinyStateMachineRole"]["physical_id"], PolicyName="invoke",
                                       PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{

@@ -64,7 +64,6 @@ class Harness:
 
 def run(ep: str, stack: str, res: dict, admin: dict, http, check, boto3, Config) -> None:
     h = Harness(ep, stack, http, check, boto3, Config)
-    print("IAM enforcement")
     check("status endpoint says enforced", http(ep, "GET", "/_rootwarden/iam/status") == (200, {"enforced": True}))
     req = urllib.request.Request(ep + "/", data=b"{}", method="POST", headers={
         "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables"})
@@ -89,7 +88,8 @@ def run(ep: str, stack: str, res: dict, admin: dict, http, check, boto3, Config)
     # ---- a user allowed only dynamodb:GetItem on table A
     reader = h.user(f"{stack}-reader", policy(allow("dynamodb:GetItem", arn_a)))
     rd = h.client("dynamodb", reader)
-    check("reader: GetItem on A allowed", rd.get_item(TableName=tables["a"], Key={"pk": {"S": "k"}}).get("Item") is not None)
+    check("reader: GetItem on A allowed",
+          rd.get_item(TableName=tables["a"], Key={"pk": {"S": "k"}}).get("Item") is not None)
     h.denied("reader: PutItem on A -> AccessDeniedException naming dynamodb:PutItem",
              lambda: rd.put_item(TableName=tables["a"], Item={"pk": {"S": "x"}}), "AccessDeniedException",
              "dynamodb:PutItem", reader["arn"], "no identity-based policy allows", status=400)
@@ -97,11 +97,14 @@ def run(ep: str, stack: str, res: dict, admin: dict, http, check, boto3, Config)
              lambda: rd.get_item(TableName=tables["b"], Key={"pk": {"S": "k"}}), "AccessDeniedException",
              "dynamodb:GetItem", f"table/{tables['b']}", status=400)
     h.denied("reader: TransactWriteItems checked per item as dynamodb:PutItem",
-             lambda: rd.transact_write_items(TransactItems=[{"Put": {"TableName": tables["a"], "Item": {"pk": {"S": "y"}}}}]),
+             lambda: rd.transact_write_items(
+                 TransactItems=[{"Put": {"TableName": tables["a"], "Item": {"pk": {"S": "y"}}}}]),
              "AccessDeniedException", "dynamodb:PutItem")
     h.denied("reader: sts:AssumeRole without permission", lambda: h.client("sts", reader).assume_role(
-        RoleArn=res["TinyFunctionRole"]["arn"], RoleSessionName="attacker"), "AccessDenied", "sts:AssumeRole", status=403)
-    h.denied("reader: Account API GetPrimaryEmail (rest-json 403)", lambda: h.client("account", reader).get_primary_email(
+        RoleArn=res["TinyFunctionRole"]["arn"], RoleSessionName="attacker"),
+        "AccessDenied", "sts:AssumeRole", status=403)
+    h.denied("reader: Account API GetPrimaryEmail (rest-json 403)",
+             lambda: h.client("account", reader).get_primary_email(
         AccountId=ACCT), "AccessDeniedException", "account:GetPrimaryEmail", status=403)
     check("reader: GetCallerIdentity needs no permission",
           h.client("sts", reader).get_caller_identity()["Arn"] == reader["arn"])
@@ -127,7 +130,8 @@ def run(ep: str, stack: str, res: dict, admin: dict, http, check, boto3, Config)
     kms = h.client("kms", admin)
     key = kms.create_key(Description="iam selftest")["KeyMetadata"]["Arn"]
     role = iam.create_role(RoleName=f"{stack}-tenant-a", AssumeRolePolicyDocument=json.dumps(policy(
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})))["Role"]["Arn"]
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+         "Action": "sts:AssumeRole"})))["Role"]["Arn"]
     iam.put_role_policy(RoleName=f"{stack}-tenant-a", PolicyName="scoped", PolicyDocument=json.dumps(policy(
         allow(["dynamodb:PutItem", "dynamodb:Query"], arn_a,
               Condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["tenant-a#*"]}}),
@@ -187,7 +191,8 @@ def run(ep: str, stack: str, res: dict, admin: dict, http, check, boto3, Config)
     check("S3: bucket policy naming the user grants GetObject without an identity policy",
           rs3.get_object(Bucket=bucket, Key="shared/x")["Body"].read() == b"x")
     h.denied("S3: PutObject not granted -> AccessDenied naming s3:PutObject",
-             lambda: rs3.put_object(Bucket=bucket, Key="shared/y", Body=b"y"), "AccessDenied", "s3:PutObject", status=403)
+             lambda: rs3.put_object(Bucket=bucket, Key="shared/y", Body=b"y"),
+             "AccessDenied", "s3:PutObject", status=403)
     h.denied("S3: explicit Deny in the bucket policy beats an admin's Allow",
              lambda: s3.delete_object(Bucket=bucket, Key="shared/x"), "AccessDenied", "s3:DeleteObject",
              "explicit deny in a resource-based policy", status=403)
@@ -201,16 +206,19 @@ def run(ep: str, stack: str, res: dict, admin: dict, http, check, boto3, Config)
         "StringEquals": {"sts:TaskPolicyArn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}})))
     rsts = h.client("sts", root_caller)
     check("AssumeRoot allowed for the task policy the condition names", rsts.assume_root(
-        TargetPrincipal="111122223333", TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"})
+        TargetPrincipal="111122223333",
+        TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"})
         ["Credentials"]["AccessKeyId"].startswith("ASIA"))
     h.denied("AssumeRoot with another task policy denied by sts:TaskPolicyArn", lambda: rsts.assume_root(
-        TargetPrincipal="111122223333", TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}),
+        TargetPrincipal="111122223333",
+        TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}),
         "AccessDenied", "sts:AssumeRoot", "arn:aws:iam::111122223333:root", status=403)
 
     # ---- Step Functions runs as the state machine's role
     sfn = h.client("stepfunctions", admin)
     bare = iam.create_role(RoleName=f"{stack}-bare-sm", AssumeRolePolicyDocument=json.dumps(policy(
-        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"})))["Role"]["Arn"]
+        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+         "Action": "sts:AssumeRole"})))["Role"]["Arn"]
     fn_arn = res["TinyFunction"]["arn"]
     sm = sfn.create_state_machine(name=f"{stack}-bare", roleArn=bare, definition=json.dumps({
         "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",

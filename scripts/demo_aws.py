@@ -62,7 +62,8 @@ def principals():
     env = lam.get_function_configuration(FunctionName=fn).get("Environment", {}).get("Variables", {})
     env["ROOTWARDEN_ACCESS_POLICY"] = json.dumps(policy)
     lam.update_function_configuration(FunctionName=fn, Environment={"Variables": env})
-    print(f"  requester, approver: {arns['alice']}\n  approver, admin: {arns['bob']}\n  not in the policy: {arns['mallory']}")
+    print(f"  requester, approver: {arns['alice']}\n  approver, admin: {arns['bob']}\n"
+          f"  not in the policy: {arns['mallory']}")
     print("  reasons: billing-issue, root-only-task, account-recovery, release, security-incident, rotation-apply")
 
 
@@ -102,7 +103,8 @@ def tamper(account, seq):
     table = _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_AUDIT_TABLE"])
     key = {"stream": f"account/{account}", "seq": int(seq)}
     before = table.get_item(Key=key)["Item"]["reason"]
-    table.update_item(Key=key, UpdateExpression="SET reason = :r", ExpressionAttributeValues={":r": "nothing happened here"})
+    table.update_item(Key=key, UpdateExpression="SET reason = :r",
+                      ExpressionAttributeValues={":r": "nothing happened here"})
     print(f"  record {seq} reason: {before!r} -> 'nothing happened here'")
 
 
@@ -141,7 +143,8 @@ def deliver(path, recipient, ses_id):
     for p in body["processed"]:
         flags = " QUARANTINED" if p["quarantined"] else ""
         vaulted = f", {p['secrets_vaulted']} secret(s) vaulted" if p["secrets_vaulted"] else ""
-        print(f"  {os.path.basename(path)} -> {p['outcome']} {p['ticket_id']} [{p['category']}, {p['priority']}{vaulted}]{flags}")
+        print(f"  {os.path.basename(path)} -> {p['outcome']} {p['ticket_id']} "
+              f"[{p['category']}, {p['priority']}{vaulted}]{flags}")
         with open(".local/last-ticket", "w") as f:
             f.write(p["ticket_id"])
 
@@ -153,7 +156,8 @@ def vault_summary():
     for it in items:
         if not it["pk"].startswith("transient#"):
             continue
-        print(f"  {it['pk']}  {it['kind']:<20} expires {it['expires_at']}  ciphertext {len(it['ciphertext'].value)} bytes (KMS)")
+        print(f"  {it['pk']}  {it['kind']:<20} expires {it['expires_at']}  "
+              f"ciphertext {len(it['ciphertext'].value)} bytes (KMS)")
 
 
 def make_due(account):

@@ -7,9 +7,10 @@ import re
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
@@ -55,7 +56,7 @@ class Req:
     _body: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def from_environ(cls, environ: dict) -> "Req":
+    def from_environ(cls, environ: dict) -> Req:
         headers = {}
         for k, v in environ.items():
             if k.startswith("HTTP_"):

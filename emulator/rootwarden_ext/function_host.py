@@ -408,5 +408,5 @@ class FunctionHost:
             except ValueError:
                 pass
             return False, error_payload("Runtime.Unknown", data.decode("utf-8", "replace"))
-        return False, error_payload("FunctionHostError",
-                                    f"cargo lambda watch answered HTTP {status}: {data.decode('utf-8', 'replace')[:500]}")
+        body = data.decode("utf-8", "replace")[:500]
+        return False, error_payload("FunctionHostError", f"cargo lambda watch answered HTTP {status}: {body}")

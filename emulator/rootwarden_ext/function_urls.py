@@ -70,8 +70,8 @@ def _lambda_functions():
 
     # with Lambda's Docker mode off (the launcher's setting) functions live in the simple backend
     for backends in (lambda_simple_backends, lambda_backends):
-        for account, regions in list(backends.items()):
-            for region, backend in list(regions.items()):
+        for _account, regions in list(backends.items()):
+            for _region, backend in list(regions.items()):
                 # the stored objects themselves (LambdaStorage.all() returns deep copies)
                 for group in list(backend._lambdas._functions.values()):
                     fn = group.get("latest")

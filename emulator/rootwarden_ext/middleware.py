@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import re
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import account_api, function_urls, kms_state, service_credentials, ses_delivery
+from .common import Req, Resp, log, plain_json, query_error
 from .iam import enforce as iam_enforce
 from .iam import principals as iam_principals
-from .common import Req, Resp, log, plain_json, query_error
-from .root_sessions import RootStore, test_endpoint as root_state_endpoint
+from .root_sessions import RootStore
+from .root_sessions import test_endpoint as root_state_endpoint
 
 _ROOT_STATE_RE = re.compile(r"^/_rootwarden/root-state/([^/]+)/?$")
 _EMAIL_RE = re.compile(r"^/_rootwarden/primary-email/([^/]+)(/otp|/otp/expire)?/?$")

@@ -76,7 +76,7 @@ def patch_ses_lambda_validation() -> None:
             get_backend(self.account_id, self.region_name).get_function(lambda_action["FunctionArn"])
         except Exception:
             raise InvalidLambdaFunctionException(
-                f"Invalid Lambda function: {lambda_action['FunctionArn']}")
+                f"Invalid Lambda function: {lambda_action['FunctionArn']}") from None
         self._validate_sns_topic(lambda_action.get("TopicArn"))
 
     ses_models.SESBackend._validate_lambda_action = _validate_lambda_action

@@ -100,7 +100,7 @@ class RootState:
         return out
 
     @classmethod
-    def from_json(cls, account_id: str, data: dict) -> "RootState":
+    def from_json(cls, account_id: str, data: dict) -> RootState:
         now = time.time()
         st = cls()
         for k in data.get("access_keys") or []:

@@ -78,7 +78,6 @@ def patch_step_functions_credentials() -> None:
 
     import boto3
     from botocore.config import Config
-
     from moto.settings import moto_server_port
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.utils import boto_client as bc

@@ -50,7 +50,7 @@ def service_allows(doc: dict | str | bytes | None, action: str, resource: str, c
     sts = sts if isinstance(sts, list) else [sts]
     parsed = parse_policy(raw).statements
     allowed = False
-    for st_raw, st in zip(sts, parsed):
+    for st_raw, st in zip(sts, parsed, strict=False):
         everyone, services = _services(st_raw.get("Principal"))
         if not (everyone or SERVICE in services):
             continue
@@ -98,7 +98,8 @@ def store(req: Req) -> Resp:
 
             kb = kms_backends[account][req.region or "us-east-1"]
             k = kb.describe_key(kms_key)
-            kctx = ctx(**{"aws:SourceAccount": account, "kms:ViaService": f"s3.{req.region or 'us-east-1'}.amazonaws.com"})
+            kctx = ctx(**{"aws:SourceAccount": account,
+                          "kms:ViaService": f"s3.{req.region or 'us-east-1'}.amazonaws.com"})
             ok, why = service_allows(k.policy, "kms:GenerateDataKey", k.arn, kctx)
             if not ok:
                 return plain_json(403, {"error": f"key policy of {k.arn} does not let SES "

@@ -52,7 +52,7 @@ def record(principal_arn: str, principal: str, kind: str, session: str | None, a
         try:
             f = _sink()
             if f is not None:
-                f.write(json.dumps(dict(zip(FIELDS, key))) + "\n")
+                f.write(json.dumps(dict(zip(FIELDS, key, strict=False))) + "\n")
                 f.flush()
         except OSError:
             pass
@@ -61,7 +61,7 @@ def record(principal_arn: str, principal: str, kind: str, session: str | None, a
 def records() -> list[dict]:
     with _lock:
         items = list(_counts.items())
-    return [{**dict(zip(FIELDS, k)), "count": n} for k, n in items]
+    return [{**dict(zip(FIELDS, k, strict=False)), "count": n} for k, n in items]
 
 
 def clear() -> None:

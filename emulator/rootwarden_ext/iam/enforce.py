@@ -18,7 +18,8 @@ import traceback
 
 from ..common import Req, Resp, log, plain_json
 from . import calllog, errors, principals, sigv4
-from .policy import Caller, Decision, Policy, authorize as _authorize, evaluate_identity, parse_policy
+from .policy import Caller, Decision, Policy, evaluate_identity, parse_policy
+from .policy import authorize as _authorize
 from .requests import Check, classify
 
 UNCHECKED_PREFIXES = ("/_rootwarden/", "/moto-api/")

@@ -13,7 +13,7 @@
 DynamoDB's JSON codes carry the `com.amazon.coral.service#` prefix, as DynamoDB sends them.
 JSON services in AWS query-compatible mode (SQS, CloudWatch: request header x-amzn-query-mode)
 also get `x-amzn-query-error: <query code>;Sender`, which is what their SDKs read.
-"""
+"""  # noqa: E501 (the table)
 from __future__ import annotations
 
 import json

@@ -31,8 +31,9 @@ import ipaddress
 import json
 import re
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 Context = Mapping[str, Sequence[str]]
 
@@ -70,7 +71,7 @@ def arn_like(pattern: str, value: str) -> bool:
     p, v = pattern.split(":", 5), value.split(":", 5)
     if len(p) != 6 or len(v) != 6:
         return False
-    return all(glob(a, b) for a, b in zip(p, v))
+    return all(glob(a, b) for a, b in zip(p, v, strict=False))
 
 
 _VAR_RE = re.compile(r"\$\{([^}]*)\}")

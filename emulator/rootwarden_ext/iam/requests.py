@@ -9,8 +9,9 @@ services_data.py has DynamoDB and KMS, services_rest.py S3, Lambda, SES v2 and S
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..common import Req
 from . import principals
