@@ -375,6 +375,52 @@ impl Emulator {
         http_json(self.port, method, path, body)
     }
 
+    /// What a person using break-glass access needs in their identity policy (the access
+    /// function's resource policy delegates to the account): its URL, and lambda:InvokeFunction
+    /// only through it, as `OperatorRole` holds them.
+    pub fn break_glass_policy(&self) -> String {
+        let function = self.stack().resources["AccessFunction"]
+            .arn
+            .clone()
+            .expect("AccessFunction has an ARN");
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": function,
+             "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}},
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function,
+             "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}]})
+        .to_string()
+    }
+
+    /// A new IAM user `name` holding [`Self::break_glass_policy`], with one access key; its ARN
+    /// is what STS says for those keys.
+    pub async fn break_glass_user(&self, name: &str) -> anyhow::Result<Principal> {
+        let iam = aws_sdk_iam::Client::new(&self.sdk_config().await);
+        iam.create_user().user_name(name).send().await?;
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("access-function-url")
+            .policy_document(self.break_glass_policy())
+            .send()
+            .await?;
+        let k = iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await?
+            .access_key
+            .context("no access key")?;
+        let conf = self
+            .sdk_config_with(&k.access_key_id, &k.secret_access_key, None)
+            .await;
+        let arn = rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&conf)).await?;
+        Ok(Principal {
+            arn,
+            access_key_id: k.access_key_id,
+            secret_access_key: k.secret_access_key,
+            session_token: None,
+        })
+    }
+
     /// Stores a raw message in S3 as SES's receipt rule does: as the `ses.amazonaws.com` service
     /// principal, which the bucket policy and the bucket key's policy must allow.
     pub fn store_as_ses(&self, bucket: &str, key: &str, raw: &[u8]) -> anyhow::Result<()> {

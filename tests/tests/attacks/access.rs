@@ -28,47 +28,12 @@ struct Creds {
     token: Option<String>,
 }
 
-/// What a person using break-glass access needs in their identity policy (the function's
-/// resource policy delegates to the account): the access function's URL, and
-/// lambda:InvokeFunction only through it, as `OperatorRole` holds them.
-fn url_only_policy(emu: &Emulator) -> String {
-    let function = emu.stack().resources["AccessFunction"].arn.clone().unwrap();
-    json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": function,
-         "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}},
-        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function,
-         "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}]})
-    .to_string()
-}
-
 async fn user(emu: &Emulator, name: &str) -> Creds {
-    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    iam.create_user().user_name(name).send().await.unwrap();
-    iam.put_user_policy()
-        .user_name(name)
-        .policy_name("access-function-url")
-        .policy_document(url_only_policy(emu))
-        .send()
-        .await
-        .unwrap();
-    let k = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    let conf = emu
-        .sdk_config_with(&k.access_key_id, &k.secret_access_key, None)
-        .await;
-    let arn = rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&conf))
-        .await
-        .unwrap();
+    let p = emu.break_glass_user(name).await.unwrap();
     Creds {
-        arn,
-        key: k.access_key_id,
-        secret: k.secret_access_key,
+        arn: p.arn,
+        key: p.access_key_id,
+        secret: p.secret_access_key,
         token: None,
     }
 }
@@ -92,7 +57,7 @@ async fn role(emu: &Emulator, path: &str, name: &str) -> String {
     iam.put_role_policy()
         .role_name(name)
         .policy_name("access-function-url")
-        .policy_document(url_only_policy(emu))
+        .policy_document(emu.break_glass_policy())
         .send()
         .await
         .unwrap();
