@@ -421,6 +421,31 @@ impl Emulator {
         })
     }
 
+    /// A role for a test's own state machine, created by the harness as a deployer would: Step
+    /// Functions may assume it, and it may invoke `function` and nothing else (like the stack's
+    /// rotation state machine role). Returns its ARN.
+    pub async fn state_machine_role(&self, name: &str, function: &str) -> anyhow::Result<String> {
+        let iam = aws_sdk_iam::Client::new(&self.sdk_config().await);
+        let role_name = format!("{}-{name}-sfn", self.stack().name);
+        let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+        let role = iam
+            .create_role()
+            .role_name(&role_name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await?;
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "lambda:InvokeFunction", "Resource": function}]});
+        iam.put_role_policy()
+            .role_name(&role_name)
+            .policy_name("invoke-the-task-function")
+            .policy_document(policy.to_string())
+            .send()
+            .await?;
+        Ok(role.role().context("no role")?.arn().to_owned())
+    }
+
     /// Stores a raw message in S3 as SES's receipt rule does: as the `ses.amazonaws.com` service
     /// principal, which the bucket policy and the bucket key's policy must allow.
     pub fn store_as_ses(&self, bucket: &str, key: &str, raw: &[u8]) -> anyhow::Result<()> {

@@ -126,41 +126,6 @@ fn template_with_notify_from(from: &str) -> tempfile::TempDir {
     dir
 }
 
-/// A role for a test's own state machine, created by the harness as a deployer would: Step
-/// Functions may assume it, and it may invoke `function` and nothing else (like the stack's
-/// rotation state machine role).
-async fn state_machine_role(emu: &Emulator, name: &str, function: &str) -> String {
-    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    let role_name = format!("{}-{name}-sfn", emu.stack().name);
-    let trust = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole"
-        }]
-    });
-    let role = iam
-        .create_role()
-        .role_name(&role_name)
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap();
-    let policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function}]
-    });
-    iam.put_role_policy()
-        .role_name(&role_name)
-        .policy_name("invoke-the-task-function")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    role.role().unwrap().arn().to_owned()
-}
-
 /// The use case's collaborators, built against one stack.
 struct Services {
     mail: S3RawMailStore,
@@ -774,7 +739,7 @@ async fn password_changed_mail_completes_the_waiting_workflow_once() {
         .create_state_machine()
         .name(format!("{}-await", st.emu.stack().name))
         .definition(definition.to_string())
-        .role_arn(state_machine_role(&st.emu, "await", &function).await)
+        .role_arn(st.emu.state_machine_role("await", &function).await.unwrap())
         .send()
         .await
         .unwrap();

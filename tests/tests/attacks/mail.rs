@@ -145,41 +145,6 @@ async fn rig() -> Rig {
     }
 }
 
-/// A role for a test's own state machine, created by the harness as a deployer would: Step
-/// Functions may assume it, and it may invoke `function` and nothing else (like the stack's
-/// rotation state machine role).
-async fn state_machine_role(emu: &Emulator, name: &str, function: &str) -> String {
-    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    let role_name = format!("{}-{name}-sfn", emu.stack().name);
-    let trust = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole"
-        }]
-    });
-    let role = iam
-        .create_role()
-        .role_name(&role_name)
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap();
-    let policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function}]
-    });
-    iam.put_role_policy()
-        .role_name(&role_name)
-        .policy_name("invoke-the-task-function")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    role.role().unwrap().arn().to_owned()
-}
-
 /// A test double around the real waits whose first `complete` fails transiently, as
 /// SendTaskSuccess may.
 struct FlakyCompletion {
@@ -281,7 +246,7 @@ impl Rig {
             .create_state_machine()
             .name(format!("{}-{name}", self.emu.stack().name))
             .definition(definition.to_string())
-            .role_arn(state_machine_role(&self.emu, name, &function).await)
+            .role_arn(self.emu.state_machine_role(name, &function).await.unwrap())
             .send()
             .await
             .unwrap();
