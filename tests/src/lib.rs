@@ -74,6 +74,15 @@ pub struct Principals {
     pub operators: HashMap<String, Principal>,
 }
 
+/// See [`Emulator::inbound_adapters`].
+pub struct InboundAdapters {
+    pub mail: rootwarden::inbound::S3RawMailStore,
+    pub tickets: rootwarden::tickets::DynamoTicketStore,
+    pub vault: rootwarden::vault::KmsTransientStore,
+    pub registry: rootwarden::registry::DynamoAccountRegistry,
+    pub waits: rootwarden::workflows::DynamoWorkflowWaits,
+}
+
 #[derive(Debug, Deserialize)]
 struct Ready {
     pid: u32,
@@ -444,6 +453,82 @@ impl Emulator {
             .send()
             .await?;
         Ok(role.role().context("no role")?.arn().to_owned())
+    }
+
+    /// Sets one environment variable of a stack function, keeping the others (as a deployment
+    /// parameter would, e.g. the access function's `ROOTWARDEN_ACCESS_POLICY`).
+    pub async fn set_function_env(
+        &self,
+        logical_id: &str,
+        var: &str,
+        value: &str,
+    ) -> anyhow::Result<()> {
+        let lambda = aws_sdk_lambda::Client::new(&self.sdk_config().await);
+        let function = self.stack().resources[logical_id]
+            .physical_id
+            .clone()
+            .with_context(|| format!("{logical_id} has no physical id"))?;
+        let conf = lambda
+            .get_function_configuration()
+            .function_name(&function)
+            .send()
+            .await?;
+        let mut vars = conf
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default();
+        vars.insert(var.to_owned(), value.to_owned());
+        lambda
+            .update_function_configuration()
+            .function_name(&function)
+            .environment(
+                aws_sdk_lambda::types::Environment::builder()
+                    .set_variables(Some(vars))
+                    .build(),
+            )
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The inbound-mail use case's adapters over this stack, as the inbound-mail Lambda builds
+    /// them, signing with `conf` (normally `role_config("InboundMailFunction")`).
+    pub fn inbound_adapters(&self, conf: &SdkConfig) -> InboundAdapters {
+        use rootwarden::audit::DynamoAuditLog;
+        let ddb = aws_sdk_dynamodb::Client::new(conf);
+        let audit = DynamoAuditLog::new(
+            ddb.clone(),
+            self.env("ROOTWARDEN_AUDIT_TABLE"),
+            std::sync::Arc::new(rootwarden::SystemClock),
+        );
+        InboundAdapters {
+            mail: rootwarden::inbound::S3RawMailStore::new(
+                rootwarden::aws::s3_client(conf),
+                self.env("ROOTWARDEN_MAIL_BUCKET"),
+                self.env("ROOTWARDEN_MAIL_PREFIX"),
+            ),
+            tickets: rootwarden::tickets::DynamoTicketStore::new(
+                ddb.clone(),
+                self.env("ROOTWARDEN_TICKETS_TABLE"),
+                audit,
+            ),
+            vault: rootwarden::vault::KmsTransientStore::new(
+                ddb.clone(),
+                aws_sdk_kms::Client::new(conf),
+                self.env("ROOTWARDEN_VAULT_TABLE"),
+                self.env("ROOTWARDEN_VAULT_KEY"),
+            ),
+            registry: rootwarden::registry::DynamoAccountRegistry::new(
+                ddb.clone(),
+                self.env("ROOTWARDEN_ACCOUNTS_TABLE"),
+            ),
+            waits: rootwarden::workflows::DynamoWorkflowWaits::new(
+                ddb,
+                aws_sdk_sfn::Client::new(conf),
+                self.env("ROOTWARDEN_WORKFLOWS_TABLE"),
+            ),
+        }
     }
 
     /// Stores a raw message in S3 as SES's receipt rule does: as the `ses.amazonaws.com` service

@@ -481,32 +481,7 @@ async fn no_secret_without_its_audit_record() {
 
 /// The access function's policy, as a deployment sets it (the template's `AccessPolicy`).
 async fn set_policy(emu: &Emulator, policy: &str) {
-    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
-    let function = emu.stack().resources["AccessFunction"]
-        .physical_id
-        .clone()
-        .unwrap();
-    let conf = lambda
-        .get_function_configuration()
-        .function_name(&function)
-        .send()
-        .await
-        .unwrap();
-    let mut vars = conf
-        .environment()
-        .and_then(|e| e.variables())
-        .cloned()
-        .unwrap_or_default();
-    vars.insert("ROOTWARDEN_ACCESS_POLICY".into(), policy.to_owned());
-    lambda
-        .update_function_configuration()
-        .function_name(&function)
-        .environment(
-            aws_sdk_lambda::types::Environment::builder()
-                .set_variables(Some(vars))
-                .build(),
-        )
-        .send()
+    emu.set_function_env("AccessFunction", "ROOTWARDEN_ACCESS_POLICY", policy)
         .await
         .unwrap();
 }

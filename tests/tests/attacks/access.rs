@@ -90,31 +90,13 @@ fn physical(emu: &Emulator, logical: &str) -> String {
 
 /// The access function's policy, as a deployment sets it (the template's `AccessPolicy`).
 async fn set_policy(emu: &Emulator, policy: &Value) {
-    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
-    let function = physical(emu, "AccessFunction");
-    let conf = lambda
-        .get_function_configuration()
-        .function_name(&function)
-        .send()
-        .await
-        .unwrap();
-    let mut vars = conf
-        .environment()
-        .and_then(|e| e.variables())
-        .cloned()
-        .unwrap_or_default();
-    vars.insert("ROOTWARDEN_ACCESS_POLICY".into(), policy.to_string());
-    lambda
-        .update_function_configuration()
-        .function_name(&function)
-        .environment(
-            aws_sdk_lambda::types::Environment::builder()
-                .set_variables(Some(vars))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    emu.set_function_env(
+        "AccessFunction",
+        "ROOTWARDEN_ACCESS_POLICY",
+        &policy.to_string(),
+    )
+    .await
+    .unwrap();
 }
 
 async fn stack() -> (Emulator, AccountId) {

@@ -107,38 +107,19 @@ async fn rig() -> Rig {
         .unwrap();
     let sfn = aws_sdk_sfn::Client::new(&conf);
     let role = emu.role_config("InboundMailFunction").await;
-    let role_ddb = aws_sdk_dynamodb::Client::new(&role);
-    let audit = DynamoAuditLog::new(
-        role_ddb.clone(),
-        emu.env("ROOTWARDEN_AUDIT_TABLE"),
-        Arc::new(SystemClock),
-    );
+    let rootwarden_tests::InboundAdapters {
+        mail,
+        tickets,
+        vault,
+        registry,
+        waits,
+    } = emu.inbound_adapters(&role);
     Rig {
-        mail: S3RawMailStore::new(
-            rootwarden::aws::s3_client(&role),
-            emu.env("ROOTWARDEN_MAIL_BUCKET"),
-            emu.env("ROOTWARDEN_MAIL_PREFIX"),
-        ),
-        tickets: DynamoTicketStore::new(
-            role_ddb.clone(),
-            emu.env("ROOTWARDEN_TICKETS_TABLE"),
-            audit,
-        ),
-        vault: KmsTransientStore::new(
-            role_ddb.clone(),
-            aws_sdk_kms::Client::new(&role),
-            emu.env("ROOTWARDEN_VAULT_TABLE"),
-            emu.env("ROOTWARDEN_VAULT_KEY"),
-        ),
-        registry: DynamoAccountRegistry::new(
-            role_ddb.clone(),
-            emu.env("ROOTWARDEN_ACCOUNTS_TABLE"),
-        ),
-        waits: DynamoWorkflowWaits::new(
-            role_ddb,
-            aws_sdk_sfn::Client::new(&role),
-            emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
-        ),
+        mail,
+        tickets,
+        vault,
+        registry,
+        waits,
         sfn,
         ddb,
         emu,
