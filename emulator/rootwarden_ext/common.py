@@ -25,7 +25,8 @@ _log_lock = threading.Lock()
 
 def log(msg: str) -> None:
     with _log_lock:
-        sys.stderr.write(f"[emulator] {msg}\n")
+        stamp = datetime.now(timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        sys.stderr.write(f"[emulator {stamp}] {msg}\n")
         sys.stderr.flush()
 
 

@@ -559,6 +559,18 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The test failed: what the emulator said last is the first thing to read (CI shows
+            // only the test output).
+            for name in ["emulator.err", "emulator.log"] {
+                let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+                eprintln!(
+                    "--- last lines of the failed test's {name} (port {}) ---\n{}",
+                    self.port,
+                    tail(&text, 6000)
+                );
+            }
+        }
         stop_group(self.child.id());
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
@@ -652,7 +664,9 @@ pub fn http_bytes(
     )?;
     stream.write_all(payload)?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    stream.read_to_end(&mut raw).with_context(|| {
+        format!("no complete answer from the emulator on port {port} to {method} {path}")
+    })?;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text
         .split_once("\r\n\r\n")
