@@ -136,7 +136,7 @@ fuzz:
 	cd fuzz && cargo +nightly fuzz run mail_decide -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144
 
 bench: venv bench-sweep
-	cargo bench -p rootwarden --bench mail_throughput
+	cargo bench -p rootwarden-core --bench mail_throughput
 
 # The sweep's time is the emulator's, not the binary's: no fat LTO for this one.
 bench-sweep: venv

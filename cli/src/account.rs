@@ -71,8 +71,8 @@ pub enum AccountCommand {
 
 async fn enforcement_deps() -> anyhow::Result<rootwarden::enforcement::Deps> {
     let config = Config::from_env()?;
-    let sdk = rootwarden::aws::load_sdk_config().await;
-    let actor = rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&sdk))
+    let sdk = rootwarden::sdk::load_sdk_config().await;
+    let actor = rootwarden::sdk::caller_arn(&aws_sdk_sts::Client::new(&sdk))
         .await
         .context("identifying the caller (sts:GetCallerIdentity)")?;
     Ok(rootwarden::enforcement::Deps::new(
@@ -146,10 +146,10 @@ fn read_secrets(mode: Mode) -> anyhow::Result<OnboardSecrets> {
 
 pub async fn deps(actor: Option<String>) -> anyhow::Result<(Config, Deps)> {
     let config = Config::from_env()?;
-    let sdk = rootwarden::aws::load_sdk_config().await;
+    let sdk = rootwarden::sdk::load_sdk_config().await;
     let actor = match actor {
         Some(a) => a,
-        None => rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&sdk))
+        None => rootwarden::sdk::caller_arn(&aws_sdk_sts::Client::new(&sdk))
             .await
             .context("identifying the caller (sts:GetCallerIdentity)")?,
     };

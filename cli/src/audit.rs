@@ -63,7 +63,7 @@ impl StreamArg {
 
 async fn audit_log() -> anyhow::Result<(DynamoAuditLog, aws_config::SdkConfig, Config)> {
     let config = Config::from_env()?;
-    let sdk = rootwarden::aws::load_sdk_config().await;
+    let sdk = rootwarden::sdk::load_sdk_config().await;
     let log = DynamoAuditLog::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         config.audit_table.clone(),
@@ -207,7 +207,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             reason,
             ticket,
         } => {
-            let actor = rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&sdk)).await?;
+            let actor = rootwarden::sdk::caller_arn(&aws_sdk_sts::Client::new(&sdk)).await?;
             let entry = AuditEntry::new(Stream::Account(account.clone()), actor, "audit.annotate")
                 .target(account.to_string())
                 .reason(reason)

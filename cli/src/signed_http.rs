@@ -34,7 +34,7 @@ impl SignedClient {
         if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
             bail!("access URL {url} must be an http(s) URL");
         }
-        let sdk = rootwarden::aws::load_sdk_config().await;
+        let sdk = rootwarden::sdk::load_sdk_config().await;
         let region = sdk
             .region()
             .map(|r| r.to_string())

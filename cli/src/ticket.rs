@@ -42,7 +42,7 @@ fn line(t: &Ticket, width: usize) -> String {
 
 pub async fn run(cmd: TicketCommand) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
-    let sdk = rootwarden::aws::load_sdk_config().await;
+    let sdk = rootwarden::sdk::load_sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let audit = DynamoAuditLog::new(ddb.clone(), config.audit_table, Arc::new(SystemClock));
     let store = DynamoTicketStore::new(ddb, config.tickets_table, audit);

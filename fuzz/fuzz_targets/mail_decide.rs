@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rootwarden::mail::{self, Context};
+use rootwarden_core::mail::{self, Context};
 use secrecy::ExposeSecret;
 
 fuzz_target!(|data: &[u8]| {

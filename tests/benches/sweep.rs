@@ -26,7 +26,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt};
-use rootwarden::registry::{Account, AccountMode, AccountStatus, DynamoAccountRegistry};
+use rootwarden::registry::{
+    Account, AccountItem, AccountMode, AccountStatus, DynamoAccountRegistry,
+};
 use rootwarden::rotation::sweep;
 use rootwarden::{AccountId, RootEmail};
 use rootwarden_tests::{http_json, repo_root, Emulator};

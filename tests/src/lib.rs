@@ -421,7 +421,7 @@ impl Emulator {
         let conf = self
             .sdk_config_with(&k.access_key_id, &k.secret_access_key, None)
             .await;
-        let arn = rootwarden::aws::caller_arn(&aws_sdk_sts::Client::new(&conf)).await?;
+        let arn = rootwarden::sdk::caller_arn(&aws_sdk_sts::Client::new(&conf)).await?;
         Ok(Principal {
             arn,
             access_key_id: k.access_key_id,
@@ -504,7 +504,7 @@ impl Emulator {
         );
         InboundAdapters {
             mail: rootwarden::inbound::S3RawMailStore::new(
-                rootwarden::aws::s3_client(conf),
+                rootwarden::sdk::s3_client(conf),
                 self.env("ROOTWARDEN_MAIL_BUCKET"),
                 self.env("ROOTWARDEN_MAIL_PREFIX"),
             ),

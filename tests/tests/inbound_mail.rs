@@ -168,7 +168,7 @@ impl Stack {
         let ddb = aws_sdk_dynamodb::Client::new(conf);
         Services {
             mail: S3RawMailStore::new(
-                rootwarden::aws::s3_client(conf),
+                rootwarden::sdk::s3_client(conf),
                 self.emu.env("ROOTWARDEN_MAIL_BUCKET"),
                 self.emu.env("ROOTWARDEN_MAIL_PREFIX"),
             ),

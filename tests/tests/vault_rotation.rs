@@ -10,7 +10,7 @@ use rootwarden::error::Classify;
 use rootwarden::registry::{stamp, AccountMode, RotationReason};
 use rootwarden::rotation::{self, sweep, Deps, RotationStage, StartInput};
 use rootwarden::tickets::{TicketStatus, TicketStore};
-use rootwarden::vault::credentials::{partition, version_key};
+use rootwarden::vault::{partition, version_key};
 use rootwarden::vault::{Actor, CredentialKind, Stage, Vault, VaultError};
 use rootwarden::{AccountId, ErrorType};
 use rootwarden_tests::custody::{self, KillPoint, KillSwitch};

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     rootwarden::telemetry::init(env!("CARGO_PKG_NAME"));
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
-    let sdk = rootwarden::aws::load_sdk_config().await;
+    let sdk = rootwarden::sdk::load_sdk_config().await;
     let deps = Deps::new(
         &config,
         aws_sdk_dynamodb::Client::new(&sdk),

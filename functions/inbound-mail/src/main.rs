@@ -15,9 +15,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     rootwarden::telemetry::init(env!("CARGO_PKG_NAME"));
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
-    let sdk = rootwarden::aws::load_sdk_config().await;
+    let sdk = rootwarden::sdk::load_sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let s3 = rootwarden::aws::s3_client(&sdk);
+    let s3 = rootwarden::sdk::s3_client(&sdk);
     let audit = DynamoAuditLog::new(ddb.clone(), &config.audit_table, Arc::new(SystemClock));
     let webhook = match &config.webhook {
         Some((url, secret_arn)) => {

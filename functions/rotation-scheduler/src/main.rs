@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .rotation_state_machine()
         .inspect_err(|e| tracing::error!(error = %e, "configuration"))?
         .to_owned();
-    let sdk = rootwarden::aws::load_sdk_config().await;
+    let sdk = rootwarden::sdk::load_sdk_config().await;
     let registry =
         DynamoAccountRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), &config.accounts_table);
     let sfn = aws_sdk_sfn::Client::new(&sdk);

@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     rootwarden::telemetry::init(env!("CARGO_PKG_NAME"));
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
-    let sdk = rootwarden::aws::load_sdk_config().await;
+    let sdk = rootwarden::sdk::load_sdk_config().await;
     let actor = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
         .map(|f| format!("lambda:{f}"))
         .unwrap_or_else(|_| "lambda:rotation".into());

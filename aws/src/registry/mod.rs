@@ -1,0 +1,9 @@
+//! The accounts registry in DynamoDB: [`DynamoAccountRegistry`] and the account item mapping.
+
+pub use rootwarden_core::registry::*;
+
+mod account_item;
+mod dynamo;
+
+pub use account_item::AccountItem;
+pub use dynamo::DynamoAccountRegistry;

@@ -1,0 +1,582 @@
+//! DynamoDB adapter for tickets, with its item mapping. One table, `pk`/`sk` strings:
+//!
+//! | pk | sk | what |
+//! |---|---|---|
+//! | `ticket#<id>` | `ticket` | the ticket: `doc` (JSON), `version`, `notified`, and `account`/`last_seen`/`status` (GSI `account-index`, whole items) |
+//! | `ses#<ses message id>` | `marker` | this delivery was recorded (→ `ticket_id`) |
+//! | `msgid#<scope>#<sha256(rfc message id)>` | `marker` | this RFC Message-ID was recorded for this scope (→ `ticket_id`) |
+//! | `case#<scope>#<id>` / `abuse#<scope>#<id>` / `subject#<scope>#<category>#<sha256(subject)>` | `thread` | thread keys (→ `ticket_id`, `last_seen`) |
+//!
+//! Every thread key and Message-ID marker is scoped ([`scope`]): the account, or for unrouted mail
+//! `unrouted-<hash of the envelope recipients>`, so mail never threads onto, or is swallowed as a
+//! duplicate of, another account's ticket. Mail-controlled text reaches a key only hashed, so
+//! every key stays far below DynamoDB's 2048-byte partition-key limit.
+//!
+//! `record` writes the ticket (conditional on its version), both markers (conditional on not
+//! existing) and the audit record in one `TransactWriteItems`, so a message is recorded exactly
+//! once with exactly one audit record, whatever the retries and concurrency.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+
+use super::{
+    digest, limits, scope, IncomingMessage, RecordOutcome, Ticket, TicketError, TicketStatus,
+    TicketStore, SUBJECT_THREAD_WINDOW,
+};
+use crate::audit::{backoff, AuditEntry, DynamoAuditLog, Outcome, Stream};
+use crate::mail::{Category, Decision};
+use crate::sdk::{classify_sdk_error, describe_sdk_error};
+use crate::AccountId;
+
+const MAX_ATTEMPTS: u32 = 20;
+/// GSI on (`account`, `last_seen`).
+pub const ACCOUNT_INDEX: &str = "account-index";
+
+#[derive(Clone)]
+pub struct DynamoTicketStore {
+    client: Client,
+    table: String,
+    audit: DynamoAuditLog,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn store_err<E>(
+    op: &str,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> TicketError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+{
+    TicketError::Store {
+        message: describe_sdk_error(op, e),
+        error_type: classify_sdk_error(e),
+    }
+}
+
+/// In-Reply-To / References a message is threaded by: In-Reply-To and the newest references
+/// (a header of thousands of ids costs no more than this many reads).
+const MAX_REFERENCES: usize = 20;
+
+/// The Message-ID marker of `message_id` within the message's scope.
+fn message_id_key(d: &Decision, message_id: &str) -> String {
+    format!("msgid#{}#{}", scope(d), digest(message_id))
+}
+
+/// Thread keys a message can be found by, most specific first.
+fn thread_keys(msg: &IncomingMessage) -> Vec<String> {
+    let d = &msg.decision;
+    let scope = scope(d);
+    let mut keys = Vec::new();
+    if let Some(c) = &d.thread.support_case_id {
+        keys.push(format!("case#{scope}#{}", digest(c)));
+    }
+    if let Some(a) = &d.thread.abuse_report_id {
+        keys.push(format!("abuse#{scope}#{}", digest(a)));
+    }
+    if !d.thread.normalized_subject.is_empty() {
+        keys.push(format!(
+            "subject#{scope}#{}#{}",
+            d.category.as_str(),
+            digest(&d.thread.normalized_subject)
+        ));
+    }
+    keys
+}
+
+impl DynamoTicketStore {
+    pub fn new(client: Client, table: impl Into<String>, audit: DynamoAuditLog) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            audit,
+        }
+    }
+
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, TicketError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_err("dynamodb:GetItem", &e))?;
+        Ok(out.item)
+    }
+
+    async fn marker(&self, pk: String) -> Result<Option<String>, TicketError> {
+        Ok(self
+            .get_item(pk, "marker")
+            .await?
+            .and_then(|i| match i.get("ticket_id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            }))
+    }
+
+    pub(super) fn audit(&self) -> &DynamoAuditLog {
+        &self.audit
+    }
+
+    /// Runs a transaction: `Err(None)` when it was cancelled by a condition or a concurrent
+    /// transaction (re-read and retry), `Err(Some(_))` for anything else.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), Option<TicketError>> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
+            {
+                Err(None)
+            }
+            Err(e) => Err(Some(store_err("dynamodb:TransactWriteItems", &e))),
+        }
+    }
+
+    pub(super) async fn load(&self, id: &str) -> Result<Option<(Ticket, u64)>, TicketError> {
+        match self.get_item(format!("ticket#{id}"), "ticket").await? {
+            Some(item) => ticket_from_item(id, &item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The open ticket this message belongs to, if any.
+    async fn find_thread(
+        &self,
+        msg: &IncomingMessage,
+    ) -> Result<Option<(Ticket, u64)>, TicketError> {
+        // Quarantined mail never joins an existing thread: forged headers must not inject into a
+        // real conversation.
+        if msg.decision.quarantined {
+            return Ok(None);
+        }
+        let d = &msg.decision;
+        let newest_refs = d.references.len().saturating_sub(MAX_REFERENCES);
+        let referenced = d
+            .in_reply_to
+            .iter()
+            .take(MAX_REFERENCES)
+            .chain(d.references[newest_refs..].iter().rev());
+        for r in referenced {
+            if let Some(id) = self.marker(message_id_key(d, r)).await? {
+                if let Some(found) = self.load(&id).await? {
+                    if found.0.account_id == d.account_id {
+                        return Ok(Some(found));
+                    }
+                }
+            }
+        }
+        for k in thread_keys(msg) {
+            let Some(item) = self.get_item(k.clone(), "thread").await? else {
+                continue;
+            };
+            let (Some(AttributeValue::S(id)), Some(AttributeValue::S(last))) =
+                (item.get("ticket_id"), item.get("last_seen"))
+            else {
+                continue;
+            };
+            if k.starts_with("subject#") {
+                let fresh = chrono::DateTime::parse_from_rfc3339(last)
+                    .map(|t| msg.received_at - t.to_utc() <= SUBJECT_THREAD_WINDOW)
+                    .unwrap_or(false);
+                if !fresh {
+                    continue;
+                }
+            }
+            if let Some(found) = self.load(id).await? {
+                if !found.0.quarantined && found.0.account_id == d.account_id {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A new ticket is a conditional Put; an existing one is updated in place (conditional on
+    /// the version read), keeping attributes the document does not hold (e.g. `notified`).
+    pub(super) fn ticket_write(
+        &self,
+        t: &Ticket,
+        prior_version: Option<u64>,
+    ) -> Result<TransactWriteItem, TicketError> {
+        let Some(v) = prior_version else {
+            return self.put(
+                ticket_item(t, 1)?,
+                Some(("attribute_not_exists(pk)", vec![])),
+            );
+        };
+        let mut item = ticket_item(t, v + 1)?;
+        let mut b = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("ticket#{}", t.id)))
+            .key("sk", s("ticket"))
+            .update_expression("SET doc = :doc, version = :nv, account = :account, last_seen = :last, #status = :status")
+            .condition_expression("version = :v")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":v", AttributeValue::N(v.to_string()));
+        for (attr, placeholder) in [
+            ("doc", ":doc"),
+            ("version", ":nv"),
+            ("account", ":account"),
+            ("last_seen", ":last"),
+            ("status", ":status"),
+        ] {
+            if let Some(value) = item.remove(attr) {
+                b = b.expression_attribute_values(placeholder, value);
+            }
+        }
+        let update = b.build().map_err(|e| TicketError::Store {
+            message: format!("building an Update: {e}"),
+            error_type: crate::ErrorType::InternalError,
+        })?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
+    ) -> Result<TransactWriteItem, TicketError> {
+        let mut b = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some((expr, values)) = condition {
+            b = b.condition_expression(expr);
+            for (k, v) in values {
+                b = b.expression_attribute_values(k, v);
+            }
+        }
+        let put = b.build().map_err(|e| TicketError::Store {
+            message: format!("building a Put: {e}"),
+            error_type: crate::ErrorType::InternalError,
+        })?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// Folds a new message into an existing ticket.
+fn merge(mut t: Ticket, msg: &IncomingMessage) -> Ticket {
+    let d = &msg.decision;
+    t.last_seen = t.last_seen.max(msg.received_at);
+    t.first_seen = t.first_seen.min(msg.received_at);
+    if let Some(id) = &d.message_id {
+        if !t.message_ids.contains(id) {
+            t.message_ids.push(id.clone());
+        }
+    }
+    t.raw_locations.push(msg.raw_location.clone());
+    limits::append_attachments(&mut t, &d.attachments);
+    t.attachments_total = t
+        .attachments_total
+        .saturating_add(d.attachments.len() as u64);
+    t.priority = t.priority.max(d.priority);
+    t.summary = d.summary.clone();
+    for r in &d.redactions {
+        if !t.redactions.contains(r) {
+            t.redactions.push(*r);
+        }
+    }
+    t.support_case_id = t
+        .support_case_id
+        .take()
+        .or_else(|| d.thread.support_case_id.clone());
+    t.abuse_report_id = t
+        .abuse_report_id
+        .take()
+        .or_else(|| d.thread.abuse_report_id.clone());
+    // More marketing on a resolved marketing thread stays resolved; anything else reopens.
+    if !(t.status == TicketStatus::Resolved && d.category == Category::Marketing) {
+        t.status = TicketStatus::Updated;
+    }
+    t.messages = t.messages.saturating_add(1);
+    limits::fit(t)
+}
+
+/// A stored ticket item → (ticket, version).
+fn ticket_from_item(id: &str, item: &Item) -> Result<(Ticket, u64), TicketError> {
+    let corrupt = |reason: &str| TicketError::Corrupt {
+        id: id.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let doc = match item.get("doc") {
+        Some(AttributeValue::S(d)) => d,
+        _ => return Err(corrupt("doc missing")),
+    };
+    let version = match item.get("version") {
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt("version not a number"))?,
+        _ => return Err(corrupt("version missing")),
+    };
+    let ticket = serde_json::from_str(doc).map_err(|e| corrupt(&e.to_string()))?;
+    Ok((ticket, version))
+}
+
+fn ticket_item(t: &Ticket, version: u64) -> Result<Item, TicketError> {
+    let doc = serde_json::to_string(t).map_err(|e| TicketError::Corrupt {
+        id: t.id.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut item = key(format!("ticket#{}", t.id), "ticket");
+    item.insert("doc".into(), s(doc));
+    item.insert("version".into(), AttributeValue::N(version.to_string()));
+    item.insert(
+        "account".into(),
+        s(t.account_id
+            .as_ref()
+            .map(|a| a.as_str())
+            .unwrap_or("unrouted")),
+    );
+    item.insert("last_seen".into(), s(t.last_seen.to_rfc3339()));
+    item.insert("status".into(), s(t.status.as_str()));
+    item.insert("ticket_id".into(), s(t.id.clone()));
+    Ok(item)
+}
+
+impl TicketStore for DynamoTicketStore {
+    async fn record(
+        &self,
+        msg: &IncomingMessage,
+        actor: &str,
+    ) -> Result<RecordOutcome, TicketError> {
+        let mid_key = msg
+            .decision
+            .message_id
+            .as_ref()
+            .map(|m| message_id_key(&msg.decision, m));
+        for attempt in 0..MAX_ATTEMPTS {
+            if let Some(id) = self.marker(format!("ses#{}", msg.ses_message_id)).await? {
+                return Ok(RecordOutcome::Duplicate { ticket_id: id });
+            }
+            if let Some(k) = &mid_key {
+                if let Some(id) = self.marker(k.clone()).await? {
+                    return Ok(RecordOutcome::Duplicate { ticket_id: id });
+                }
+            }
+            let (ticket, prior_version) = match self.find_thread(msg).await? {
+                Some((t, v)) => (merge(t, msg), Some(v)),
+                None => (msg.new_ticket(), None),
+            };
+            let created = prior_version.is_none();
+            let stream = match &ticket.account_id {
+                Some(a) => Stream::Account(a.clone()),
+                None => Stream::System,
+            };
+            let entry = AuditEntry::new(
+                stream,
+                actor,
+                if created {
+                    "ticket.created"
+                } else {
+                    "ticket.updated"
+                },
+            )
+            .target(ticket.id.clone())
+            .outcome(Outcome::Success)
+            .reason(format!("inbound mail: {}", msg.decision.category.as_str()))
+            .correlation_id(msg.ses_message_id.clone())
+            .detail(
+                "priority",
+                serde_json::to_value(msg.decision.priority).unwrap_or_default(),
+            )
+            .detail("quarantined", msg.decision.quarantined)
+            .detail(
+                "redactions",
+                serde_json::to_value(&msg.decision.redactions).unwrap_or_default(),
+            )
+            .detail("raw", msg.raw_location.clone());
+            let entry = match &msg.unregistered_account {
+                Some(a) => entry.detail("unregistered_account", a.as_str()),
+                None => entry,
+            };
+            let (_, audit_put) = self.audit.prepare(&entry).await?;
+
+            let marker = |pk: String| {
+                let mut item = key(pk, "marker");
+                item.insert("ticket_id".into(), s(ticket.id.clone()));
+                item
+            };
+            let mut items = vec![
+                self.ticket_write(&ticket, prior_version)?,
+                self.put(
+                    marker(format!("ses#{}", msg.ses_message_id)),
+                    Some(("attribute_not_exists(pk)", vec![])),
+                )?,
+            ];
+            if let Some(k) = &mid_key {
+                items.push(self.put(
+                    marker(k.clone()),
+                    Some(("attribute_not_exists(pk)", vec![])),
+                )?);
+            }
+            if !msg.decision.quarantined {
+                for k in thread_keys(msg) {
+                    let mut item = key(k, "thread");
+                    item.insert("ticket_id".into(), s(ticket.id.clone()));
+                    item.insert("last_seen".into(), s(ticket.last_seen.to_rfc3339()));
+                    items.push(self.put(item, None)?);
+                }
+            }
+            items.push(TransactWriteItem::builder().put(audit_put).build());
+
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    return Ok(if created {
+                        RecordOutcome::Created(ticket)
+                    } else {
+                        RecordOutcome::Updated(ticket)
+                    });
+                }
+                Err(e) => {
+                    let Some(reasons) = e.as_service_error().and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            Some(c.cancellation_reasons().to_vec())
+                        }
+                        _ => None,
+                    }) else {
+                        return Err(store_err("dynamodb:TransactWriteItems", &e));
+                    };
+                    let failed = |i: usize| {
+                        reasons
+                            .get(i)
+                            .and_then(|r| r.code())
+                            .is_some_and(|c| c == "ConditionalCheckFailed")
+                    };
+                    let marker_lost = failed(1) || (mid_key.is_some() && failed(2));
+                    if marker_lost {
+                        // Someone recorded this delivery or Message-ID first: the loop's
+                        // marker check returns their ticket.
+                        continue;
+                    }
+                    // The ticket moved on or the audit sequence was taken: re-read and retry.
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Err(TicketError::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Ticket>, TicketError> {
+        Ok(self.load(id).await?.map(|(t, _)| t))
+    }
+
+    async fn delivery_recorded(&self, ses_message_id: &str) -> Result<Option<String>, TicketError> {
+        self.marker(format!("ses#{ses_message_id}")).await
+    }
+
+    async fn message_id_recorded(
+        &self,
+        decision: &Decision,
+        message_id: &str,
+    ) -> Result<Option<String>, TicketError> {
+        self.marker(message_id_key(decision, message_id)).await
+    }
+
+    async fn pending_notification(&self, id: &str) -> Result<Option<Ticket>, TicketError> {
+        let Some(item) = self.get_item(format!("ticket#{id}"), "ticket").await? else {
+            return Ok(None);
+        };
+        let notified: u32 = match item.get("notified") {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Ok(self
+            .load(id)
+            .await?
+            .map(|(t, _)| t)
+            .filter(|t| t.messages > notified))
+    }
+
+    async fn mark_notified(&self, id: &str, messages: u32) -> Result<(), TicketError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("ticket#{id}"), "ticket")))
+            .update_expression("SET notified = :m")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(notified) OR notified < :m)",
+            )
+            .expression_attribute_values(":m", AttributeValue::N(messages.to_string()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            // Already marked as far or further (a concurrent retry got there first).
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_err("dynamodb:UpdateItem", &e)),
+        }
+    }
+
+    async fn list(&self, account: Option<&AccountId>) -> Result<Vec<Ticket>, TicketError> {
+        let items: Vec<Item> = match account {
+            Some(a) => self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACCOUNT_INDEX)
+                .key_condition_expression("account = :a")
+                .expression_attribute_values(":a", s(a.as_str()))
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| store_err("dynamodb:Query", &e))?,
+            None => self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :t")
+                .expression_attribute_values(":t", s("ticket"))
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| store_err("dynamodb:Scan", &e))?,
+        };
+        // The account index projects whole items, so both paths carry the document.
+        let mut tickets = Vec::with_capacity(items.len());
+        for item in &items {
+            let id = item
+                .get("ticket_id")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                .unwrap_or("?");
+            tickets.push(ticket_from_item(id, item)?.0);
+        }
+        tickets.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
+        Ok(tickets)
+    }
+}

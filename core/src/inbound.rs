@@ -1,0 +1,374 @@
+//! The inbound-mail use case: one SES delivery → raw message from S3 → decision → secrets to the
+//! vault → ticket (created, threaded or duplicate) with its audit record. Content problems never
+//! fail: malformed, oversized or hostile mail still becomes a ticket or a quarantine decision.
+//! Only transient AWS failures return an error, so SES's async retries and the DLQ apply.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::mail::workflow_trust::{self, History, Receipt, Refusal, WaitEligibility};
+use crate::mail::{self, Category, Context, ParsedMail, Priority, SesVerdicts};
+use crate::notify::{Notice, Notifier};
+use crate::registry::AccountRegistry;
+use crate::tickets::{IncomingMessage, RecordOutcome, TicketStore};
+use crate::vault::TransientStore;
+use crate::workflows::{Wait, WorkflowWaits, WAITABLE};
+use crate::{LambdaError, RootEmail};
+
+/// What SES tells us about one delivery (the body is not in the event).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub ses_message_id: String,
+    /// Envelope recipients (`receipt.recipients`), not the MIME To/Cc.
+    pub recipients: Vec<String>,
+    pub verdicts: Option<SesVerdicts>,
+    /// From the event's common headers: used when the body is not loaded.
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub received_at: DateTime<Utc>,
+    /// Bucket and key, when the event is an S3-action notification that names them; otherwise
+    /// the store's configured prefix + SES message id.
+    pub object: Option<(String, String)>,
+}
+
+/// Where SES's S3 action stored raw messages. Methods take the object key from [`object_key`].
+///
+/// [`object_key`]: RawMailStore::object_key
+pub trait RawMailStore: Send + Sync {
+    /// The delivery's object key; refuses an event that names another bucket.
+    fn object_key(&self, delivery: &Delivery) -> Result<String, LambdaError>;
+    /// Size in bytes, waiting briefly for an object SES has not finished writing.
+    fn size(&self, ses_message_id: &str) -> impl Future<Output = Result<u64, LambdaError>> + Send;
+    fn fetch(
+        &self,
+        ses_message_id: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, LambdaError>> + Send;
+    fn location(&self, ses_message_id: &str) -> String;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Processed {
+    pub ses_message_id: String,
+    pub ticket_id: String,
+    /// `created`, `updated` or `duplicate`.
+    pub outcome: &'static str,
+    pub category: Category,
+    pub priority: Priority,
+    pub quarantined: bool,
+    pub secrets_vaulted: usize,
+    pub oversized: bool,
+    /// Waiting workflows this message completed.
+    pub workflows_completed: usize,
+    /// Waiting workflows this message would have matched but may not complete (see
+    /// `mail::workflow_trust`): its ticket says why.
+    pub workflow_claims_refused: usize,
+}
+
+pub struct Deps<'a, M, T, V, R, N, W> {
+    pub mail: &'a M,
+    pub tickets: &'a T,
+    pub vault: &'a V,
+    pub registry: &'a R,
+    pub notifier: &'a N,
+    pub waits: &'a W,
+    /// Who records: the function's ARN.
+    pub actor: &'a str,
+    pub max_bytes: u64,
+}
+
+fn address_of(header: &str) -> String {
+    let inner = match (header.rfind('<'), header.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &header[a + 1..b],
+        _ => header,
+    };
+    inner.trim().to_ascii_lowercase()
+}
+
+pub async fn process<M, T, V, R, N, W>(
+    deps: &Deps<'_, M, T, V, R, N, W>,
+    delivery: &Delivery,
+) -> Result<Processed, LambdaError>
+where
+    M: RawMailStore,
+    T: TicketStore,
+    V: TransientStore,
+    R: AccountRegistry,
+    N: Notifier,
+    W: WorkflowWaits,
+{
+    let id = &delivery.ses_message_id;
+    // The registry wins over anything the message says.
+    let mut registry_account = None;
+    let mut root_email = None;
+    let mut contacts = Vec::new();
+    for r in &delivery.recipients {
+        if let Ok(email) = RootEmail::parse(r) {
+            if let Some(found) = deps.registry.by_root_email(&email).await? {
+                registry_account = Some(found.account_id);
+                root_email = Some(found.root_email);
+                contacts = found.contacts;
+                break;
+            }
+        }
+    }
+    let ctx = Context {
+        recipients: delivery.recipients.clone(),
+        ses: delivery.verdicts,
+        registry_account,
+        expected_by_workflow: false,
+    };
+    let key = deps.mail.object_key(delivery)?;
+    let size = deps.mail.size(&key).await?;
+    let oversized = size > deps.max_bytes;
+    let analysis = if oversized {
+        let parsed = ParsedMail {
+            subject: delivery.subject.clone().unwrap_or_default(),
+            from: delivery.from.as_deref().map(address_of),
+            text: format!(
+                "Message of {size} bytes exceeds the {}-byte limit and was not parsed. Raw copy: {}",
+                deps.max_bytes,
+                deps.mail.location(&key)
+            ),
+            size: size as usize,
+            ..ParsedMail::default()
+        };
+        let mut a = mail::decide(&parsed, &ctx);
+        a.decision.priority = a.decision.priority.max(Priority::High);
+        a
+    } else {
+        let raw = deps.mail.fetch(&key).await?;
+        mail::analyze(&raw, &ctx)
+    };
+    let mut decision = analysis.decision;
+    // The registry is the only source of truth for account existence: an id only the message
+    // names (sub-address, labelled) that it does not know leaves the mail unrouted, so mail never
+    // creates an audit chain, ticket, secret or wait for an account that does not exist.
+    let mut unregistered_account = None;
+    if let Some(account) = decision.account_id.clone() {
+        if decision.account_source != Some(mail::AccountSource::Registry)
+            && !deps.registry.is_registered(&account).await?
+        {
+            decision.account_id = None;
+            decision.account_source = None;
+            unregistered_account = Some(account);
+        }
+    }
+    // Secrets are vaulted before the ticket is written, so a delivery already recorded (an SES
+    // or Lambda retry) has its secrets stored: don't encrypt and write them again.
+    let recorded = deps
+        .tickets
+        .delivery_recorded(id)
+        .await
+        .map_err(|e| LambdaError::from_classified(&e))?;
+    let (earned, refused) = judge_waits(
+        deps,
+        delivery,
+        &decision,
+        root_email.as_ref(),
+        recorded.is_some(),
+    )
+    .await?;
+    if !refused.is_empty() {
+        // It claimed to complete a workflow and may not: an operator must look at it.
+        decision.priority = decision
+            .priority
+            .max(Priority::High)
+            .max(mail::classify::priority(
+                decision.category,
+                false,
+                false,
+                false,
+            ));
+        let reasons: Vec<String> = refused
+            .iter()
+            .map(|(w, r)| workflow_trust::refusal_reason(w.kind, &w.execution, r))
+            .collect();
+        decision.summary = format!("[{}] {}", reasons.join("; "), decision.summary);
+        // A new delivery re-using a recorded Message-ID is its own ticket, not a duplicate to
+        // drop: the claim it made must be seen.
+        if recorded.is_none()
+            && refused
+                .iter()
+                .any(|(_, r)| r.contains(&Refusal::MessageIdSeen))
+        {
+            decision.message_id = None;
+        }
+    } else if !earned.is_empty() {
+        // Expected: password-changed mail a workflow was waiting for is not `critical`.
+        decision.priority = mail::classify::priority(decision.category, false, false, true);
+    }
+    // Quarantined mail never drives anything: its "reset link" is likely the phish itself; nor
+    // does mail that claimed a workflow it may not complete.
+    let mut vaulted = 0;
+    if !decision.quarantined && refused.is_empty() && recorded.is_none() {
+        for (index, secret) in analysis.secrets.iter().enumerate() {
+            deps.vault
+                .put(
+                    decision.account_id.as_ref(),
+                    secret.kind,
+                    id,
+                    index,
+                    delivery.received_at,
+                    &secret.value,
+                )
+                .await
+                .map_err(|e| LambdaError::from_classified(&e))?;
+            vaulted += 1;
+        }
+    }
+    let msg = IncomingMessage {
+        ses_message_id: id.clone(),
+        raw_location: deps.mail.location(&key),
+        received_at: delivery.received_at,
+        decision: decision.clone(),
+        unregistered_account,
+    };
+    let outcome = deps
+        .tickets
+        .record(&msg, deps.actor)
+        .await
+        .map_err(|e| LambdaError::from_classified(&e))?;
+    // Waits complete before, and independently of, notifications: a webhook or SES outage must
+    // not lose a genuine confirmation. The claim made above lets a retry finish this.
+    for w in &earned {
+        let output = serde_json::json!({
+            "ticket_id": outcome.ticket_id(),
+            "ses_message_id": id,
+            "account_id": w.account.as_str(),
+            "category": decision.category.as_str(),
+        });
+        deps.waits.complete(w, &output).await?;
+    }
+    let (label, to_notify) = match &outcome {
+        RecordOutcome::Created(t) => ("created", Some(t.clone())),
+        RecordOutcome::Updated(t) => ("updated", Some(t.clone())),
+        // A retry after a failed notification: deliver what was not delivered (at least once).
+        RecordOutcome::Duplicate { ticket_id } => (
+            "duplicate",
+            deps.tickets
+                .pending_notification(ticket_id)
+                .await
+                .map_err(|e| LambdaError::from_classified(&e))?,
+        ),
+    };
+    if let Some(t) = to_notify {
+        let event = if t.messages == 1 {
+            "ticket.created"
+        } else {
+            "ticket.updated"
+        };
+        // An error here fails the invocation: Lambda retries, the message is a duplicate, and the
+        // notification is sent again because the ticket is not marked notified.
+        deps.notifier
+            .notify(&Notice { event, ticket: &t }, &contacts)
+            .await?;
+        deps.tickets
+            .mark_notified(&t.id, t.messages)
+            .await
+            .map_err(|e| LambdaError::from_classified(&e))?;
+    }
+    tracing::info!(
+        workflows_completed = earned.len(),
+        workflow_claims_refused = refused.len(),
+        ses_message_id = %id,
+        ticket_id = outcome.ticket_id(),
+        outcome = label,
+        category = decision.category.as_str(),
+        quarantined = decision.quarantined,
+        secrets_vaulted = vaulted,
+        "inbound mail recorded"
+    );
+    Ok(Processed {
+        ses_message_id: id.clone(),
+        ticket_id: outcome.ticket_id().to_owned(),
+        outcome: label,
+        category: decision.category,
+        priority: decision.priority,
+        quarantined: decision.quarantined,
+        secrets_vaulted: vaulted,
+        oversized,
+        workflows_completed: earned.len(),
+        workflow_claims_refused: refused.len(),
+    })
+}
+
+type Judged = (Vec<Wait>, Vec<(Wait, Vec<Refusal>)>);
+
+/// The waits of this account for this kind of mail, split into those this delivery earned (and
+/// has claimed) and those it claimed to complete but may not.
+async fn judge_waits<M, T, V, R, N, W>(
+    deps: &Deps<'_, M, T, V, R, N, W>,
+    delivery: &Delivery,
+    decision: &mail::Decision,
+    root_email: Option<&RootEmail>,
+    redelivery: bool,
+) -> Result<Judged, LambdaError>
+where
+    T: TicketStore,
+    W: WorkflowWaits,
+{
+    let waits = match &decision.account_id {
+        Some(account) if WAITABLE.contains(&decision.category) => {
+            deps.waits
+                .waiting(account, decision.category, Utc::now())
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    if waits.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let message_id_seen = match (&decision.message_id, redelivery) {
+        (Some(m), false) => deps
+            .tickets
+            .message_id_recorded(decision, m)
+            .await
+            .map_err(|e| LambdaError::from_classified(&e))?
+            .is_some(),
+        _ => false,
+    };
+    let id = &delivery.ses_message_id;
+    let receipt = Receipt {
+        ses_message_id: id,
+        verdicts: delivery.verdicts.as_ref(),
+        received_at: delivery.received_at,
+        recipients: &delivery.recipients,
+    };
+    let history = History {
+        redelivery,
+        message_id_seen,
+    };
+    let (mut earned, mut refused) = (Vec::new(), Vec::new());
+    for w in waits {
+        match workflow_trust::eligibility(decision, &receipt, root_email, &w, history) {
+            // Claimed before the ticket is written: if the invocation dies after the ticket
+            // committed, its retry (a re-delivery) still finishes this wait.
+            WaitEligibility::Eligible => {
+                if deps.waits.claim(&w, id).await? {
+                    earned.push(w);
+                } else {
+                    refused.push((w, vec![Refusal::ClaimedByAnotherDelivery]));
+                }
+            }
+            WaitEligibility::Refused(r) => refused.push((w, r)),
+        }
+    }
+    Ok((earned, refused))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_header_address() {
+        assert_eq!(
+            address_of("AWS <No-Reply@Signin.AWS>"),
+            "no-reply@signin.aws"
+        );
+        assert_eq!(address_of("plain@example.com"), "plain@example.com");
+        assert_eq!(address_of("broken <x"), "broken <x");
+    }
+}

@@ -1,0 +1,26 @@
+//! The vault. Root passwords and MFA seeds live in numbered, staged versions
+//! ([`credentials`]: `Vault` port, `KmsVault` adapter); credentials that arrive by mail
+//! (password-reset links, verification codes) are kept briefly ([`transient`]). Both are
+//! encrypted under KMS with an encryption context; plaintext never reaches DynamoDB, logs or
+//! errors. [`password`] generates root passwords; [`totp`] turns a vaulted seed into codes.
+
+pub mod credentials;
+pub mod transient;
+
+use chrono::Duration;
+
+pub use credentials::{Actor, CredentialKind, Head, Stage, Vault, VaultError, VersionInfo};
+pub use transient::{StoredTransient, TransientError, TransientStore};
+
+use crate::mail::SecretKind;
+
+/// How long a transient secret may be retrieved: reset links 24 h, codes 15 min.
+pub fn ttl(kind: SecretKind) -> Duration {
+    match kind {
+        SecretKind::PasswordResetLink => Duration::hours(24),
+        SecretKind::VerificationCode => Duration::minutes(15),
+    }
+}
+
+pub mod password;
+pub mod totp;
