@@ -8,7 +8,7 @@
 //! use cases that still call the SDK directly (access, rotation, enforcement, onboarding) live
 //! here until they are rewritten against ports and move to the core.
 
-pub use rootwarden_core::{clock, config, domain, error, mail, telemetry};
+pub use rootwarden_core::{clock, config, domain, error, mail};
 pub use rootwarden_core::{
     AccountId, Clock, Config, ConfigError, DomainError, ErrorType, LambdaError, RootEmail,
     SystemClock,

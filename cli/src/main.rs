@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    rootwarden::telemetry::init_stderr("rootwarden-cli", "error");
+    rootwarden_bootstrap::telemetry::init_stderr("rootwarden-cli", "error");
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

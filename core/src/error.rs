@@ -116,15 +116,6 @@ impl LambdaError {
     }
 }
 
-impl From<LambdaError> for lambda_runtime::Diagnostic {
-    fn from(e: LambdaError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: e.error_type.as_str().to_owned(),
-            error_message: e.message,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,13 +133,5 @@ mod tests {
                 serde_json::json!(e.as_str())
             );
         }
-    }
-
-    #[test]
-    fn diagnostic_carries_the_vocabulary_name() {
-        let d: lambda_runtime::Diagnostic =
-            LambdaError::new(ErrorType::Conflict, "lost the race").into();
-        assert_eq!(d.error_type, "Conflict");
-        assert_eq!(d.error_message, "lost the race");
     }
 }

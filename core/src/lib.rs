@@ -4,7 +4,6 @@
 //! - [`domain`]: validated newtypes (`AccountId`, `RootEmail`).
 //! - [`config`]: `Config::from_env()`, the one place configuration is read.
 //! - [`error`]: the fixed `error_type` vocabulary Lambdas report and state machines match on.
-//! - [`telemetry`]: JSON logs with Powertools-style keys.
 //! - [`aws`]: SDK configuration and error classification.
 //! - [`clock`]: the `Clock` port.
 //! - [`audit`]: the append-only, hash-chained audit log (`AuditLog` port, `DynamoAuditLog`).
@@ -19,7 +18,6 @@ pub mod inbound;
 pub mod mail;
 pub mod notify;
 pub mod registry;
-pub mod telemetry;
 pub mod tickets;
 pub mod vault;
 pub mod workflows;

@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 /// Only the schedule's input: `{}` or null.
 pub fn check_input(payload: &Value) -> Result<(), LambdaError> {
-    if payload.is_null() || payload.as_object().is_some_and(|o| o.is_empty()) {
+    if rootwarden_bootstrap::is_empty(payload) {
         Ok(())
     } else {
         Err(LambdaError::new(
@@ -53,7 +53,7 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Value, LambdaError> {
     let request_id = event.context.request_id.clone();
-    let span = rootwarden::telemetry::invocation_span(&request_id, &request_id);
+    let span = rootwarden_bootstrap::telemetry::invocation_span(&request_id, &request_id);
     async move { expire(deps, &event.payload, actor).await }
         .instrument(span)
         .await

@@ -251,7 +251,7 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Value, LambdaError> {
     let request_id = event.context.request_id.clone();
-    let span = rootwarden::telemetry::invocation_span(&request_id, &request_id);
+    let span = rootwarden_bootstrap::telemetry::invocation_span(&request_id, &request_id);
     async move {
         if !is_url_request(&event.payload) {
             return Err(validation(

@@ -53,7 +53,7 @@ pub async fn handle<L: AuditLog, S: DigestStore, V: DigestSigner>(
     deps: &Deps<'_, L, S, V>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<Response, LambdaError> {
-    let span = rootwarden::telemetry::invocation_span(
+    let span = rootwarden_bootstrap::telemetry::invocation_span(
         &event.context.request_id,
         &event.context.request_id,
     );

@@ -139,7 +139,8 @@ where
         .first()
         .map(|d| d.ses_message_id.clone())
         .unwrap_or_default();
-    let span = rootwarden::telemetry::invocation_span(&event.context.request_id, &correlation);
+    let span =
+        rootwarden_bootstrap::telemetry::invocation_span(&event.context.request_id, &correlation);
     let actor = event.context.invoked_function_arn.clone();
     async move {
         let use_case = inbound::Deps {

@@ -48,7 +48,7 @@ pub async fn handle(
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<EnforcementReport, LambdaError> {
     let request_id = event.context.request_id.clone();
-    let span = rootwarden::telemetry::invocation_span(&request_id, &request_id);
+    let span = rootwarden_bootstrap::telemetry::invocation_span(&request_id, &request_id);
     run(deps, event.payload, &format!("enforcement-{request_id}"))
         .instrument(span)
         .await

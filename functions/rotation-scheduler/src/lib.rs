@@ -45,7 +45,7 @@ pub async fn handle(
     deps: &Deps<'_>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<SweepReport, LambdaError> {
-    let span = rootwarden::telemetry::invocation_span(
+    let span = rootwarden_bootstrap::telemetry::invocation_span(
         &event.context.request_id,
         &event.context.request_id,
     );

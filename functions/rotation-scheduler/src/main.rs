@@ -1,32 +1,23 @@
-use lambda_runtime::{service_fn, LambdaEvent};
 use rootwarden::registry::DynamoAccountRegistry;
-use rootwarden::{Config, SystemClock};
+use rootwarden::SystemClock;
+use rootwarden_bootstrap::config_error;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    rootwarden::telemetry::init(env!("CARGO_PKG_NAME"));
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
+    let lambda = rootwarden_bootstrap::start(env!("CARGO_PKG_NAME")).await?;
+    let (config, sdk) = (&lambda.config, &lambda.sdk);
     let state_machine_arn = config
         .rotation_state_machine()
-        .inspect_err(|e| tracing::error!(error = %e, "configuration"))?
-        .to_owned();
-    let sdk = rootwarden::sdk::load_sdk_config().await;
-    let registry =
-        DynamoAccountRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), &config.accounts_table);
-    let sfn = aws_sdk_sfn::Client::new(&sdk);
+        .inspect_err(|e| config_error(e))?;
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let registry = DynamoAccountRegistry::new(ddb, &config.accounts_table);
+    let sfn = aws_sdk_sfn::Client::new(sdk);
     let deps = rotation_scheduler::Deps {
         registry: &registry,
         sfn: &sfn,
-        state_machine_arn: &state_machine_arn,
+        state_machine_arn,
         clock: &SystemClock,
         concurrency: config.sweep_concurrency,
     };
-    let deps = &deps;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            rotation_scheduler::handle(deps, event).await
-        },
-    ))
-    .await
+    rootwarden_bootstrap::run(|event| rotation_scheduler::handle(&deps, event)).await
 }

@@ -34,7 +34,8 @@ pub async fn handle(
         .and_then(|e| e.as_str())
         .unwrap_or(&event.context.request_id)
         .to_owned();
-    let span = rootwarden::telemetry::invocation_span(&event.context.request_id, &correlation);
+    let span =
+        rootwarden_bootstrap::telemetry::invocation_span(&event.context.request_id, &correlation);
     async move {
         let step = parse(event.payload)?;
         rotation::run(deps, step).await.inspect_err(|e| {

@@ -1,22 +1,12 @@
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, LambdaEvent};
 use rootwarden::rotation::{Clients, Deps};
-use rootwarden::{Config, SystemClock};
+use rootwarden::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    rootwarden::telemetry::init(env!("CARGO_PKG_NAME"));
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
-    let sdk = rootwarden::sdk::load_sdk_config().await;
-    let actor = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-        .map(|f| format!("lambda:{f}"))
-        .unwrap_or_else(|_| "lambda:rotation".into());
-    let deps = Deps::new(&config, Clients::new(&sdk), Arc::new(SystemClock), actor);
-    let deps = &deps;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move { rotation::handle(deps, event).await },
-    ))
-    .await
+    let lambda = rootwarden_bootstrap::start(env!("CARGO_PKG_NAME")).await?;
+    let clients = Clients::new(&lambda.sdk);
+    let deps = Deps::new(&lambda.config, clients, Arc::new(SystemClock), lambda.actor);
+    rootwarden_bootstrap::run(|event| rotation::handle(&deps, event)).await
 }
