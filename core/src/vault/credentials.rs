@@ -1,5 +1,5 @@
 //! The credential vault: root passwords and MFA TOTP seeds, in numbered versions with stages,
-//! encrypted under KMS. The `Vault` port and its KMS + DynamoDB adapter, with item mapping.
+//! encrypted under KMS. The `Vault` port; the stage moves are decided in [`super::stages`].
 //!
 //! Items (vault table), per account and kind, pk `cred#<account>#<kind>`:
 //! - sk `head`: `current` (N), `current_execution` (S, the rotation that made it current),

@@ -1,15 +1,18 @@
 //! The vault. Root passwords and MFA seeds live in numbered, staged versions
-//! ([`credentials`]: `Vault` port, `KmsVault` adapter); credentials that arrive by mail
+//! ([`credentials`]: the `Vault` port; [`stages`]: the pure stage machine that decides every
+//! stage move); credentials that arrive by mail
 //! (password-reset links, verification codes) are kept briefly ([`transient`]). Both are
 //! encrypted under KMS with an encryption context; plaintext never reaches DynamoDB, logs or
 //! errors. [`password`] generates root passwords; [`totp`] turns a vaulted seed into codes.
 
 pub mod credentials;
+pub mod stages;
 pub mod transient;
 
 use chrono::Duration;
 
 pub use credentials::{Actor, CredentialKind, Head, Stage, Vault, VaultError, VersionInfo};
+pub use stages::{Decision, HeadCondition, NewVersion, Plan, StageMove, Subject};
 pub use transient::{StoredTransient, TransientError, TransientStore};
 
 use crate::mail::SecretKind;
