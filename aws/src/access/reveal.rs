@@ -1,0 +1,130 @@
+//! What a check-out shows: the current root password, the current TOTP code, any unexpired
+//! reset link and, for a `rotation-apply` check-out, the pending password of the rotation that
+//! awaits its apply step (only while its execution really runs and its deadline holds).
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use super::{AccessRequest, Deps};
+use crate::mail::SecretKind;
+use crate::rotation::RotationRecord;
+use crate::vault::totp::{self, TotpCode, TotpSeed};
+use crate::vault::{CredentialKind, TransientStore, Vault};
+use crate::{AccountId, ErrorType, LambdaError};
+
+/// What a check-out shows, to the requester only. Dropping it zeroizes the secrets.
+pub struct Revealed {
+    pub request: AccessRequest,
+    pub password_version: u32,
+    pub password: SecretString,
+    /// `rotation-apply` only: the pending password to set.
+    pub pending: Option<(u32, SecretString)>,
+    pub totp: Option<TotpCode>,
+    pub reset_links: Vec<SecretString>,
+}
+
+impl std::fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revealed")
+            .field("request", &self.request.id)
+            .field("password_version", &self.password_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rotation a `rotation-apply` check-out of `account` may show the pending password of;
+/// `Ok(Err(why))` when it may not (no rotation awaits its apply step, its execution does not
+/// run, its deadline passed, or this deployment cannot ask Step Functions).
+pub(super) async fn apply_gate(
+    deps: &Deps,
+    account: &AccountId,
+    now: DateTime<Utc>,
+) -> Result<Result<RotationRecord, String>, LambdaError> {
+    match &deps.executions {
+        Some(sfn) => crate::rotation::apply_checkout(&deps.rotations, sfn, account, now).await,
+        None => Ok(Err(
+            "this deployment cannot verify rotation executions".to_owned()
+        )),
+    }
+}
+
+/// The secrets, decrypted before anything is committed; nothing is shown unless the check-out
+/// (and its audit record) commits.
+pub(super) struct Secrets {
+    pub password_version: u32,
+    pub password: SecretString,
+    pub pending: Option<(u32, SecretString)>,
+    pub totp: Option<TotpCode>,
+    pub reset_links: Vec<SecretString>,
+}
+
+impl Secrets {
+    pub(super) fn shown(self, request: AccessRequest) -> Revealed {
+        Revealed {
+            request,
+            password_version: self.password_version,
+            password: self.password,
+            pending: self.pending,
+            totp: self.totp,
+            reset_links: self.reset_links,
+        }
+    }
+}
+
+/// Decrypts what a check-out of `account` shows (`awaiting`: a `rotation-apply`'s rotation).
+pub(super) async fn decrypt(
+    deps: &Deps,
+    account: &AccountId,
+    awaiting: Option<&RotationRecord>,
+    now: DateTime<Utc>,
+) -> Result<Secrets, LambdaError> {
+    let (info, password) = deps
+        .vault
+        .reveal(account, CredentialKind::RootPassword, None)
+        .await?;
+    let pending = match awaiting {
+        Some(rot) => {
+            let (p, secret) = deps
+                .vault
+                .reveal(
+                    account,
+                    CredentialKind::RootPassword,
+                    Some(rot.pending_version),
+                )
+                .await?;
+            Some((p.version, secret))
+        }
+        None => None,
+    };
+    let totp = match deps.vault.head(account, CredentialKind::MfaSeed).await? {
+        Some(_) => {
+            let (_, seed) = deps
+                .vault
+                .reveal(account, CredentialKind::MfaSeed, None)
+                .await?;
+            let seed = TotpSeed::parse(&seed).map_err(|e| {
+                LambdaError::new(ErrorType::InternalError, format!("vaulted MFA seed: {e}"))
+            })?;
+            Some(
+                totp::code(&seed, now)
+                    .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let reset_links: Vec<SecretString> = deps
+        .transient
+        .unexpired(Some(account), SecretKind::PasswordResetLink, now)
+        .await
+        .map_err(|e| LambdaError::from_classified(&e))?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    Ok(Secrets {
+        password_version: info.version,
+        password,
+        pending,
+        totp,
+        reset_links,
+    })
+}
