@@ -14,6 +14,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod enforcement;
 pub mod error;
 pub mod inbound;
 pub mod mail;
