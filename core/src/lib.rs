@@ -20,6 +20,7 @@ pub mod inbound;
 pub mod mail;
 pub mod notify;
 pub mod registry;
+pub mod rotation;
 pub mod telemetry;
 pub mod tickets;
 pub mod vault;
