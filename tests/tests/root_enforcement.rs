@@ -12,7 +12,7 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use chrono::{Duration, Utc};
 use rootwarden::clock::FixedClock;
-use rootwarden::enforcement::{self, Deps, TaskPolicy, Verdict};
+use rootwarden::enforcement::{self, AccountOutcome, Deps, TaskPolicy};
 use rootwarden::onboarding::{self, OnboardRequest, OnboardSecrets};
 use rootwarden::registry::AccountMode;
 use rootwarden::tickets::{TicketStatus, TicketStore};
@@ -164,7 +164,7 @@ async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_ac
 
     let deps = enforcement_deps(&emu).await;
     let report = enforcement::enforce(&deps, None, "run-1").await.unwrap();
-    let verdicts: BTreeMap<String, Verdict> = report
+    let verdicts: BTreeMap<String, AccountOutcome> = report
         .accounts
         .iter()
         .map(|a| (a.account_id.clone(), a.verdict))
@@ -175,10 +175,10 @@ async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_ac
     assert_eq!(report.remediated, 2);
     assert_eq!(report.drift, 1);
     assert_eq!(report.failed, 1);
-    assert_eq!(verdicts[vaulted.as_str()], Verdict::Remediated);
-    assert_eq!(verdicts[bare.as_str()], Verdict::Remediated);
-    assert_eq!(verdicts[drifted.as_str()], Verdict::Drift);
-    assert_eq!(verdicts[outside.as_str()], Verdict::Failed);
+    assert_eq!(verdicts[vaulted.as_str()], AccountOutcome::Remediated);
+    assert_eq!(verdicts[bare.as_str()], AccountOutcome::Remediated);
+    assert_eq!(verdicts[drifted.as_str()], AccountOutcome::Drift);
+    assert_eq!(verdicts[outside.as_str()], AccountOutcome::Failed);
     let failure = report.failure().expect("the run reports its failure");
     assert_eq!(failure.error_type, ErrorType::AwsError);
     assert!(failure.message.contains(outside.as_str()), "{failure}");
@@ -443,7 +443,7 @@ async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() 
     let report = enforcement::enforce(&deps, Some(&a), "run-window")
         .await
         .unwrap();
-    assert_eq!(report.accounts[0].verdict, Verdict::Drift);
+    assert_eq!(report.accounts[0].verdict, AccountOutcome::Drift);
     assert_eq!(report.accounts[0].findings, vec!["recovery-window-open"]);
     assert_eq!(root_state(&emu, &a)["login_profile"], json!(true));
     // ... and after it, a credential-less account is credential-less again.
@@ -452,7 +452,7 @@ async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() 
     let report = enforcement::enforce(&later, Some(&a), "run-after")
         .await
         .unwrap();
-    assert_eq!(report.accounts[0].verdict, Verdict::Remediated);
+    assert_eq!(report.accounts[0].verdict, AccountOutcome::Remediated);
     assert_eq!(report.accounts[0].removed, vec!["login-profile"]);
     assert_eq!(root_state(&emu, &a)["login_profile"], json!(false));
 

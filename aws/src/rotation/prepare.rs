@@ -1,0 +1,147 @@
+//! Step 1, prepare: generate a password, vault it as `pending` (one per execution: a retry
+//! reuses it), open the ticket "apply pending root password", record the rotation.
+
+use secrecy::SecretString;
+
+use super::liveness::{self, execution_state, ExecutionState, Orphan};
+use super::{ticket_err, vault_err, Deps, Prepared, RotationRecord, RotationStage, StartInput};
+use crate::registry::stamp;
+use crate::rotation::steps;
+use crate::vault::password::{self, PasswordPolicy};
+use crate::vault::{CredentialKind, Head, Vault};
+use crate::{AccountId, ErrorType, LambdaError};
+
+/// Deals with the pending version `other` left before `execution` (None: the operator's
+/// `start`) stages its own: `Conflict` while `other` runs, [`ErrorType::PendingDecisionRequired`]
+/// when it may be live, otherwise discards it (audited by the vault) and ends its record.
+pub(super) async fn settle_orphan(
+    deps: &Deps,
+    account: &AccountId,
+    execution: &str,
+    other: &str,
+    other_arn: impl Fn(Option<&RotationRecord>) -> String,
+    discard: bool,
+) -> Result<(), LambdaError> {
+    let record = deps.rotations.get(account, other).await?;
+    let state = match &record {
+        Some(r) if r.stage != RotationStage::AwaitingApply => ExecutionState::Missing,
+        r => execution_state(&deps.sfn, &other_arn(r.as_ref())).await?,
+    };
+    match liveness::orphan_pending(record.as_ref(), &state) {
+        Orphan::InProgress => Err(LambdaError::new(
+            ErrorType::Conflict,
+            format!("rotation {other} of account {account} is in progress"),
+        )),
+        Orphan::DecisionRequired => {
+            let r = record.as_ref().ok_or_else(|| {
+                LambdaError::new(ErrorType::InternalError, "decision without a record")
+            })?;
+            Err(liveness::decision_required(account, r, &state))
+        }
+        Orphan::Discard if !discard => Ok(()),
+        Orphan::Discard => {
+            let reason = format!("superseded by {execution}: rotation {other} no longer runs");
+            deps.vault
+                .discard_pending(
+                    account,
+                    CredentialKind::RootPassword,
+                    other,
+                    &deps.vault_actor(execution, &reason),
+                )
+                .await
+                .map_err(vault_err)?;
+            Ok(())
+        }
+    }
+}
+
+/// Step 1.
+pub async fn prepare(
+    deps: &Deps,
+    execution: &str,
+    execution_arn: &str,
+    input: &StartInput,
+) -> Result<Prepared, LambdaError> {
+    let account = steps::account_id(&input.account_id)?;
+    let timeout = steps::apply_timeout(input.apply_timeout_seconds, deps.apply_timeout_seconds)?;
+    let registered = deps.registry.get(&account).await?;
+    let registered = steps::rotatable(&account, registered.as_ref())?;
+    steps::may_prepare(
+        execution,
+        deps.rotations.get(&account, execution).await?.as_ref(),
+    )?;
+    let head: Head = deps
+        .vault
+        .head(&account, CredentialKind::RootPassword)
+        .await
+        .map_err(vault_err)?
+        .ok_or_else(|| {
+            LambdaError::new(
+                ErrorType::NotFound,
+                format!("no root password vaulted for {account}"),
+            )
+        })?;
+    // A pending version of another execution: discarded only when that execution no longer
+    // runs and no human can have seen it (see `liveness::orphan_pending`).
+    if let Some(other) = steps::orphan_execution(&head, execution) {
+        let other_arn = |r: Option<&RotationRecord>| {
+            r.map(|r| r.execution_arn.clone())
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| steps::sibling_arn(execution_arn, other))
+        };
+        settle_orphan(deps, &account, execution, other, other_arn, true).await?;
+    }
+    let terms =
+        password::forbidden_terms(registered.root_email.as_str(), registered.name.as_deref());
+    let policy = PasswordPolicy::new(deps.password_length)
+        .map_err(|e| LambdaError::new(ErrorType::ConfigError, e.to_string()))?;
+    let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
+    let candidate: SecretString = password::generate(&policy, &terms)
+        .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))?;
+    let trigger = input.trigger.clone().unwrap_or_else(|| "manual".into());
+    let (pending, _created) = deps
+        .vault
+        .stage_pending(
+            &account,
+            CredentialKind::RootPassword,
+            execution,
+            &candidate,
+            &deps.vault_actor(execution, format!("rotation ({trigger})")),
+        )
+        .await
+        .map_err(vault_err)?;
+    drop(candidate);
+    let now = deps.clock.now();
+    let ticket = steps::apply_ticket(&account, execution, pending, head.current, timeout, now);
+    let ticket = deps
+        .tickets
+        .open_task(&ticket, &deps.actor, execution)
+        .await
+        .map_err(ticket_err)?;
+    let record = RotationRecord {
+        account_id: account.clone(),
+        execution: execution.to_owned(),
+        execution_arn: execution_arn.to_owned(),
+        trigger,
+        stage: RotationStage::AwaitingApply,
+        pending_version: pending,
+        current_version: head.current,
+        completed_version: None,
+        ticket_id: ticket.id.clone(),
+        task_token: None,
+        apply_deadline: None,
+        started_at: stamp(now),
+        updated_at: stamp(now),
+        outcome: None,
+    };
+    let record = deps.rotations.create(&record).await?;
+    tracing::info!(account = %account, execution, pending_version = pending, "rotation prepared");
+    Ok(Prepared {
+        account_id: account.to_string(),
+        execution: execution.to_owned(),
+        pending_version: record.pending_version,
+        current_version: record.current_version,
+        ticket_id: record.ticket_id,
+        apply_timeout_seconds: timeout,
+    })
+}
