@@ -117,12 +117,7 @@ impl TransientStore for MemoryTransientStore {
         Ok(candidates
             .into_iter()
             .find(|i| kind != SecretKind::PasswordResetLink || is_genuine_reset_link(&i.value))
-            .map(|i| {
-                (
-                    i.stored.clone(),
-                    SecretString::from(i.value.clone()),
-                )
-            })
+            .map(|i| (i.stored.clone(), SecretString::from(i.value.clone())))
             .into_iter()
             .collect())
     }

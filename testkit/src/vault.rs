@@ -113,15 +113,13 @@ impl MemoryVault {
                     pending_execution: None,
                     next_version: 2,
                 },
-                versions: BTreeMap::from([
-                    (
-                        1,
-                        Version {
-                            info,
-                            secret: secret.expose_secret().to_owned(),
-                        },
-                    ),
-                ]),
+                versions: BTreeMap::from([(
+                    1,
+                    Version {
+                        info,
+                        secret: secret.expose_secret().to_owned(),
+                    },
+                )]),
             },
         );
         Ok(())
@@ -141,12 +139,7 @@ impl MemoryVault {
         Ok(())
     }
 
-    fn entry(
-        account: &AccountId,
-        kind: CredentialKind,
-        action: &str,
-        actor: &Actor,
-    ) -> AuditEntry {
+    fn entry(account: &AccountId, kind: CredentialKind, action: &str, actor: &Actor) -> AuditEntry {
         AuditEntry::new(Stream::Account(account.clone()), &actor.actor, action)
             .target(partition(account, kind))
             .reason(&actor.reason)

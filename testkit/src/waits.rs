@@ -117,7 +117,10 @@ impl WorkflowWaits for MemoryWorkflowWaits {
 
     async fn claim(&self, w: &Wait, ses_message_id: &str) -> Result<bool, LambdaError> {
         let mut state = lock(&self.state);
-        let Some(stored) = state.records.get_mut(&key(&w.account, w.kind, &w.execution)) else {
+        let Some(stored) = state
+            .records
+            .get_mut(&key(&w.account, w.kind, &w.execution))
+        else {
             return Ok(false);
         };
         if stored.task_token != w.task_token {
