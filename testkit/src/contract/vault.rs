@@ -10,8 +10,9 @@ use super::fixtures::{fresh, fresh_account};
 
 const KIND: CredentialKind = CredentialKind::RootPassword;
 
-/// Two handles onto one vault: `writer` stages, promotes and discards (the rotation function's
-/// role), `reader` reveals (the access function's role, the only one that may decrypt).
+/// Two handles onto one vault: `writer` reads heads, stages, promotes and discards (the
+/// rotation function's role), `reader` lists versions and reveals (the access function's key
+/// grant, the only one that may decrypt).
 pub struct VaultHandles<V> {
     pub writer: V,
     pub reader: V,
@@ -75,14 +76,14 @@ where
     let head = w.head(&a, KIND).await.unwrap().expect("seeded head");
     assert_eq!((head.current, head.next_version), (1, 2));
     assert_eq!((head.pending, head.previous), (None, None));
-    assert_eq!(stages(&w, &a).await, vec![(1, Stage::Current)]);
+    assert_eq!(stages(&r, &a).await, vec![(1, Stage::Current)]);
     assert_eq!(
         revealed(&r, &a, None).await,
         (1, Stage::Current, "Initial-Pa55word!".into())
     );
     let stranger = fresh_account();
     assert_eq!(w.head(&stranger, KIND).await.unwrap(), None);
-    assert!(w.versions(&stranger, KIND).await.unwrap().is_empty());
+    assert!(r.versions(&stranger, KIND).await.unwrap().is_empty());
     assert!(matches!(
         stage(&w, &stranger, "e", "x").await,
         Err(VaultError::NotFound(_))
@@ -144,7 +145,7 @@ where
     );
     assert_eq!(head.current_execution.as_deref(), Some(e1.as_str()));
     assert_eq!(
-        stages(&w, &a).await,
+        stages(&r, &a).await,
         vec![(1, Stage::Previous), (2, Stage::Current)]
     );
     assert_eq!(
@@ -195,7 +196,7 @@ where
     );
     assert_eq!(w.promote(&a, KIND, &e4, &actor()).await.unwrap(), 4);
     assert_eq!(
-        stages(&w, &a).await,
+        stages(&r, &a).await,
         vec![
             (1, Stage::Retired),
             (2, Stage::Previous),
