@@ -7,8 +7,8 @@ use rootwarden_core::vault::CredentialKind;
 use rootwarden_core::SystemClock;
 use rootwarden_testkit::contract::{self, vault::VaultHandles};
 use rootwarden_testkit::{
-    MemoryAccountRegistry, MemoryAuditLog, MemoryTicketStore, MemoryTransientStore, MemoryVault,
-    MemoryWorkflowWaits,
+    MemoryAccountRegistry, MemoryAuditLog, MemoryRawMailStore, MemoryRoleDirectory,
+    MemoryTicketStore, MemoryTransientStore, MemoryVault, MemoryWorkflowWaits, RecordingNotifier,
 };
 
 #[tokio::test]
@@ -78,4 +78,47 @@ async fn memory_registry_honours_the_registry_contract() {
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn memory_audit_log_honours_the_audit_contract() {
+    contract::audit_log_contract(MemoryAuditLog::default()).await;
+}
+
+#[tokio::test]
+async fn memory_raw_mail_store_honours_the_raw_mail_contract() {
+    let store = MemoryRawMailStore::new("mail-bucket", "inbound/");
+    contract::raw_mail_contract(store.clone(), "mail-bucket", |id, raw| {
+        let store = store.clone();
+        async move { store.deliver(&id, &raw) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_role_directory_honours_the_role_directory_contract() {
+    let roles = MemoryRoleDirectory::default();
+    contract::role_directory_contract(roles.clone(), |name| {
+        let roles = roles.clone();
+        async move {
+            let arn = format!("arn:aws:iam::123456789012:role/rootwarden/{name}");
+            let id = format!("AROA{}", name.len());
+            roles.put(&arn, &id);
+            (arn, id)
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recording_notifier_honours_the_notifier_contract_and_records_the_email_rule() {
+    let notifier = RecordingNotifier::default();
+    contract::notifier_contract(notifier.clone()).await;
+    let emailed: Vec<usize> = notifier
+        .delivered()
+        .iter()
+        .map(|d| d.emailed.len())
+        .collect();
+    // E-mail only for priority high and above, and only to contacts there are.
+    assert_eq!(emailed, vec![0, 1, 0]);
 }

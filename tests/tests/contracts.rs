@@ -2,12 +2,14 @@
 //! assertions run against the in-memory twins in `testkit/tests/contracts.rs`). Each adapter
 //! acts as the role that uses it in production where IAM or the vault key's policy decides:
 //! the rotation function stages and promotes, the access function reveals, inbound mail
-//! encrypts mail secrets and reads the registry.
+//! encrypts mail secrets and reads the registry. The notifier's contract runs only against the
+//! twin: its AWS adapter's effects (webhook, SES) are asserted in `inbound_mail`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use rootwarden::access::IamRoleDirectory;
 use rootwarden::audit::DynamoAuditLog;
 use rootwarden::tickets::DynamoTicketStore;
 use rootwarden::vault::{CredentialKind, KmsTransientStore};
@@ -22,6 +24,46 @@ async fn aws_adapters_honour_the_port_contracts() {
     let harness = emu.sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&harness);
     let inbound = emu.inbound_adapters(&emu.role_config("InboundMailFunction").await);
+
+    // Audit log.
+    let audit = DynamoAuditLog::new(
+        ddb.clone(),
+        emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    );
+    contract::audit_log_contract(audit).await;
+
+    // Raw mail: stored by SES's S3 action, read as inbound mail (no waiting for a missing
+    // object: the contract only needs the retryable error).
+    let mut mail = inbound.mail.clone();
+    mail.retry_delays = Vec::new();
+    contract::raw_mail_contract(mail, &emu.env("ROOTWARDEN_MAIL_BUCKET"), |id, raw| {
+        let stored = emu.deliver_raw_mail(&id, &raw);
+        async move { stored.unwrap() }
+    })
+    .await;
+
+    // Role directory: roles created in IAM under a path, looked up by name.
+    let iam = aws_sdk_iam::Client::new(&harness);
+    contract::role_directory_contract(IamRoleDirectory(iam.clone()), |name| {
+        let iam = iam.clone();
+        async move {
+            let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]});
+            let out = iam
+                .create_role()
+                .role_name(&name)
+                .path("/rootwarden/")
+                .assume_role_policy_document(trust.to_string())
+                .send()
+                .await
+                .unwrap();
+            let role = out.role().unwrap();
+            (role.arn().to_owned(), role.role_id().to_owned())
+        }
+    })
+    .await;
 
     // Tickets.
     let audit = DynamoAuditLog::new(

@@ -7,6 +7,9 @@ use super::fixtures::{aws_mail, forged_mail, fresh, fresh_account, incoming};
 
 const ACTOR: &str = "arn:aws:sts::123456789012:assumed-role/inbound-mail/contract";
 
+/// `make` returns a handle onto the store under test; every call returns another handle onto
+/// the same store (as another Lambda instance would have).
+///
 /// Create, read, thread, deduplicate (per delivery and per Message-ID, scoped to the account),
 /// never thread quarantined mail, one winner among concurrent re-deliveries, notification
 /// bookkeeping, and listing.
