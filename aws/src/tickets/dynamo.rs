@@ -7,7 +7,7 @@
 //! | `msgid#<scope>#<sha256(rfc message id)>` | `marker` | this RFC Message-ID was recorded for this scope (→ `ticket_id`) |
 //! | `case#<scope>#<id>` / `abuse#<scope>#<id>` / `subject#<scope>#<category>#<sha256(subject)>` | `thread` | thread keys (→ `ticket_id`, `last_seen`) |
 //!
-//! Every thread key and Message-ID marker is scoped ([`scope`]): the account, or for unrouted mail
+//! Every thread key and Message-ID marker is scoped ([`scope`](super::scope)): the account, or for unrouted mail
 //! `unrouted-<hash of the envelope recipients>`, so mail never threads onto, or is swallowed as a
 //! duplicate of, another account's ticket. Mail-controlled text reaches a key only hashed, so
 //! every key stays far below DynamoDB's 2048-byte partition-key limit.
@@ -21,12 +21,12 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
+use super::thread::{is_subject_key, merge, message_id_key, record_entry, referenced, thread_keys};
 use super::{
-    digest, limits, scope, IncomingMessage, RecordOutcome, Ticket, TicketError, TicketStatus,
-    TicketStore, SUBJECT_THREAD_WINDOW,
+    IncomingMessage, RecordOutcome, Ticket, TicketError, TicketStore, SUBJECT_THREAD_WINDOW,
 };
-use crate::audit::{backoff, AuditEntry, DynamoAuditLog, Outcome, Stream};
-use crate::mail::{Category, Decision};
+use crate::audit::{backoff, DynamoAuditLog};
+use crate::mail::Decision;
 use crate::sdk::{classify_sdk_error, describe_sdk_error};
 use crate::AccountId;
 
@@ -62,36 +62,6 @@ where
         message: describe_sdk_error(op, e),
         error_type: classify_sdk_error(e),
     }
-}
-
-/// In-Reply-To / References a message is threaded by: In-Reply-To and the newest references
-/// (a header of thousands of ids costs no more than this many reads).
-const MAX_REFERENCES: usize = 20;
-
-/// The Message-ID marker of `message_id` within the message's scope.
-fn message_id_key(d: &Decision, message_id: &str) -> String {
-    format!("msgid#{}#{}", scope(d), digest(message_id))
-}
-
-/// Thread keys a message can be found by, most specific first.
-fn thread_keys(msg: &IncomingMessage) -> Vec<String> {
-    let d = &msg.decision;
-    let scope = scope(d);
-    let mut keys = Vec::new();
-    if let Some(c) = &d.thread.support_case_id {
-        keys.push(format!("case#{scope}#{}", digest(c)));
-    }
-    if let Some(a) = &d.thread.abuse_report_id {
-        keys.push(format!("abuse#{scope}#{}", digest(a)));
-    }
-    if !d.thread.normalized_subject.is_empty() {
-        keys.push(format!(
-            "subject#{scope}#{}#{}",
-            d.category.as_str(),
-            digest(&d.thread.normalized_subject)
-        ));
-    }
-    keys
 }
 
 impl DynamoTicketStore {
@@ -172,13 +142,7 @@ impl DynamoTicketStore {
             return Ok(None);
         }
         let d = &msg.decision;
-        let newest_refs = d.references.len().saturating_sub(MAX_REFERENCES);
-        let referenced = d
-            .in_reply_to
-            .iter()
-            .take(MAX_REFERENCES)
-            .chain(d.references[newest_refs..].iter().rev());
-        for r in referenced {
+        for r in referenced(d) {
             if let Some(id) = self.marker(message_id_key(d, r)).await? {
                 if let Some(found) = self.load(&id).await? {
                     if found.0.account_id == d.account_id {
@@ -196,7 +160,7 @@ impl DynamoTicketStore {
             else {
                 continue;
             };
-            if k.starts_with("subject#") {
+            if is_subject_key(&k) {
                 let fresh = chrono::DateTime::parse_from_rfc3339(last)
                     .map(|t| msg.received_at - t.to_utc() <= SUBJECT_THREAD_WINDOW)
                     .unwrap_or(false);
@@ -273,44 +237,6 @@ impl DynamoTicketStore {
     }
 }
 
-/// Folds a new message into an existing ticket.
-fn merge(mut t: Ticket, msg: &IncomingMessage) -> Ticket {
-    let d = &msg.decision;
-    t.last_seen = t.last_seen.max(msg.received_at);
-    t.first_seen = t.first_seen.min(msg.received_at);
-    if let Some(id) = &d.message_id {
-        if !t.message_ids.contains(id) {
-            t.message_ids.push(id.clone());
-        }
-    }
-    t.raw_locations.push(msg.raw_location.clone());
-    limits::append_attachments(&mut t, &d.attachments);
-    t.attachments_total = t
-        .attachments_total
-        .saturating_add(d.attachments.len() as u64);
-    t.priority = t.priority.max(d.priority);
-    t.summary = d.summary.clone();
-    for r in &d.redactions {
-        if !t.redactions.contains(r) {
-            t.redactions.push(*r);
-        }
-    }
-    t.support_case_id = t
-        .support_case_id
-        .take()
-        .or_else(|| d.thread.support_case_id.clone());
-    t.abuse_report_id = t
-        .abuse_report_id
-        .take()
-        .or_else(|| d.thread.abuse_report_id.clone());
-    // More marketing on a resolved marketing thread stays resolved; anything else reopens.
-    if !(t.status == TicketStatus::Resolved && d.category == Category::Marketing) {
-        t.status = TicketStatus::Updated;
-    }
-    t.messages = t.messages.saturating_add(1);
-    limits::fit(t)
-}
-
 /// A stored ticket item → (ticket, version).
 fn ticket_from_item(id: &str, item: &Item) -> Result<(Ticket, u64), TicketError> {
     let corrupt = |reason: &str| TicketError::Corrupt {
@@ -375,37 +301,7 @@ impl TicketStore for DynamoTicketStore {
                 None => (msg.new_ticket(), None),
             };
             let created = prior_version.is_none();
-            let stream = match &ticket.account_id {
-                Some(a) => Stream::Account(a.clone()),
-                None => Stream::System,
-            };
-            let entry = AuditEntry::new(
-                stream,
-                actor,
-                if created {
-                    "ticket.created"
-                } else {
-                    "ticket.updated"
-                },
-            )
-            .target(ticket.id.clone())
-            .outcome(Outcome::Success)
-            .reason(format!("inbound mail: {}", msg.decision.category.as_str()))
-            .correlation_id(msg.ses_message_id.clone())
-            .detail(
-                "priority",
-                serde_json::to_value(msg.decision.priority).unwrap_or_default(),
-            )
-            .detail("quarantined", msg.decision.quarantined)
-            .detail(
-                "redactions",
-                serde_json::to_value(&msg.decision.redactions).unwrap_or_default(),
-            )
-            .detail("raw", msg.raw_location.clone());
-            let entry = match &msg.unregistered_account {
-                Some(a) => entry.detail("unregistered_account", a.as_str()),
-                None => entry,
-            };
+            let entry = record_entry(msg, &ticket, created, actor);
             let (_, audit_put) = self.audit.prepare(&entry).await?;
 
             let marker = |pk: String| {

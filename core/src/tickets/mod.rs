@@ -4,6 +4,7 @@
 
 pub mod limits;
 mod tasks;
+pub mod thread;
 
 use std::future::Future;
 

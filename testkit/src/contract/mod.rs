@@ -1,0 +1,27 @@
+//! One function of assertions per port, generic over the port: what every implementation
+//! promises, run against the in-memory twin (`testkit/tests/`) and against the AWS adapter
+//! (`tests/tests/contracts.rs`, on the emulator). Each call uses fresh account ids, SES ids and
+//! Message-IDs, so contracts can share one stack and run more than once.
+//!
+//! Failures panic with the promise that was broken: these are test assertions.
+
+mod audit;
+pub mod fixtures;
+mod notifier;
+mod raw_mail;
+mod registry;
+mod roles;
+mod tickets;
+mod transient;
+pub mod vault;
+mod waits;
+
+pub use audit::audit_log_contract;
+pub use notifier::notifier_contract;
+pub use raw_mail::raw_mail_contract;
+pub use registry::account_registry_contract;
+pub use roles::role_directory_contract;
+pub use tickets::ticket_store_contract;
+pub use transient::transient_store_contract;
+pub use vault::vault_contract;
+pub use waits::workflow_waits_contract;

@@ -1,0 +1,211 @@
+//! What every `Vault` promises.
+
+use std::future::Future;
+
+use rootwarden_core::vault::{Actor, CredentialKind, Stage, Vault, VaultError};
+use rootwarden_core::AccountId;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::fixtures::{fresh, fresh_account};
+
+const KIND: CredentialKind = CredentialKind::RootPassword;
+
+/// Two handles onto one vault: `writer` reads heads, stages, promotes and discards (the
+/// rotation function's role), `reader` lists versions and reveals (the access function's key
+/// grant, the only one that may decrypt).
+pub struct VaultHandles<V> {
+    pub writer: V,
+    pub reader: V,
+}
+
+fn actor() -> Actor {
+    Actor {
+        actor: "arn:aws:sts::123456789012:assumed-role/rotation/contract".into(),
+        correlation_id: fresh("corr"),
+        reason: "vault contract".into(),
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+async fn stage<V: Vault>(
+    v: &V,
+    a: &AccountId,
+    e: &str,
+    s: &str,
+) -> Result<(u32, bool), VaultError> {
+    v.stage_pending(a, KIND, e, &secret(s), &actor()).await
+}
+
+async fn revealed<V: Vault>(v: &V, a: &AccountId, version: Option<u32>) -> (u32, Stage, String) {
+    let (info, s) = v.reveal(a, KIND, version).await.unwrap();
+    (info.version, info.stage, s.expose_secret().to_owned())
+}
+
+async fn stages<V: Vault>(v: &V, a: &AccountId) -> Vec<(u32, Stage)> {
+    v.versions(a, KIND)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.version, i.stage))
+        .collect()
+}
+
+/// `seed(account, secret)` vaults `secret` as the root password of a new account (version 1,
+/// current, as onboarding does) and returns handles onto that vault.
+///
+/// The stage machine: staging is idempotent per execution and refuses another execution's
+/// pending version; promotion moves pending → current → previous → retired, is idempotent,
+/// and refuses another execution's version; discarding keeps the ciphertext and is idempotent;
+/// versions are never deleted.
+pub async fn vault_contract<V, F, Fut>(seed: F)
+where
+    V: Vault,
+    F: Fn(AccountId, SecretString) -> Fut,
+    Fut: Future<Output = VaultHandles<V>>,
+{
+    let a = fresh_account();
+    let VaultHandles {
+        writer: w,
+        reader: r,
+    } = seed(a.clone(), secret("Initial-Pa55word!")).await;
+
+    // As onboarded.
+    let head = w.head(&a, KIND).await.unwrap().expect("seeded head");
+    assert_eq!((head.current, head.next_version), (1, 2));
+    assert_eq!((head.pending, head.previous), (None, None));
+    assert_eq!(stages(&r, &a).await, vec![(1, Stage::Current)]);
+    assert_eq!(
+        revealed(&r, &a, None).await,
+        (1, Stage::Current, "Initial-Pa55word!".into())
+    );
+    let stranger = fresh_account();
+    assert_eq!(w.head(&stranger, KIND).await.unwrap(), None);
+    assert!(r.versions(&stranger, KIND).await.unwrap().is_empty());
+    assert!(matches!(
+        stage(&w, &stranger, "e", "x").await,
+        Err(VaultError::NotFound(_))
+    ));
+    assert!(matches!(
+        r.reveal(&a, KIND, Some(99)).await,
+        Err(VaultError::NotFound(_))
+    ));
+
+    // Staging: idempotent per execution; the retry's secret is dropped.
+    let (e1, e2, e3, e4) = (fresh("rot"), fresh("rot"), fresh("rot"), fresh("rot"));
+    assert!(matches!(
+        stage(&w, &a, "", "x").await,
+        Err(VaultError::Invalid(_))
+    ));
+    assert_eq!(
+        stage(&w, &a, &e1, "Second-Pa55word!").await.unwrap(),
+        (2, true)
+    );
+    assert_eq!(
+        stage(&w, &a, &e1, "Other-Pa55word!!").await.unwrap(),
+        (2, false)
+    );
+    assert_eq!(
+        revealed(&r, &a, Some(2)).await,
+        (2, Stage::Pending, "Second-Pa55word!".into())
+    );
+    let head = w.head(&a, KIND).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            head.pending,
+            head.pending_execution.as_deref(),
+            head.next_version
+        ),
+        (Some(2), Some(e1.as_str()), 3)
+    );
+    // Another rotation may neither stage nor promote over it.
+    assert!(matches!(
+        stage(&w, &a, &e2, "x").await,
+        Err(VaultError::Conflict(_))
+    ));
+    assert!(matches!(
+        w.promote(&a, KIND, &e2, &actor()).await,
+        Err(VaultError::Conflict(_))
+    ));
+    // Nor discard it.
+    assert_eq!(
+        w.discard_pending(&a, KIND, &e2, &actor()).await.unwrap(),
+        None
+    );
+
+    // Promotion, idempotent.
+    assert_eq!(w.promote(&a, KIND, &e1, &actor()).await.unwrap(), 2);
+    assert_eq!(w.promote(&a, KIND, &e1, &actor()).await.unwrap(), 2);
+    let head = w.head(&a, KIND).await.unwrap().unwrap();
+    assert_eq!(
+        (head.current, head.previous, head.pending),
+        (2, Some(1), None)
+    );
+    assert_eq!(head.current_execution.as_deref(), Some(e1.as_str()));
+    assert_eq!(
+        stages(&r, &a).await,
+        vec![(1, Stage::Previous), (2, Stage::Current)]
+    );
+    assert_eq!(
+        revealed(&r, &a, None).await,
+        (2, Stage::Current, "Second-Pa55word!".into())
+    );
+    // A completed rotation cannot stage again.
+    assert!(matches!(
+        stage(&w, &a, &e1, "x").await,
+        Err(VaultError::Conflict(_))
+    ));
+
+    // Discarding: current untouched, the version kept (recoverable), idempotent.
+    assert_eq!(
+        w.discard_pending(&a, KIND, &e3, &actor()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        stage(&w, &a, &e3, "Third-Pa55word!!").await.unwrap(),
+        (3, true)
+    );
+    assert_eq!(
+        w.discard_pending(&a, KIND, &e3, &actor()).await.unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        w.discard_pending(&a, KIND, &e3, &actor()).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        w.promote(&a, KIND, &e3, &actor()).await,
+        Err(VaultError::NotFound(_))
+    ));
+    let head = w.head(&a, KIND).await.unwrap().unwrap();
+    assert_eq!(
+        (head.current, head.pending, head.next_version),
+        (2, None, 4)
+    );
+    assert_eq!(
+        revealed(&r, &a, Some(3)).await,
+        (3, Stage::Discarded, "Third-Pa55word!!".into())
+    );
+
+    // A second promotion retires the previous version.
+    assert_eq!(
+        stage(&w, &a, &e4, "Fourth-Pa55word!").await.unwrap(),
+        (4, true)
+    );
+    assert_eq!(w.promote(&a, KIND, &e4, &actor()).await.unwrap(), 4);
+    assert_eq!(
+        stages(&r, &a).await,
+        vec![
+            (1, Stage::Retired),
+            (2, Stage::Previous),
+            (3, Stage::Discarded),
+            (4, Stage::Current)
+        ]
+    );
+    assert_eq!(
+        revealed(&r, &a, Some(1)).await,
+        (1, Stage::Retired, "Initial-Pa55word!".into())
+    );
+}

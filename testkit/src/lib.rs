@@ -1,0 +1,49 @@
+//! In-memory twins of every Root Warden port, and the contract each adapter must honour.
+//!
+//! Each twin keeps the semantics of its AWS adapter (conditional writes, idempotency, threading,
+//! stage rules) without the wire format, so a use case's tests run in milliseconds. The
+//! [`contract`] module holds one function of assertions per port; `testkit/tests/` runs them
+//! against the twins and `tests/tests/contracts.rs` against the AWS adapters on the emulator,
+//! so a twin cannot drift from the adapter it stands in for.
+//!
+//! Every twin is `Clone`: clones share their state, so a test keeps one handle to inspect while
+//! the use case owns another. Failure switches (`fail_*`) simulate an unavailable service.
+
+pub mod contract;
+mod notifier;
+mod raw_mail;
+mod registry;
+mod role_directory;
+mod tickets;
+mod transient;
+mod vault;
+mod waits;
+
+pub use notifier::{Delivered, RecordingNotifier};
+pub use raw_mail::MemoryRawMailStore;
+pub use registry::MemoryAccountRegistry;
+pub use role_directory::MemoryRoleDirectory;
+pub use tickets::MemoryTicketStore;
+pub use transient::MemoryTransientStore;
+pub use vault::MemoryVault;
+pub use waits::{Completed, MemoryWorkflowWaits};
+
+pub use rootwarden_core::audit::{MemoryAuditLog, MemoryDigestStore};
+pub use rootwarden_core::clock::FixedClock;
+
+use std::sync::{Mutex, MutexGuard};
+
+use rootwarden_core::{ErrorType, LambdaError};
+
+/// Locks, recovering the data of a poisoned lock (a panicking test must not hide state).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The error an unavailable AWS service surfaces as (retryable).
+pub(crate) fn unavailable(what: &str) -> LambdaError {
+    LambdaError::new(
+        ErrorType::TransientAwsError,
+        format!("{what} unavailable (simulated)"),
+    )
+}

@@ -1,0 +1,124 @@
+//! `MemoryTransientStore`: the twin of `KmsTransientStore`. One item per account (or
+//! `unrouted`), kind, source message and index: a re-delivery lands on the same item. Reads
+//! enforce expiry, return at most the newest secret, and never a reset link off AWS's sign-in
+//! host.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rootwarden_core::mail::redact::is_genuine_reset_link;
+use rootwarden_core::mail::SecretKind;
+use rootwarden_core::vault::{ttl, StoredTransient, TransientError, TransientStore};
+use rootwarden_core::{AccountId, ErrorType};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::lock;
+
+struct Item {
+    stored: StoredTransient,
+    /// Held as a plain string only inside the twin; never printed.
+    value: String,
+}
+
+#[derive(Clone, Default)]
+pub struct MemoryTransientStore {
+    items: Arc<Mutex<BTreeMap<(String, String), Item>>>,
+    fail: Arc<AtomicBool>,
+}
+
+fn partition(account: Option<&AccountId>) -> String {
+    format!(
+        "transient#{}",
+        account.map(AccountId::as_str).unwrap_or("unrouted")
+    )
+}
+
+impl MemoryTransientStore {
+    /// Every stored item's location (no values), in key order.
+    pub fn stored(&self) -> Vec<StoredTransient> {
+        lock(&self.items)
+            .values()
+            .map(|i| i.stored.clone())
+            .collect()
+    }
+
+    /// Whether any stored secret equals `value` (to prove where a secret went, or did not).
+    pub fn holds(&self, value: &str) -> bool {
+        lock(&self.items).values().any(|i| i.value == value)
+    }
+
+    /// Makes every later call fail, as a KMS or DynamoDB outage would.
+    pub fn fail(&self, fail: bool) {
+        self.fail.store(fail, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), TransientError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(TransientError::Unavailable {
+                message: "vault unavailable (simulated)".into(),
+                error_type: ErrorType::TransientAwsError,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl TransientStore for MemoryTransientStore {
+    async fn put(
+        &self,
+        account: Option<&AccountId>,
+        kind: SecretKind,
+        source: &str,
+        index: usize,
+        received: DateTime<Utc>,
+        value: &SecretString,
+    ) -> Result<StoredTransient, TransientError> {
+        self.check()?;
+        let stored = StoredTransient {
+            pk: partition(account),
+            sk: format!("{}#{source}#{index}", kind.as_str()),
+            kind,
+            expires_at: received + ttl(kind),
+        };
+        lock(&self.items).insert(
+            (stored.pk.clone(), stored.sk.clone()),
+            Item {
+                stored: stored.clone(),
+                value: value.expose_secret().to_owned(),
+            },
+        );
+        Ok(stored)
+    }
+
+    async fn unexpired(
+        &self,
+        account: Option<&AccountId>,
+        kind: SecretKind,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(StoredTransient, SecretString)>, TransientError> {
+        self.check()?;
+        let pk = partition(account);
+        let prefix = format!("{}#", kind.as_str());
+        let items = lock(&self.items);
+        let mut candidates: Vec<&Item> = items
+            .iter()
+            .filter(|((p, s), i)| *p == pk && s.starts_with(&prefix) && i.stored.expires_at > now)
+            .map(|(_, i)| i)
+            .collect();
+        // Newest first (expiry counts from receipt); within one message, its order.
+        candidates.sort_by(|a, b| {
+            b.stored
+                .expires_at
+                .cmp(&a.stored.expires_at)
+                .then_with(|| a.stored.sk.cmp(&b.stored.sk))
+        });
+        Ok(candidates
+            .into_iter()
+            .find(|i| kind != SecretKind::PasswordResetLink || is_genuine_reset_link(&i.value))
+            .map(|i| (i.stored.clone(), SecretString::from(i.value.clone())))
+            .into_iter()
+            .collect())
+    }
+}

@@ -1,0 +1,124 @@
+//! Every contract against its in-memory twin (the same assertions run against the AWS adapters
+//! in `tests/tests/contracts.rs`).
+
+use std::sync::Arc;
+
+use rootwarden_core::vault::CredentialKind;
+use rootwarden_core::SystemClock;
+use rootwarden_testkit::contract::{self, vault::VaultHandles};
+use rootwarden_testkit::{
+    MemoryAccountRegistry, MemoryAuditLog, MemoryRawMailStore, MemoryRoleDirectory,
+    MemoryTicketStore, MemoryTransientStore, MemoryVault, MemoryWorkflowWaits, RecordingNotifier,
+};
+
+#[tokio::test]
+async fn memory_ticket_store_honours_the_ticket_contract() {
+    let store = MemoryTicketStore::default();
+    contract::ticket_store_contract(|| store.clone()).await;
+    // Every recorded message has exactly one audit record, and the chains verify.
+    let report = rootwarden_core::audit::verify(store.audit(), None)
+        .await
+        .unwrap();
+    assert!(report.is_ok());
+}
+
+#[tokio::test]
+async fn memory_vault_honours_the_vault_contract() {
+    let audit = MemoryAuditLog::default();
+    let vault = MemoryVault::new(audit.clone(), Arc::new(SystemClock));
+    contract::vault_contract(|account, secret| {
+        let vault = vault.clone();
+        async move {
+            vault
+                .seed(
+                    &account,
+                    CredentialKind::RootPassword,
+                    &secret,
+                    "onboarding",
+                )
+                .await
+                .unwrap();
+            VaultHandles {
+                writer: vault.clone(),
+                reader: vault,
+            }
+        }
+    })
+    .await;
+    // Every stage move was audited: stage ×3, promote ×2, discard ×1.
+    let streams = rootwarden_core::audit::AuditLog::streams(&audit)
+        .await
+        .unwrap();
+    assert_eq!(streams.len(), 1);
+    assert_eq!(audit.records(&streams[0]).len(), 6);
+}
+
+#[tokio::test]
+async fn memory_transient_store_honours_the_transient_contract() {
+    let store = MemoryTransientStore::default();
+    contract::transient_store_contract(store.clone(), store).await;
+}
+
+#[tokio::test]
+async fn memory_waits_honour_the_workflow_waits_contract() {
+    let waits = MemoryWorkflowWaits::default();
+    contract::workflow_waits_contract(waits.clone()).await;
+    assert_eq!(waits.completed().len(), 1, "one task completion sent");
+}
+
+#[tokio::test]
+async fn memory_registry_honours_the_registry_contract() {
+    let registry = MemoryAccountRegistry::default();
+    contract::account_registry_contract(|account, email, contacts| {
+        let registry = registry.clone();
+        async move {
+            let contacts: Vec<&str> = contacts.iter().map(String::as_str).collect();
+            registry.register(&account, &email, &contacts);
+            registry
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_audit_log_honours_the_audit_contract() {
+    contract::audit_log_contract(MemoryAuditLog::default()).await;
+}
+
+#[tokio::test]
+async fn memory_raw_mail_store_honours_the_raw_mail_contract() {
+    let store = MemoryRawMailStore::new("mail-bucket", "inbound/");
+    contract::raw_mail_contract(store.clone(), "mail-bucket", |id, raw| {
+        let store = store.clone();
+        async move { store.deliver(&id, &raw) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_role_directory_honours_the_role_directory_contract() {
+    let roles = MemoryRoleDirectory::default();
+    contract::role_directory_contract(roles.clone(), |name| {
+        let roles = roles.clone();
+        async move {
+            let arn = format!("arn:aws:iam::123456789012:role/rootwarden/{name}");
+            let id = format!("AROA{}", name.len());
+            roles.put(&arn, &id);
+            (arn, id)
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recording_notifier_honours_the_notifier_contract_and_records_the_email_rule() {
+    let notifier = RecordingNotifier::default();
+    contract::notifier_contract(notifier.clone()).await;
+    let emailed: Vec<usize> = notifier
+        .delivered()
+        .iter()
+        .map(|d| d.emailed.len())
+        .collect();
+    // E-mail only for priority high and above, and only to contacts there are.
+    assert_eq!(emailed, vec![0, 1, 0]);
+}
