@@ -10,7 +10,7 @@ VENV := .venv
 TOOLS := .tools
 LOCAL := .local
 
-# Pinned tool versions (see README "Local emulator" for why each).
+# Pinned tool versions (see docs/emulator.md for why each).
 MOTO_VERSION := 5.2.5
 CARGO_LAMBDA_VERSION := 1.9.2
 CFN_LINT_VERSION := 1.58.0

@@ -27,6 +27,31 @@ pub mod vars {
     pub const ACCESS_POLICY: &str = "ROOTWARDEN_ACCESS_POLICY";
     /// The access function's URL (the CLI's `access` commands; stack output `AccessFunctionUrl`).
     pub const ACCESS_URL: &str = "ROOTWARDEN_ACCESS_URL";
+
+    /// Every variable above, in order. The README's environment table lists exactly these
+    /// (`core/tests/readme_env.rs`); a unit test checks this list against the constants.
+    pub const ALL: &[&str] = &[
+        AUDIT_TABLE,
+        TICKETS_TABLE,
+        ACCOUNTS_TABLE,
+        VAULT_TABLE,
+        VAULT_KEY,
+        MAIL_BUCKET,
+        MAIL_PREFIX,
+        MAIL_MAX_BYTES,
+        WORKFLOWS_TABLE,
+        WEBHOOK_URL,
+        WEBHOOK_SECRET_ARN,
+        NOTIFY_FROM,
+        ROTATION_STATE_MACHINE,
+        APPLY_TIMEOUT_SECONDS,
+        PASSWORD_LENGTH,
+        SWEEP_CONCURRENCY,
+        DIGEST_KEY,
+        DIGEST_MAX_AGE_SECONDS,
+        ACCESS_POLICY,
+        ACCESS_URL,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,6 +307,32 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    /// `vars::ALL` holds exactly the `pub const X: &str = "ROOTWARDEN_…";` lines of `mod vars`,
+    /// each once.
+    #[test]
+    fn all_lists_every_variable_of_the_vars_module_once() {
+        let source = include_str!("config.rs");
+        let start = source.find("pub mod vars {").expect("mod vars");
+        let end = start + source[start..].find("\n}\n").expect("end of mod vars");
+        let mut declared: Vec<&str> = source[start..end]
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("pub const ") && l.contains(": &str = \""))
+            .filter_map(|l| l.split('"').nth(1))
+            .collect();
+        let mut listed: Vec<&str> = vars::ALL.to_vec();
+        declared.sort_unstable();
+        listed.sort_unstable();
+        let mut unique = listed.clone();
+        unique.dedup();
+        assert_eq!(unique, listed, "vars::ALL lists a variable twice");
+        assert_eq!(
+            listed, declared,
+            "vars::ALL differs from the constants of mod vars"
+        );
+        assert!(declared.iter().all(|v| v.starts_with("ROOTWARDEN_")));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Every Lambda reports failures as one of these names (the `errorType` of the Lambda error
 //! response). State machines' `Retry` and `Catch` match on them verbatim, so the strings are a
-//! public contract: add new ones, never rename. The README documents each one.
+//! public contract: add new ones, never rename. `docs/errors.md` documents each one.
 
 use std::fmt;
 

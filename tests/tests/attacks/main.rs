@@ -1,6 +1,6 @@
 //! Attacks on Root Warden's trust boundaries (issue 10). Each test plays the attacker, names the
-//! attack in its name, failed on the code before the fix and passes after it. The README's
-//! security section maps each guarantee to the test here that proves it.
+//! attack in its name, failed on the code before the fix and passes after it. `docs/security.md`
+//! maps each guarantee to the test here that proves it.
 //!
 //! - `mail`: forged or misdirected mail cannot complete a workflow.
 //! - `mail_secrets`: mail cannot plant secrets, merge tickets across accounts, create audit chains
