@@ -17,6 +17,7 @@ pub use rootwarden_core::{
 pub mod access;
 pub mod audit;
 pub mod enforcement;
+pub mod executions;
 pub mod inbound;
 pub mod notify;
 pub mod onboarding;

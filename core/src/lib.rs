@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod enforcement;
 pub mod error;
+pub mod executions;
 pub mod inbound;
 pub mod mail;
 pub mod notify;

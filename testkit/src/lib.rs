@@ -10,6 +10,7 @@
 //! the use case owns another. Failure switches (`fail_*`) simulate an unavailable service.
 
 pub mod contract;
+mod executions;
 mod notifier;
 mod raw_mail;
 mod registry;
@@ -19,6 +20,7 @@ mod transient;
 mod vault;
 mod waits;
 
+pub use executions::{Execution, MemoryExecutions, TaskResult};
 pub use notifier::{Delivered, RecordingNotifier};
 pub use raw_mail::MemoryRawMailStore;
 pub use registry::MemoryAccountRegistry;

@@ -19,29 +19,7 @@ use chrono::{DateTime, Utc};
 use super::record::{RotationRecord, RotationStage};
 use crate::{AccountId, ErrorType, LambdaError};
 
-/// What Step Functions says about an execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecutionState {
-    Running,
-    /// Ended: `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
-    Ended(String),
-    /// No such execution (or not a valid execution ARN).
-    Missing,
-}
-
-impl ExecutionState {
-    pub fn is_running(&self) -> bool {
-        matches!(self, ExecutionState::Running)
-    }
-
-    pub fn describe(&self) -> &str {
-        match self {
-            ExecutionState::Running => "RUNNING",
-            ExecutionState::Ended(s) => s,
-            ExecutionState::Missing => "not found",
-        }
-    }
-}
+pub use crate::executions::ExecutionState;
 
 /// The ARN of execution `name` of state machine `state_machine_arn`.
 pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
