@@ -17,9 +17,12 @@ pub const CONFIRM_REASON: &str = "operator confirmed the pending root password i
 /// The longest rejection reason passed on to Step Functions as the task failure's cause.
 pub const MAX_REJECT_CAUSE_CHARS: usize = 256;
 
-/// Execution name of an on-demand rotation.
+/// Execution name of an on-demand rotation: the account, the time and a random suffix, so two
+/// starts in the same second (a confirm and a new start, say) are two executions. (Step
+/// Functions refuses a second execution of one name; 45 of its 80 characters.)
 pub fn manual_execution_name(account: &AccountId, now: DateTime<Utc>) -> String {
-    format!("manual-{account}-{}", now.format("%Y%m%dT%H%M%SZ"))
+    let nonce: u32 = rand::random();
+    format!("manual-{account}-{}-{nonce:08x}", now.format("%Y%m%dT%H%M%SZ"))
 }
 
 /// `rotation start` is for registered, active, vaulted accounts.

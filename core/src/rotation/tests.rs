@@ -105,11 +105,19 @@ fn names_are_deterministic() {
         "arn:aws:states:r:1:execution:sm:b"
     );
     assert_eq!(sibling_arn("plain", "b"), "b");
-    assert_eq!(
-        manual_execution_name(&id(), at("2026-11-24T10:00:00Z")),
-        "manual-111122223333-20261124T100000Z"
-    );
     assert_eq!(ticket_id("e1"), "rotation-e1");
+}
+
+#[test]
+fn two_manual_starts_in_one_second_get_two_names() {
+    let now = at("2026-11-24T10:00:00Z");
+    let a = manual_execution_name(&id(), now);
+    assert!(a.starts_with("manual-111122223333-20261124T100000Z-"), "{a}");
+    assert_eq!(a.len(), 45);
+    assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'), "{a}");
+    let names: std::collections::HashSet<_> =
+        (0..64).map(|_| manual_execution_name(&id(), now)).collect();
+    assert_eq!(names.len(), 64);
 }
 
 // --- prepare ---------------------------------------------------------------------------------
