@@ -60,14 +60,14 @@ run $RW audit verify
 say "Onboarding: root password and MFA seed come from stdin, never from arguments or the environment"
 PW='Current-Root-Pa55word!'   # the demo's stand-in for what an operator pastes
 printf '%s\n%s\n' "$PW" JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP | \
-  run $RW account onboard --account-id 314159265358 --root-email aws-root+314159265358@provider.example \
-  --name "Pi Corp production" --max-age-days 90 --contacts ops@provider.example
+  run $RW account onboard --account 314159265358 --root-email aws-root+314159265358@provider.example \
+  --name "Pi Corp production" --max-age 90d --contacts ops@provider.example
 printf '%s\n' "$PW-2" | \
-  run $RW account onboard --account-id 271828182845 --root-email aws-root+271828182845@provider.example --name "Euler staging"
-run $RW account onboard --account-id 161803398874 --root-email aws-root+161803398874@provider.example \
+  run $RW account onboard --account 271828182845 --root-email aws-root+271828182845@provider.example --name "Euler staging"
+run $RW account onboard --account 161803398874 --root-email aws-root+161803398874@provider.example \
   --name "Phi sandbox" --mode credential-less </dev/null
 run $RW account list
-run $RW account show 314159265358
+run $RW account show --account 314159265358
 
 say "The hourly sweep: Pi Corp's password reached its maximum age; the sweep starts one rotation"
 $PY scripts/demo_aws.py make-due 314159265358

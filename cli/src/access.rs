@@ -10,6 +10,8 @@ use rootwarden::access::{AccessRequest, ROTATION_APPLY};
 use rootwarden::AccountId;
 use serde_json::{json, Value};
 
+use crate::context::Context;
+use crate::duration;
 use crate::signed_http::SignedClient;
 
 #[derive(Subcommand)]
@@ -22,8 +24,8 @@ pub enum AccessCommand {
         reason: String,
         #[arg(long)]
         ticket: String,
-        /// e.g. 30m, 2h (default: the reason's maximum).
-        #[arg(long, value_parser = parse_minutes)]
+        /// Whole minutes, e.g. 30m, 2h (default: the reason's maximum).
+        #[arg(long, value_parser = duration::minutes)]
         duration: Option<u32>,
     },
     /// Approve someone else's request.
@@ -53,32 +55,7 @@ pub enum AccessCommand {
     List {
         #[arg(long)]
         account: Option<AccountId>,
-        #[arg(long)]
-        json: bool,
     },
-}
-
-fn parse_minutes(s: &str) -> Result<u32, String> {
-    let s = s.trim();
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u32 = n
-        .parse()
-        .map_err(|_| format!("{s:?}: use e.g. 30m or 2h"))?;
-    match unit {
-        "" | "m" | "min" => Ok(n),
-        "h" => n.checked_mul(60).ok_or_else(|| "too long".to_owned()),
-        _ => Err(format!("{s:?}: use e.g. 30m or 2h")),
-    }
-}
-
-/// The access function's URL from `ROOTWARDEN_ACCESS_URL` (the stack output `AccessFunctionUrl`;
-/// local provisioning writes it into `.local/env`).
-async fn client() -> anyhow::Result<SignedClient> {
-    let var = rootwarden::config::vars::ACCESS_URL;
-    let url = std::env::var(var).with_context(|| {
-        format!("{var} is not set: the access function URL (stack output AccessFunctionUrl)")
-    })?;
-    SignedClient::new(&url).await
 }
 
 async fn call(client: &SignedClient, body: Value) -> anyhow::Result<Value> {
@@ -110,10 +87,19 @@ fn summary(r: &AccessRequest) -> String {
     )
 }
 
+/// Prints one request: its summary line, or (`--output json`) the function's answer.
+fn print_request(ctx: &Context, answer: &Value) -> anyhow::Result<()> {
+    if ctx.json() {
+        return ctx.print_json(answer);
+    }
+    println!("{}", summary(&request_of(answer)?));
+    Ok(())
+}
+
 /// Every command is a SigV4-signed call to the access function URL: the server decides who the
 /// caller is (AWS's authentication) and what the policy allows.
-pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
-    let client = client().await?;
+pub async fn run(ctx: &Context, cmd: AccessCommand) -> anyhow::Result<ExitCode> {
+    let client = ctx.access().await?;
     match cmd {
         AccessCommand::Request {
             account,
@@ -128,6 +114,9 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
             )
             .await?;
             let r = request_of(&v)?;
+            if ctx.json() {
+                return ctx.print_json(&v).map(|()| ExitCode::SUCCESS);
+            }
             println!("{}", r.id);
             eprintln!("{}", summary(&r));
             if let Some(t) = &r.review_ticket {
@@ -144,7 +133,7 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
         }
         AccessCommand::Approve { request } => {
             let v = call(&client, json!({"action": "approve", "request_id": request})).await?;
-            println!("{}", summary(&request_of(&v)?));
+            print_request(ctx, &v)?;
         }
         AccessCommand::Deny { request, reason } => {
             let v = call(
@@ -152,64 +141,12 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
                 json!({"action": "deny", "request_id": request, "note": reason}),
             )
             .await?;
-            println!("{}", summary(&request_of(&v)?));
+            print_request(ctx, &v)?;
         }
-        AccessCommand::Checkout { request } => {
-            let out = call(
-                &client,
-                json!({"action": "checkout", "request_id": request}),
-            )
-            .await?;
-            let r = request_of(out.get("request").unwrap_or(&Value::Null))?;
-            println!("{}", summary(&r));
-            println!(
-                "root password (v{}):  {}",
-                out.get("password_version")
-                    .and_then(Value::as_u64)
-                    .unwrap_or_default(),
-                text(&out, "password")
-            );
-            if let Some(p) = out.get("pending").filter(|p| !p.is_null()) {
-                println!(
-                    "pending password (v{}) to set:  {}",
-                    p.get("version").and_then(Value::as_u64).unwrap_or_default(),
-                    text(p, "password")
-                );
-            }
-            match out.get("totp").filter(|t| !t.is_null()) {
-                Some(t) => println!(
-                    "TOTP code:  {}  (valid {} s more)",
-                    text(t, "code"),
-                    t.get("valid_for_seconds")
-                        .and_then(Value::as_u64)
-                        .unwrap_or_default()
-                ),
-                None => println!("TOTP code:  none (no MFA seed vaulted)"),
-            }
-            for link in out
-                .get("reset_links")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                println!(
-                    "password reset link:  {}",
-                    link.as_str().unwrap_or_default()
-                );
-            }
-            eprintln!(
-                "shown once. Check in when done: rootwarden access checkin {}{}",
-                r.id,
-                if r.reason == ROTATION_APPLY {
-                    ""
-                } else {
-                    "; the account rotates its root password next"
-                }
-            );
-        }
+        AccessCommand::Checkout { request } => checkout(ctx, &client, &request).await?,
         AccessCommand::Checkin { request } => {
             let v = call(&client, json!({"action": "checkin", "request_id": request})).await?;
-            println!("{}", summary(&request_of(&v)?));
+            print_request(ctx, &v)?;
         }
         AccessCommand::Revoke { request, reason } => {
             let v = call(
@@ -217,17 +154,22 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
                 json!({"action": "revoke", "request_id": request, "note": reason}),
             )
             .await?;
-            println!("{}", summary(&request_of(&v)?));
+            print_request(ctx, &v)?;
         }
         AccessCommand::Expire => {
-            let report = call(&client, json!({"action": "expire"})).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            let report = {
+                let _progress = ctx.progress("checking in every check-out past its end");
+                call(&client, json!({"action": "expire"})).await?
+            };
+            // The report is JSON in both outputs.
+            ctx.print_json(&report)?;
         }
         AccessCommand::Show { request } => {
             let v = call(&client, json!({"action": "show", "request_id": request})).await?;
-            println!("{}", serde_json::to_string_pretty(&request_of(&v)?)?);
+            // The whole request, as JSON in both outputs.
+            ctx.print_json(&request_of(&v)?)?;
         }
-        AccessCommand::List { account, json } => {
+        AccessCommand::List { account } => {
             let v = call(
                 &client,
                 json!({"action": "list", "account_id": account.as_ref().map(AccountId::as_str)}),
@@ -235,8 +177,8 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
             .await?;
             let all: Vec<AccessRequest> = serde_json::from_value(v)
                 .context("the access function answered an unexpected shape")?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+            if ctx.json() {
+                ctx.print_json(&all)?;
             } else {
                 for r in &all {
                     println!("{}", summary(r));
@@ -247,16 +189,57 @@ pub async fn run(cmd: AccessCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_minutes;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_minutes("30m"), Ok(30));
-        assert_eq!(parse_minutes("45"), Ok(45));
-        assert_eq!(parse_minutes("2h"), Ok(120));
-        assert!(parse_minutes("2d").is_err());
-        assert!(parse_minutes("m").is_err());
+/// `access checkout`: the secrets on stdout, once; the reminder to check in on stderr.
+async fn checkout(ctx: &Context, client: &SignedClient, request: &str) -> anyhow::Result<()> {
+    let out = call(client, json!({"action": "checkout", "request_id": request})).await?;
+    let r = request_of(out.get("request").unwrap_or(&Value::Null))?;
+    if ctx.json() {
+        return ctx.print_json(&out);
     }
+    println!("{}", summary(&r));
+    println!(
+        "root password (v{}):  {}",
+        out.get("password_version")
+            .and_then(Value::as_u64)
+            .unwrap_or_default(),
+        text(&out, "password")
+    );
+    if let Some(p) = out.get("pending").filter(|p| !p.is_null()) {
+        println!(
+            "pending password (v{}) to set:  {}",
+            p.get("version").and_then(Value::as_u64).unwrap_or_default(),
+            text(p, "password")
+        );
+    }
+    match out.get("totp").filter(|t| !t.is_null()) {
+        Some(t) => println!(
+            "TOTP code:  {}  (valid {} s more)",
+            text(t, "code"),
+            t.get("valid_for_seconds")
+                .and_then(Value::as_u64)
+                .unwrap_or_default()
+        ),
+        None => println!("TOTP code:  none (no MFA seed vaulted)"),
+    }
+    for link in out
+        .get("reset_links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "password reset link:  {}",
+            link.as_str().unwrap_or_default()
+        );
+    }
+    eprintln!(
+        "shown once. Check in when done: rootwarden access checkin {}{}",
+        r.id,
+        if r.reason == ROTATION_APPLY {
+            ""
+        } else {
+            "; the account rotates its root password next"
+        }
+    );
+    Ok(())
 }

@@ -1,16 +1,19 @@
-use std::io::{IsTerminal, Read, Write};
+//! `rootwarden account`: onboarding, the registry, recovery and enforcement.
+
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use rootwarden::onboarding::{self, OnboardRequest, OnboardSecrets};
 use rootwarden::registry::{Account, AccountMode};
-use rootwarden::rotation::{Clients, Deps};
 use rootwarden::vault::{CredentialKind, Head, Vault};
-use rootwarden::{AccountId, Config, RootEmail, SystemClock};
+use rootwarden::{AccountId, RootEmail};
 use secrecy::SecretString;
 use zeroize::Zeroizing;
+
+use crate::context::{Actor, Context};
+use crate::duration;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Mode {
@@ -25,30 +28,26 @@ pub enum AccountCommand {
     /// the environment; on a terminal they are prompted for without echo.
     Onboard {
         #[arg(long)]
-        account_id: AccountId,
+        account: AccountId,
         #[arg(long)]
         root_email: RootEmail,
         #[arg(long)]
         name: Option<String>,
         #[arg(long, value_enum, default_value = "vaulted")]
         mode: Mode,
-        /// Rotate the root password when it is this old.
-        #[arg(long, default_value_t = 90)]
-        max_age_days: u32,
+        /// Rotate the root password when it is this old, in whole days (e.g. 90d).
+        #[arg(long, value_parser = duration::days, default_value = "90d")]
+        max_age: u32,
         /// Comma-separated e-mail contacts for high-priority tickets.
         #[arg(long, value_delimiter = ',')]
         contacts: Vec<String>,
     },
     /// List registered accounts (no secrets).
-    List {
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Show one account: registry state, vaulted versions and stages, posture (no secrets).
     Show {
-        account: AccountId,
         #[arg(long)]
-        json: bool,
+        account: AccountId,
     },
     /// Allow root password recovery (sts:AssumeRoot with IAMCreateRootUserPassword, then
     /// CreateLoginProfile). Then use "Forgot password" on the root sign-in page: the reset mail
@@ -64,51 +63,15 @@ pub enum AccountCommand {
     Enforce {
         #[arg(long)]
         account: Option<AccountId>,
-        #[arg(long)]
-        json: bool,
     },
 }
 
-async fn enforcement_deps() -> anyhow::Result<rootwarden::enforcement::Deps> {
-    let config = Config::from_env()?;
-    let sdk = rootwarden::sdk::load_sdk_config().await;
-    let actor = rootwarden::sdk::caller_arn(&aws_sdk_sts::Client::new(&sdk))
-        .await
-        .context("identifying the caller (sts:GetCallerIdentity)")?;
-    Ok(rootwarden::enforcement::Deps::new(
-        &config,
-        &sdk,
-        Arc::new(SystemClock),
-        actor,
-    ))
-}
-
-/// Sets terminal echo on or off for stdin (best effort).
-fn set_echo(on: bool) {
-    // SAFETY: tcgetattr/tcsetattr on fd 0 with a zeroed, then filled, termios struct.
-    unsafe {
-        let mut t: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(0, &mut t) == 0 {
-            if on {
-                t.c_lflag |= libc::ECHO;
-            } else {
-                t.c_lflag &= !libc::ECHO;
-            }
-            libc::tcsetattr(0, libc::TCSANOW, &t);
-        }
-    }
-}
-
-fn prompt_line(prompt: &str) -> anyhow::Result<Zeroizing<String>> {
-    eprint!("{prompt}");
-    std::io::stderr().flush().ok();
-    set_echo(false);
-    let mut line = Zeroizing::new(String::new());
-    let read = std::io::stdin().read_line(&mut line);
-    set_echo(true);
-    eprintln!();
-    read.context("reading stdin")?;
-    Ok(line)
+/// One line typed without echo, prompted for on the terminal (through `rpassword`, which
+/// restores the terminal however the read ends).
+fn prompt_secret(prompt: &str) -> anyhow::Result<Zeroizing<String>> {
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .context("reading from the terminal")
 }
 
 /// Password (line 1) and optional MFA seed (line 2) from stdin.
@@ -121,8 +84,8 @@ fn read_secrets(mode: Mode) -> anyhow::Result<OnboardSecrets> {
     }
     let (first, second) = if std::io::stdin().is_terminal() {
         (
-            prompt_line("Current root password: ")?,
-            prompt_line("MFA TOTP seed (base32; empty for none): ")?,
+            prompt_secret("Current root password: ")?,
+            prompt_secret("MFA TOTP seed (base32; empty for none): ")?,
         )
     } else {
         let mut all = Zeroizing::new(String::new());
@@ -142,19 +105,6 @@ fn read_secrets(mode: Mode) -> anyhow::Result<OnboardSecrets> {
         password: (!password.is_empty()).then(|| SecretString::from(password)),
         mfa_seed: (!seed.trim().is_empty()).then(|| SecretString::from(seed)),
     })
-}
-
-pub async fn deps(actor: Option<String>) -> anyhow::Result<(Config, Deps)> {
-    let config = Config::from_env()?;
-    let sdk = rootwarden::sdk::load_sdk_config().await;
-    let actor = match actor {
-        Some(a) => a,
-        None => rootwarden::sdk::caller_arn(&aws_sdk_sts::Client::new(&sdk))
-            .await
-            .context("identifying the caller (sts:GetCallerIdentity)")?,
-    };
-    let deps = Deps::new(&config, Clients::new(&sdk), Arc::new(SystemClock), actor);
-    Ok((config, deps))
 }
 
 fn head_text(h: &Option<Head>) -> String {
@@ -179,27 +129,27 @@ fn due_text(a: &Account) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-pub async fn run(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AccountCommand::Onboard {
-            account_id,
+            account,
             root_email,
             name,
             mode,
-            max_age_days,
+            max_age,
             contacts,
         } => {
             let secrets = read_secrets(mode)?;
-            let (_, deps) = deps(None).await?;
+            let deps = ctx.rotation(Actor::Caller).await?;
             let req = OnboardRequest {
-                account_id,
+                account_id: account,
                 root_email,
                 name,
                 mode: match mode {
                     Mode::Vaulted => AccountMode::Vaulted,
                     Mode::CredentialLess => AccountMode::CredentialLess,
                 },
-                max_age_days,
+                max_age_days: max_age,
                 contacts: contacts
                     .into_iter()
                     .map(|c| c.trim().to_owned())
@@ -207,6 +157,10 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
                     .collect(),
             };
             let done = onboarding::onboard(&deps, req, secrets).await?;
+            if ctx.json() {
+                ctx.print_json(&done)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let kinds: Vec<&str> = done.vaulted.iter().map(|k| k.as_str()).collect();
             println!(
                 "onboarded {} ({}); vaulted: {}; next rotation due: {}",
@@ -221,91 +175,15 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AccountCommand::List { json } => {
-            let (_, deps) = deps(Some("cli".into())).await?;
-            let accounts = deps.registry.list().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&accounts)?);
-            } else {
-                println!(
-                    "{:<12} {:<16} {:<8} {:<21} {:<30} name",
-                    "account", "mode", "status", "rotation due", "root email"
-                );
-                for a in &accounts {
-                    println!(
-                        "{:<12} {:<16} {:<8} {:<21} {:<30} {}",
-                        a.account_id,
-                        a.mode.as_str(),
-                        a.status.as_str(),
-                        due_text(a),
-                        a.root_email,
-                        a.name.as_deref().unwrap_or("")
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        AccountCommand::Show { account, json } => {
-            let (_, deps) = deps(Some("cli".into())).await?;
-            let Some(a) = deps.registry.get(&account).await? else {
-                anyhow::bail!("account {account} is not registered");
-            };
-            let mut vault = serde_json::Map::new();
-            let mut heads = Vec::new();
-            for kind in CredentialKind::ALL {
-                let head = deps.vault.head(&account, kind).await?;
-                let versions = deps.vault.versions(&account, kind).await?;
-                heads.push((kind, head.clone(), versions.len()));
-                vault.insert(
-                    kind.as_str().into(),
-                    serde_json::json!({"head": head, "versions": versions}),
-                );
-            }
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({"account": a, "vault": vault})
-                    )?
-                );
-            } else {
-                println!("account        {}", a.account_id);
-                println!("root email     {}", a.root_email);
-                println!("name           {}", a.name.as_deref().unwrap_or("-"));
-                println!("mode, status   {}, {}", a.mode.as_str(), a.status.as_str());
-                println!("max age        {} days", a.max_age_days);
-                println!(
-                    "onboarded      {}",
-                    rootwarden::registry::stamp(a.onboarded_at)
-                );
-                println!(
-                    "last rotated   {}",
-                    a.last_rotated_at
-                        .map(rootwarden::registry::stamp)
-                        .unwrap_or_else(|| "-".into())
-                );
-                println!(
-                    "rotation due   {} ({})",
-                    due_text(&a),
-                    a.rotation_reason.map(|r| r.as_str()).unwrap_or("-")
-                );
-                for (kind, head, n) in heads {
-                    println!("{:<14} {} ({n} versions)", kind.as_str(), head_text(&head));
-                }
-                println!(
-                    "posture        {}",
-                    a.posture
-                        .as_ref()
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|| "not checked yet".into())
-                );
-                println!("contacts       {}", a.contacts.join(", "));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        AccountCommand::List => list(ctx).await,
+        AccountCommand::Show { account } => show(ctx, &account).await,
         AccountCommand::Recover { account, reason } => {
-            let deps = enforcement_deps().await?;
+            let deps = ctx.enforcement().await?;
             let done = rootwarden::enforcement::recover(&deps, &account, &reason).await?;
+            if ctx.json() {
+                ctx.print_json(&done)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "{}: root password recovery {} until {}; use \"Forgot password\" on the root \
                  sign-in page, the reset mail arrives through inbound mail",
@@ -319,53 +197,142 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AccountCommand::Enforce { account, json } => {
-            let deps = enforcement_deps().await?;
-            let run = format!(
-                "enforcement-cli-{}",
-                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-            );
-            let report = rootwarden::enforcement::enforce(&deps, account.as_ref(), &run).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
-                    "checked {}: {} compliant, {} remediated, {} drift, {} failed ({} skipped)",
-                    report.checked,
-                    report.compliant,
-                    report.remediated,
-                    report.drift,
-                    report.failed,
-                    report.skipped
-                );
-                for a in &report.accounts {
-                    let verdict = serde_json::to_value(a.verdict)?;
-                    println!(
-                        "  {} {}{}{}{}",
-                        a.account_id,
-                        verdict.as_str().unwrap_or("?"),
-                        if a.removed.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; removed {}", a.removed.join(", "))
-                        },
-                        if a.findings.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; findings {}", a.findings.join(", "))
-                        },
-                        a.error
-                            .as_ref()
-                            .map(|e| format!("; {e}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-            Ok(if report.failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        AccountCommand::Enforce { account } => enforce(ctx, account.as_ref()).await,
     }
+}
+
+async fn list(ctx: &Context) -> anyhow::Result<ExitCode> {
+    let deps = ctx.rotation(Actor::Reader).await?;
+    let accounts = deps.registry.list().await?;
+    if ctx.json() {
+        ctx.print_json(&accounts)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<12} {:<16} {:<8} {:<21} {:<30} name",
+        "account", "mode", "status", "rotation due", "root email"
+    );
+    for a in &accounts {
+        println!(
+            "{:<12} {:<16} {:<8} {:<21} {:<30} {}",
+            a.account_id,
+            a.mode.as_str(),
+            a.status.as_str(),
+            due_text(a),
+            a.root_email,
+            a.name.as_deref().unwrap_or("")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(ctx: &Context, account: &AccountId) -> anyhow::Result<ExitCode> {
+    let deps = ctx.rotation(Actor::Reader).await?;
+    let Some(a) = deps.registry.get(account).await? else {
+        anyhow::bail!("account {account} is not registered");
+    };
+    let mut vault = serde_json::Map::new();
+    let mut heads = Vec::new();
+    for kind in CredentialKind::ALL {
+        let head = deps.vault.head(account, kind).await?;
+        let versions = deps.vault.versions(account, kind).await?;
+        heads.push((kind, head.clone(), versions.len()));
+        vault.insert(
+            kind.as_str().into(),
+            serde_json::json!({"head": head, "versions": versions}),
+        );
+    }
+    if ctx.json() {
+        ctx.print_json(&serde_json::json!({"account": a, "vault": vault}))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("account        {}", a.account_id);
+    println!("root email     {}", a.root_email);
+    println!("name           {}", a.name.as_deref().unwrap_or("-"));
+    println!("mode, status   {}, {}", a.mode.as_str(), a.status.as_str());
+    println!("max age        {} days", a.max_age_days);
+    println!(
+        "onboarded      {}",
+        rootwarden::registry::stamp(a.onboarded_at)
+    );
+    println!(
+        "last rotated   {}",
+        a.last_rotated_at
+            .map(rootwarden::registry::stamp)
+            .unwrap_or_else(|| "-".into())
+    );
+    println!(
+        "rotation due   {} ({})",
+        due_text(&a),
+        a.rotation_reason.map(|r| r.as_str()).unwrap_or("-")
+    );
+    for (kind, head, n) in heads {
+        println!("{:<14} {} ({n} versions)", kind.as_str(), head_text(&head));
+    }
+    println!(
+        "posture        {}",
+        a.posture
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "not checked yet".into())
+    );
+    println!("contacts       {}", a.contacts.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `account enforce`: what the daily job does, for one account or the whole fleet.
+async fn enforce(ctx: &Context, account: Option<&AccountId>) -> anyhow::Result<ExitCode> {
+    let deps = ctx.enforcement().await?;
+    let run = format!(
+        "enforcement-cli-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    );
+    let report = {
+        let _progress = ctx.progress(match account {
+            Some(a) => format!("enforcing root credentials of {a}"),
+            None => "enforcing root credentials of every account".to_owned(),
+        });
+        rootwarden::enforcement::enforce(&deps, account, &run).await?
+    };
+    let code = if report.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    if ctx.json() {
+        ctx.print_json(&report)?;
+        return Ok(code);
+    }
+    println!(
+        "checked {}: {} compliant, {} remediated, {} drift, {} failed ({} skipped)",
+        report.checked,
+        report.compliant,
+        report.remediated,
+        report.drift,
+        report.failed,
+        report.skipped
+    );
+    for a in &report.accounts {
+        let verdict = serde_json::to_value(a.verdict)?;
+        println!(
+            "  {} {}{}{}{}",
+            a.account_id,
+            verdict.as_str().unwrap_or("?"),
+            if a.removed.is_empty() {
+                String::new()
+            } else {
+                format!("; removed {}", a.removed.join(", "))
+            },
+            if a.findings.is_empty() {
+                String::new()
+            } else {
+                format!("; findings {}", a.findings.join(", "))
+            },
+            a.error
+                .as_ref()
+                .map(|e| format!("; {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(code)
 }

@@ -1,13 +1,17 @@
-use std::process::ExitCode;
-use std::sync::Arc;
+//! `rootwarden audit`: verify the hash-chained trail, read it, annotate it.
 
-use anyhow::Context;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use rootwarden::audit::{
     self, AuditEntry, AuditLog, DigestCheck, DynamoAuditLog, DynamoDigestStore, FullReport,
     KmsDigestSigner, Stream,
 };
-use rootwarden::{AccountId, Config, SystemClock};
+use rootwarden::AccountId;
+use serde_json::json;
+
+use crate::context::Context;
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
@@ -18,16 +22,11 @@ pub enum AuditCommand {
         /// Verify only this account's chain (default: every chain).
         #[arg(long)]
         account: Option<AccountId>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
-    /// Print an account's audit trail, oldest first.
+    /// Print an account's audit trail, oldest first (`--output json`: one JSON record a line).
     Log {
         #[command(flatten)]
         stream: StreamArg,
-        #[arg(long)]
-        json: bool,
     },
     /// Append an operator note to an account's trail (e.g. a call with the customer).
     Annotate {
@@ -61,37 +60,32 @@ impl StreamArg {
     }
 }
 
-async fn audit_log() -> anyhow::Result<(DynamoAuditLog, aws_config::SdkConfig, Config)> {
-    let config = Config::from_env()?;
-    let sdk = rootwarden::sdk::load_sdk_config().await;
-    let log = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        config.audit_table.clone(),
-        Arc::new(SystemClock),
-    );
-    Ok((log, sdk, config))
-}
-
 /// `audit verify`: the record chains, then the signed digests (if a digest key is configured)
 /// and every chain against the newest valid digest (truncation, modification).
 async fn verify(
+    ctx: &Context,
     log: DynamoAuditLog,
-    sdk: &aws_config::SdkConfig,
-    config: &Config,
     account: Option<AccountId>,
-    json: bool,
 ) -> anyhow::Result<ExitCode> {
     let only = account.map(Stream::Account);
-    let signer = config
+    let sdk = ctx.sdk().await;
+    let signer = ctx
+        .config()?
         .digest_key
         .as_deref()
         .map(|key| KmsDigestSigner::from_conf(sdk, key));
     let store = DynamoDigestStore::new(log.clone());
-    let report = audit::verify_with_digests(&log, &store, signer.as_ref(), only.as_ref())
-        .await
-        .context("verifying the audit table")?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let report = {
+        let _progress = ctx.progress(match &only {
+            Some(stream) => format!("verifying the {} chain and the digests", stream.key()),
+            None => "verifying every audit chain and the digests".to_owned(),
+        });
+        audit::verify_with_digests(&log, &store, signer.as_ref(), only.as_ref())
+            .await
+            .context("verifying the audit table")?
+    };
+    if ctx.json() {
+        ctx.print_json(&report)?;
     } else {
         print_report(&report);
     }
@@ -110,6 +104,10 @@ async fn verify(
     }
     if !report.is_ok() {
         return Ok(ExitCode::from(1));
+    }
+    if ctx.json() {
+        // The summary below is in the report.
+        return Ok(ExitCode::SUCCESS);
     }
     let digests = match &report.digests {
         DigestCheck::Checked {
@@ -181,21 +179,25 @@ fn print_report(report: &FullReport) {
     }
 }
 
-pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    let (log, sdk, config) = audit_log().await?;
+pub async fn run(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let log = ctx.audit_log().await?;
     match cmd {
-        AuditCommand::Verify { account, json } => verify(log, &sdk, &config, account, json).await,
-        AuditCommand::Log { stream, json } => {
+        AuditCommand::Verify { account } => verify(ctx, log, account).await,
+        AuditCommand::Log { stream } => {
             let items = log
                 .read_stream(&stream.stream().key())
                 .await
                 .context("reading the audit table")?;
             for item in items {
                 match item {
-                    Ok(r) if json => println!("{}", serde_json::to_string(&r)?),
+                    Ok(r) if ctx.json() => println!("{}", serde_json::to_string(&r)?),
                     Ok(r) => println!(
                         "{:>5}  {}  {:<8} {:<31} {:<40} {}",
                         r.seq, r.timestamp, r.outcome, r.action, r.actor, r.reason
+                    ),
+                    Err(m) if ctx.json() => println!(
+                        "{}",
+                        json!({"stream": m.stream, "seq": m.seq, "unreadable": m.reason})
                     ),
                     Err(m) => println!("{:>5}  UNREADABLE: {}", m.seq, m.reason),
                 }
@@ -207,13 +209,17 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             reason,
             ticket,
         } => {
-            let actor = rootwarden::sdk::caller_arn(&aws_sdk_sts::Client::new(&sdk)).await?;
+            let actor = ctx.caller().await?.to_owned();
             let entry = AuditEntry::new(Stream::Account(account.clone()), actor, "audit.annotate")
                 .target(account.to_string())
                 .reason(reason)
                 .detail("ticket", ticket);
             let rec = log.append(&entry).await?;
-            println!("recorded {} #{} ({})", rec.stream, rec.seq, &rec.hash[..16]);
+            if ctx.json() {
+                ctx.print_json(&rec)?;
+            } else {
+                println!("recorded {} #{} ({})", rec.stream, rec.seq, &rec.hash[..16]);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,9 +1,13 @@
+//! `rootwarden mail`: offline tools for inbound root mail.
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use rootwarden::mail::{self, Context};
+use rootwarden::mail;
+
+use crate::context::Context;
 
 #[derive(Subcommand)]
 pub enum MailCommand {
@@ -18,17 +22,19 @@ pub enum MailCommand {
     },
 }
 
-pub fn run(cmd: MailCommand) -> anyhow::Result<ExitCode> {
+/// Needs no AWS: the context's configuration and SDK are never loaded. The decision is JSON in
+/// both outputs.
+pub fn run(ctx: &Context, cmd: MailCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         MailCommand::Inspect { file, recipient } => {
             let raw =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let ctx = Context {
+            let mail_ctx = mail::Context {
                 recipients: recipient,
-                ..Context::default()
+                ..mail::Context::default()
             };
-            let analysis = mail::analyze(&raw, &ctx);
-            println!("{}", serde_json::to_string_pretty(&analysis.decision)?);
+            let analysis = mail::analyze(&raw, &mail_ctx);
+            ctx.print_json(&analysis.decision)?;
             Ok(ExitCode::SUCCESS)
         }
     }

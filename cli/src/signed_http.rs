@@ -29,12 +29,11 @@ pub struct Answer {
 }
 
 impl SignedClient {
-    pub async fn new(url: &str) -> anyhow::Result<Self> {
+    pub fn new(url: &str, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let url = reqwest::Url::parse(url).with_context(|| format!("access URL {url:?}"))?;
         if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
             bail!("access URL {url} must be an http(s) URL");
         }
-        let sdk = rootwarden::sdk::load_sdk_config().await;
         let region = sdk
             .region()
             .map(|r| r.to_string())

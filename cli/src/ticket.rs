@@ -1,11 +1,13 @@
+//! `rootwarden ticket`: the tickets made from inbound root mail and from the workflows.
+
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use rootwarden::audit::DynamoAuditLog;
-use rootwarden::tickets::{DynamoTicketStore, Ticket, TicketStore};
-use rootwarden::{AccountId, Config, SystemClock};
+use rootwarden::tickets::{Ticket, TicketStore};
+use rootwarden::AccountId;
+
+use crate::context::Context;
 
 #[derive(Subcommand)]
 pub enum TicketCommand {
@@ -14,10 +16,8 @@ pub enum TicketCommand {
         /// Only this account's tickets.
         #[arg(long)]
         account: Option<AccountId>,
-        #[arg(long)]
-        json: bool,
     },
-    /// Show one ticket in full.
+    /// Show one ticket in full (JSON in both outputs).
     Show { id: String },
 }
 
@@ -40,20 +40,16 @@ fn line(t: &Ticket, width: usize) -> String {
     )
 }
 
-pub async fn run(cmd: TicketCommand) -> anyhow::Result<ExitCode> {
-    let config = Config::from_env()?;
-    let sdk = rootwarden::sdk::load_sdk_config().await;
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let audit = DynamoAuditLog::new(ddb.clone(), config.audit_table, Arc::new(SystemClock));
-    let store = DynamoTicketStore::new(ddb, config.tickets_table, audit);
+pub async fn run(ctx: &Context, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
+    let store = ctx.tickets().await?;
     match cmd {
-        TicketCommand::List { account, json } => {
+        TicketCommand::List { account } => {
             let tickets = store
                 .list(account.as_ref())
                 .await
                 .context("reading tickets")?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&tickets)?);
+            if ctx.json() {
+                ctx.print_json(&tickets)?;
             } else {
                 let width = tickets
                     .iter()
@@ -73,7 +69,7 @@ pub async fn run(cmd: TicketCommand) -> anyhow::Result<ExitCode> {
         }
         TicketCommand::Show { id } => match store.get(&id).await.context("reading the ticket")? {
             Some(t) => {
-                println!("{}", serde_json::to_string_pretty(&t)?);
+                ctx.print_json(&t)?;
                 Ok(ExitCode::SUCCESS)
             }
             None => {

@@ -271,7 +271,7 @@ async fn cli_annotate_and_log_use_the_callers_identity() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = Command::new(cli_bin())
-        .args(["audit", "log", "--account", ACCOUNT, "--json"])
+        .args(["audit", "log", "--account", ACCOUNT, "--output", "json"])
         .envs(emu.process_env())
         .output()
         .unwrap();

@@ -549,7 +549,14 @@ async fn the_lambda_and_the_cli_enforce_on_the_emulator() {
     assert_eq!(root_state(&emu, &b)["login_profile"], json!(true));
     let (code, text) = cli(
         &emu,
-        &["account", "enforce", "--account", b.as_str(), "--json"],
+        &[
+            "account",
+            "enforce",
+            "--account",
+            b.as_str(),
+            "--output",
+            "json",
+        ],
     );
     assert_eq!(code, 0, "{text}");
     let report: Value = serde_json::from_str(&text).unwrap();
@@ -557,7 +564,7 @@ async fn the_lambda_and_the_cli_enforce_on_the_emulator() {
         report["accounts"][0]["findings"],
         json!(["recovery-window-open"])
     );
-    let (code, text) = cli(&emu, &["account", "show", a.as_str()]);
+    let (code, text) = cli(&emu, &["account", "show", "--account", a.as_str()]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("\"access_keys\":[]"), "{text}");
     assert!(!text.contains(PASSWORD) && !text.contains(SEED));

@@ -313,14 +313,14 @@ async fn operators_onboard_confirm_and_reject_with_the_cli() {
         &[
             "account",
             "onboard",
-            "--account-id",
+            "--account",
             a.as_str(),
             "--root-email",
             root_email.as_str(),
             "--name",
             "Acme prod",
-            "--max-age-days",
-            "30",
+            "--max-age",
+            "30d",
             "--contacts",
             "ops@provider.example,sec@provider.example",
         ],
@@ -342,7 +342,7 @@ async fn operators_onboard_confirm_and_reject_with_the_cli() {
         &[
             "account",
             "onboard",
-            "--account-id",
+            "--account",
             b.as_str(),
             "--root-email",
             custody::root_email(&b).as_str(),
@@ -358,7 +358,7 @@ async fn operators_onboard_confirm_and_reject_with_the_cli() {
         out.contains(a.as_str()) && out.contains("Acme prod") && !out.contains(b.as_str()),
         "{out}"
     );
-    let (code, out) = cli(&emu, &["account", "show", a.as_str()], None);
+    let (code, out) = cli(&emu, &["account", "show", "--account", a.as_str()], None);
     assert_eq!(code, 0);
     assert!(
         out.contains("root-password  current v1 (1 versions)") && out.contains("mfa-seed"),
