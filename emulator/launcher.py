@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import faulthandler
 import signal
 import sys
 import threading
@@ -125,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         cur = os.environ.get(var, "")
         os.environ[var] = ",".join(x for x in (cur, "127.0.0.1", "localhost") if x)
     signal.signal(signal.SIGTERM, _on_signal)
+    # SIGUSR1 dumps every thread's stack to stderr: the test harness sends it when a request
+    # gets no answer, so a hang shows where the emulator was.
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     signal.signal(signal.SIGINT, _on_signal)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, _on_signal)

@@ -381,7 +381,18 @@ impl Emulator {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
-        http_json(self.port, method, path, body)
+        http_json(self.port, method, path, body).inspect_err(|_| self.dump_threads())
+    }
+
+    /// Asks the emulator for every Python thread's stack (SIGUSR1, faulthandler), so that a
+    /// request without an answer shows where the emulator was; the dump lands in its log,
+    /// which a failing test prints.
+    pub fn dump_threads(&self) {
+        // SAFETY: plain syscall on the launcher process we started.
+        unsafe {
+            libc::kill(self.pid as i32, libc::SIGUSR1);
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
 
     /// What a person using break-glass access needs in their identity policy (the access
@@ -567,7 +578,7 @@ impl Drop for Emulator {
                 eprintln!(
                     "--- last lines of the failed test's {name} (port {}) ---\n{}",
                     self.port,
-                    tail(&text, 6000)
+                    tail(&text, 12000)
                 );
             }
         }
