@@ -14,11 +14,11 @@ SIGTERM / SIGINT stop the function host and its handler processes and exit 0.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
 import re
-import faulthandler
 import signal
 import sys
 import threading
