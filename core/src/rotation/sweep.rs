@@ -200,12 +200,11 @@ pub async fn sweep<R: RotationSchedule, X: Executions>(
         let page = registry.due_page(now, after, PAGE_SIZE).await?;
         report.pages += 1;
         report.due += page.due.len();
-        let results: Vec<(String, Result<One, LambdaError>)> = stream::iter(page.due.iter())
+        let next = page.next;
+        let results: Vec<(String, Result<One, LambdaError>)> = stream::iter(page.due)
             .map(|due| async move {
-                (
-                    due.account_id.to_string(),
-                    start_one(registry, executions, state_machine_arn, due, now).await,
-                )
+                let started = start_one(registry, executions, state_machine_arn, &due, now).await;
+                (due.account_id.to_string(), started)
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
@@ -225,7 +224,7 @@ pub async fn sweep<R: RotationSchedule, X: Executions>(
                 }
             }
         }
-        after = page.next;
+        after = next;
         if after.is_none() {
             break;
         }
