@@ -9,12 +9,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use rootwarden::access::IamRoleDirectory;
 use rootwarden::audit::DynamoAuditLog;
+use rootwarden::executions::SfnExecutions;
+use rootwarden::registry::schedule::{DuePage, RotationSchedule};
+use rootwarden::registry::{Account, AccountItem, RotationReason};
 use rootwarden::tickets::DynamoTicketStore;
 use rootwarden::vault::{CredentialKind, KmsTransientStore};
 use rootwarden::workflows::DynamoWorkflowWaits;
 use rootwarden::SystemClock;
+use rootwarden::{AccountId, LambdaError};
 use rootwarden_testkit::contract::{self, vault::VaultHandles};
 use rootwarden_tests::{custody, Emulator};
 
@@ -160,4 +165,151 @@ async fn aws_adapters_honour_the_port_contracts() {
         }
     })
     .await;
+}
+
+/// The schedule as production splits it: the rotation function reads the account and
+/// reschedules it; the rotation scheduler pages the due index and moves or records due dates.
+#[derive(Clone)]
+struct ScheduleRoles {
+    steps: rootwarden::registry::DynamoAccountRegistry,
+    sweep: rootwarden::registry::DynamoAccountRegistry,
+}
+
+impl RotationSchedule for ScheduleRoles {
+    async fn account(&self, a: &AccountId) -> Result<Option<Account>, LambdaError> {
+        RotationSchedule::account(&self.steps, a).await
+    }
+    async fn due_page(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<DuePage, LambdaError> {
+        RotationSchedule::due_page(&self.sweep, now, after, limit).await
+    }
+    async fn move_due(
+        &self,
+        a: &AccountId,
+        old: &str,
+        new: DateTime<Utc>,
+    ) -> Result<bool, LambdaError> {
+        self.sweep.move_due(a, old, new).await
+    }
+    async fn mark_started(&self, a: &AccountId, due: &str, e: &str) -> Result<bool, LambdaError> {
+        RotationSchedule::mark_started(&self.sweep, a, due, e).await
+    }
+    async fn reschedule(
+        &self,
+        a: &AccountId,
+        e: &str,
+        next: DateTime<Utc>,
+        reason: RotationReason,
+        rotated: Option<DateTime<Utc>>,
+    ) -> Result<(), LambdaError> {
+        RotationSchedule::reschedule(&self.steps, a, e, next, reason, rotated).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_adapters_honour_the_port_contracts() {
+    let emu = Emulator::with_stack().await.unwrap();
+    let harness = emu.sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&harness);
+
+    // Rotation records: written and read by the rotation function.
+    let rotation = custody::deps(&emu, "contract-rotation").await;
+    contract::rotation_store_contract(rotation.rotations.clone()).await;
+
+    // The schedule: accounts written as onboarding writes them.
+    let scheduler = custody::function_deps(&emu, "RotationSchedulerFunction", "contract").await;
+    let roles = ScheduleRoles {
+        steps: rotation.registry.clone(),
+        sweep: scheduler.registry.clone(),
+    };
+    let accounts_table = emu.env("ROOTWARDEN_ACCOUNTS_TABLE");
+    contract::rotation_schedule_contract(|account| {
+        let (ddb, table, roles) = (ddb.clone(), accounts_table.clone(), roles.clone());
+        async move {
+            ddb.put_item()
+                .table_name(table)
+                .set_item(Some(account.to_item()))
+                .send()
+                .await
+                .unwrap();
+            roles
+        }
+    })
+    .await;
+
+    // Executions, as the harness (the production roles may start only the stack's rotation
+    // state machine): an outer state machine waits on a `.waitForTaskToken` task that starts a
+    // parked child execution carrying the token and the parent's id.
+    let sfn = aws_sdk_sfn::Client::new(&harness);
+    let create = |name: &str, definition: String| {
+        let sfn = sfn.clone();
+        let name = name.to_owned();
+        async move {
+            sfn.create_state_machine()
+                .name(name)
+                .role_arn("arn:aws:iam::123456789012:role/sfn")
+                .definition(definition)
+                .send()
+                .await
+                .unwrap()
+                .state_machine_arn()
+                .to_owned()
+        }
+    };
+    let parked = create(
+        "contract-parked",
+        r#"{"StartAt":"Park","States":{"Park":{"Type":"Wait","Seconds":3600,"End":true}}}"#
+            .to_owned(),
+    )
+    .await;
+    let waiting = create(
+        "contract-waiting",
+        serde_json::json!({"StartAt": "Await", "States": {"Await": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.waitForTaskToken",
+            "Parameters": {"StateMachineArn": parked, "Input": {
+                "token.$": "$$.Task.Token", "parent.$": "$$.Execution.Id"}},
+            "End": true}}})
+        .to_string(),
+    )
+    .await;
+    let handed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    contract::executions_contract(&SfnExecutions::new(sfn.clone()), &waiting, |parent| {
+        let (sfn, parked, handed_out) = (sfn.clone(), parked.clone(), handed_out.clone());
+        async move {
+            for _ in 0..50 {
+                let listed = sfn
+                    .list_executions()
+                    .state_machine_arn(&parked)
+                    .send()
+                    .await
+                    .unwrap();
+                for e in listed.executions() {
+                    let d = sfn
+                        .describe_execution()
+                        .execution_arn(e.execution_arn())
+                        .send()
+                        .await
+                        .unwrap();
+                    let input: serde_json::Value =
+                        serde_json::from_str(d.input().unwrap_or("{}")).unwrap_or_default();
+                    if input["parent"] == parent.as_str() {
+                        handed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return input["token"].as_str().map(str::to_owned);
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            None
+        }
+    })
+    .await;
+    assert!(
+        handed_out.load(std::sync::atomic::Ordering::SeqCst),
+        "the emulator handed out the waiting task's token"
+    );
 }
