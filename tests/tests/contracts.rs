@@ -15,6 +15,7 @@ use rootwarden::audit::DynamoAuditLog;
 use rootwarden::executions::SfnExecutions;
 use rootwarden::registry::schedule::{DuePage, RotationSchedule};
 use rootwarden::registry::{Account, AccountItem, RotationReason};
+use rootwarden::rotation::{DynamoRotationStore, RotationRecord, RotationStage, RotationStore};
 use rootwarden::tickets::DynamoTicketStore;
 use rootwarden::vault::{CredentialKind, KmsTransientStore};
 use rootwarden::workflows::DynamoWorkflowWaits;
@@ -167,6 +168,46 @@ async fn aws_adapters_honour_the_port_contracts() {
     .await;
 }
 
+/// The rotation records as production splits them: the rotation function's steps create, read
+/// and end them; the operator (and the access function's apply gate) lists an account's.
+struct RecordRoles {
+    steps: DynamoRotationStore,
+    operator: DynamoRotationStore,
+}
+
+impl RotationStore for RecordRoles {
+    async fn create(&self, r: &RotationRecord) -> Result<RotationRecord, LambdaError> {
+        RotationStore::create(&self.steps, r).await
+    }
+    async fn get(&self, a: &AccountId, e: &str) -> Result<Option<RotationRecord>, LambdaError> {
+        RotationStore::get(&self.steps, a, e).await
+    }
+    async fn list(&self, a: &AccountId) -> Result<Vec<RotationRecord>, LambdaError> {
+        RotationStore::list(&self.operator, a).await
+    }
+    async fn set_token(
+        &self,
+        a: &AccountId,
+        e: &str,
+        token: &str,
+        deadline: &str,
+        now: &str,
+    ) -> Result<(), LambdaError> {
+        RotationStore::set_token(&self.steps, a, e, token, deadline, now).await
+    }
+    async fn end(
+        &self,
+        a: &AccountId,
+        e: &str,
+        stage: RotationStage,
+        version: Option<u32>,
+        outcome: &str,
+        now: &str,
+    ) -> Result<(), LambdaError> {
+        RotationStore::end(&self.steps, a, e, stage, version, outcome, now).await
+    }
+}
+
 /// The schedule as production splits it: the rotation function reads the account and
 /// reschedules it; the rotation scheduler pages the due index and moves or records due dates.
 #[derive(Clone)]
@@ -216,9 +257,14 @@ async fn rotation_adapters_honour_the_port_contracts() {
     let harness = emu.sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&harness);
 
-    // Rotation records: written and read by the rotation function.
+    // Rotation records: written and read by the rotation function, listed by the operator.
     let rotation = custody::deps(&emu, "contract-rotation").await;
-    contract::rotation_store_contract(rotation.rotations.clone()).await;
+    let operator = custody::operator_deps(&emu, "contract-operator").await;
+    contract::rotation_store_contract(RecordRoles {
+        steps: rotation.rotations.clone(),
+        operator: operator.rotations.clone(),
+    })
+    .await;
 
     // The schedule: accounts written as onboarding writes them.
     let scheduler = custody::function_deps(&emu, "RotationSchedulerFunction", "contract").await;
@@ -244,14 +290,38 @@ async fn rotation_adapters_honour_the_port_contracts() {
     // Executions, as the harness (the production roles may start only the stack's rotation
     // state machine): an outer state machine waits on a `.waitForTaskToken` task that starts a
     // parked child execution carrying the token and the parent's id.
+    // The waiting state machine's role may start the parked one.
+    let iam = aws_sdk_iam::Client::new(&harness);
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]});
+    let role_arn = iam
+        .create_role()
+        .role_name("contract-executions")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .map(|r| r.arn().to_owned())
+        .unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "states:StartExecution", "Resource": "*"}]});
+    iam.put_role_policy()
+        .role_name("contract-executions")
+        .policy_name("start-parked")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
     let sfn = aws_sdk_sfn::Client::new(&harness);
     let create = |name: &str, definition: String| {
-        let sfn = sfn.clone();
+        let (sfn, role_arn) = (sfn.clone(), role_arn.clone());
         let name = name.to_owned();
         async move {
             sfn.create_state_machine()
                 .name(name)
-                .role_arn("arn:aws:iam::123456789012:role/sfn")
+                .role_arn(role_arn)
                 .definition(definition)
                 .send()
                 .await
