@@ -26,8 +26,19 @@ where
         execution_arn.ends_with(&format!(":{name}")),
         "{execution_arn}"
     );
+    // A name starts once: again with the same input while it runs, it is that execution (as
+    // Step Functions answers a retried start); with another input, it already exists.
     assert_eq!(
         x.start(state_machine_arn, &name, "{}").await.unwrap(),
+        Started::New {
+            execution_arn: execution_arn.clone()
+        },
+        "a retried start is the running execution"
+    );
+    assert_eq!(
+        x.start(state_machine_arn, &name, r#"{"other": 1}"#)
+            .await
+            .unwrap(),
         Started::AlreadyExists,
         "a name starts once"
     );
