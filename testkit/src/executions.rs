@@ -1,5 +1,6 @@
 //! `MemoryExecutions`: the twin of `SfnExecutions`. Executions are named per state machine; a
-//! start of an existing name is `AlreadyExists`; a task token belongs to one execution and
+//! start of an existing name is `AlreadyExists`, except that, as on Step Functions, starting a
+//! running execution again with the same input returns it (`New` with its ARN); a task token belongs to one execution and
 //! waits until it is sent a result once (then it is gone), or its execution ends.
 
 use std::collections::BTreeMap;
@@ -120,10 +121,14 @@ impl Executions for MemoryExecutions {
             state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
         );
         let mut s = lock(&self.state);
-        if s.executions.contains_key(&arn) {
-            return Ok(Started::AlreadyExists);
-        }
         let input = serde_json::from_str(input).unwrap_or(serde_json::Value::Null);
+        if let Some(e) = s.executions.get(&arn) {
+            return Ok(if e.status == "RUNNING" && e.input == input {
+                Started::New { execution_arn: arn }
+            } else {
+                Started::AlreadyExists
+            });
+        }
         s.executions.insert(
             arn.clone(),
             Execution {
@@ -171,6 +176,13 @@ mod tests {
         assert!(execution_arn.ends_with(":execution:rotation:r1"));
         assert_eq!(
             x.start(SM, "r1", "{}").await.unwrap(),
+            Started::New {
+                execution_arn: execution_arn.clone()
+            },
+            "a running execution started again with its input"
+        );
+        assert_eq!(
+            x.start(SM, "r1", r#"{"other": 1}"#).await.unwrap(),
             Started::AlreadyExists
         );
         assert!(x.state(&execution_arn).await.unwrap().is_running());

@@ -21,6 +21,8 @@ use rootwarden_core::tickets::{
 use rootwarden_core::{AccountId, ErrorType};
 use tokio::sync::Mutex;
 
+mod tasks;
+
 struct Stored {
     ticket: Ticket,
     version: u64,

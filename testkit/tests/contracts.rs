@@ -122,3 +122,36 @@ async fn recording_notifier_honours_the_notifier_contract_and_records_the_email_
     // E-mail only for priority high and above, and only to contacts there are.
     assert_eq!(emailed, vec![0, 1, 0]);
 }
+
+#[tokio::test]
+async fn memory_rotation_store_honours_the_rotation_store_contract() {
+    contract::rotation_store_contract(rootwarden_testkit::MemoryRotationStore::new()).await;
+}
+
+#[tokio::test]
+async fn memory_schedule_honours_the_rotation_schedule_contract() {
+    let schedule = rootwarden_testkit::MemoryRotationSchedule::new();
+    contract::rotation_schedule_contract(|account| {
+        let schedule = schedule.clone();
+        async move {
+            schedule.put(account);
+            schedule
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_executions_honour_the_executions_contract() {
+    let x = rootwarden_testkit::MemoryExecutions::new();
+    let sm = "arn:aws:states:us-east-1:123456789012:stateMachine:contract";
+    contract::executions_contract(&x, sm, |arn| {
+        let x = x.clone();
+        async move {
+            let token = format!("token-of-{arn}");
+            x.wait_for_task(&arn, &token);
+            Some(token)
+        }
+    })
+    .await;
+}

@@ -9,12 +9,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use rootwarden::access::IamRoleDirectory;
 use rootwarden::audit::DynamoAuditLog;
+use rootwarden::executions::SfnExecutions;
+use rootwarden::registry::schedule::{DuePage, RotationSchedule};
+use rootwarden::registry::{Account, AccountItem, RotationReason};
+use rootwarden::rotation::{DynamoRotationStore, RotationRecord, RotationStage, RotationStore};
 use rootwarden::tickets::DynamoTicketStore;
 use rootwarden::vault::{CredentialKind, KmsTransientStore};
 use rootwarden::workflows::DynamoWorkflowWaits;
 use rootwarden::SystemClock;
+use rootwarden::{AccountId, LambdaError};
 use rootwarden_testkit::contract::{self, vault::VaultHandles};
 use rootwarden_tests::{custody, Emulator};
 
@@ -160,4 +166,148 @@ async fn aws_adapters_honour_the_port_contracts() {
         }
     })
     .await;
+}
+
+/// The rotation records as production splits them: the rotation function's steps create, read
+/// and end them; the operator (and the access function's apply gate) lists an account's.
+struct RecordRoles {
+    steps: DynamoRotationStore,
+    operator: DynamoRotationStore,
+}
+
+impl RotationStore for RecordRoles {
+    async fn create(&self, r: &RotationRecord) -> Result<RotationRecord, LambdaError> {
+        RotationStore::create(&self.steps, r).await
+    }
+    async fn get(&self, a: &AccountId, e: &str) -> Result<Option<RotationRecord>, LambdaError> {
+        RotationStore::get(&self.steps, a, e).await
+    }
+    async fn list(&self, a: &AccountId) -> Result<Vec<RotationRecord>, LambdaError> {
+        RotationStore::list(&self.operator, a).await
+    }
+    async fn set_token(
+        &self,
+        a: &AccountId,
+        e: &str,
+        token: &str,
+        deadline: &str,
+        now: &str,
+    ) -> Result<(), LambdaError> {
+        RotationStore::set_token(&self.steps, a, e, token, deadline, now).await
+    }
+    async fn end(
+        &self,
+        a: &AccountId,
+        e: &str,
+        stage: RotationStage,
+        version: Option<u32>,
+        outcome: &str,
+        now: &str,
+    ) -> Result<(), LambdaError> {
+        RotationStore::end(&self.steps, a, e, stage, version, outcome, now).await
+    }
+}
+
+/// The schedule as production splits it: the rotation function reads the account and
+/// reschedules it; the rotation scheduler pages the due index and moves or records due dates.
+#[derive(Clone)]
+struct ScheduleRoles {
+    steps: rootwarden::registry::DynamoAccountRegistry,
+    sweep: rootwarden::registry::DynamoAccountRegistry,
+}
+
+impl RotationSchedule for ScheduleRoles {
+    async fn account(&self, a: &AccountId) -> Result<Option<Account>, LambdaError> {
+        RotationSchedule::account(&self.steps, a).await
+    }
+    async fn due_page(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<DuePage, LambdaError> {
+        RotationSchedule::due_page(&self.sweep, now, after, limit).await
+    }
+    async fn move_due(
+        &self,
+        a: &AccountId,
+        old: &str,
+        new: DateTime<Utc>,
+    ) -> Result<bool, LambdaError> {
+        self.sweep.move_due(a, old, new).await
+    }
+    async fn mark_started(&self, a: &AccountId, due: &str, e: &str) -> Result<bool, LambdaError> {
+        RotationSchedule::mark_started(&self.sweep, a, due, e).await
+    }
+    async fn reschedule(
+        &self,
+        a: &AccountId,
+        e: &str,
+        next: DateTime<Utc>,
+        reason: RotationReason,
+        rotated: Option<DateTime<Utc>>,
+    ) -> Result<(), LambdaError> {
+        RotationSchedule::reschedule(&self.steps, a, e, next, reason, rotated).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_adapters_honour_the_port_contracts() {
+    let emu = Emulator::with_stack().await.unwrap();
+    let harness = emu.sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&harness);
+
+    // Rotation records: written and read by the rotation function, listed by the operator.
+    let rotation = custody::deps(&emu, "contract-rotation").await;
+    let operator = custody::operator_deps(&emu, "contract-operator").await;
+    contract::rotation_store_contract(RecordRoles {
+        steps: rotation.rotations.clone(),
+        operator: operator.rotations.clone(),
+    })
+    .await;
+
+    // The schedule: accounts written as onboarding writes them.
+    let scheduler = custody::function_deps(&emu, "RotationSchedulerFunction", "contract").await;
+    let roles = ScheduleRoles {
+        steps: rotation.registry.clone(),
+        sweep: scheduler.registry.clone(),
+    };
+    let accounts_table = emu.env("ROOTWARDEN_ACCOUNTS_TABLE");
+    contract::rotation_schedule_contract(|account| {
+        let (ddb, table, roles) = (ddb.clone(), accounts_table.clone(), roles.clone());
+        async move {
+            ddb.put_item()
+                .table_name(table)
+                .set_item(Some(account.to_item()))
+                .send()
+                .await
+                .unwrap();
+            roles
+        }
+    })
+    .await;
+
+    // Executions, as the harness (the production roles may start only the stack's rotation
+    // state machine): an outer state machine waits on a `.waitForTaskToken` task that starts a
+    // parked child execution carrying the token and the parent's id.
+    // Executions, as the harness (the production roles may start only the stack's rotation
+    // state machine), on a parked state machine whose executions keep running. The task-token
+    // flow is covered by the twin only: the emulator's Step Functions interpreter (moto 5.2.5)
+    // cannot run a `states:startExecution.waitForTaskToken` task (it hands botocore PascalCase
+    // parameters: KeyError 'StateMachineArn' / 'Input'), and the other callback integrations
+    // need SQS or the function host. Unknown tokens are still checked here (`InvalidToken`).
+    let sfn = aws_sdk_sfn::Client::new(&harness);
+    let parked = sfn
+        .create_state_machine()
+        .name("contract-parked")
+        .role_arn("arn:aws:iam::123456789012:role/sfn")
+        .definition(
+            r#"{"StartAt":"Park","States":{"Park":{"Type":"Wait","Seconds":3600,"End":true}}}"#,
+        )
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    contract::executions_contract(&SfnExecutions::new(sfn), &parked, |_| async { None }).await;
 }

@@ -4,6 +4,7 @@ pub use rootwarden_core::registry::*;
 
 mod account_item;
 mod dynamo;
+mod rotation_schedule;
 
 pub use account_item::AccountItem;
 pub use dynamo::DynamoAccountRegistry;

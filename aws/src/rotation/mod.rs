@@ -1,58 +1,34 @@
-//! Root password rotation: the use cases behind the `rotation` Lambda (the rotation state
-//! machine's steps) and the operator's `rotation start|status|confirm|reject`.
+//! Root password rotation on AWS: [`Deps`], the AWS adapters the rotation use cases
+//! (`rootwarden_core::rotation`, re-exported here) run on, and [`DynamoRotationStore`].
 //!
-//! AWS has no API that sets a root password, so a rotation is:
-//! 1. **prepare**: generate a password, vault it as `pending` (one per execution: a retry
-//!    reuses it), open the ticket "apply pending root password";
-//! 2. **await apply**: a `waitForTaskToken` step stores its token on the rotation record and
-//!    registers it with the mail-correlation port; AWS's authenticated "password changed" mail
-//!    or `rotation confirm` completes it, `rotation reject` fails it, the timeout abandons it;
-//! 3. **finish**: `pending` → `current` (old `current` → `previous`), resolve the ticket, set
-//!    the next due date; or **abandon**: discard `pending`, keep `current`, escalate the ticket,
-//!    retry in a day.
-//!
-//! Every step is idempotent: killed between any two AWS calls and run again, it converges (the
-//! fault-injection tests prove it). A pending version whose execution is no longer running is
-//! discarded by the next prepare only if nobody can have seen it; one that reached the apply
-//! step may be live, so the operator's `confirm` (which then runs finish) or `reject` (which
-//! then runs abandon) decides first (`liveness`). Nothing waits on a stopped execution for
-//! ever: the sweep restarts an account whose execution ended without rescheduling it.
-//!
-//! What each step decides (from the request, the vault head and the rotation record) is the
-//! core's: `rootwarden_core::rotation::{steps, decisions, liveness}`. The modules here read,
-//! ask and write: [`prepare()`], [`await_apply()`] (`apply`), [`finish()`], [`abandon()`], and the
-//! operator's [`start()`], [`confirm()`], [`reject()`], [`status()`] (`operator`).
+//! The use cases ([`prepare()`], [`await_apply()`], [`finish()`], [`abandon()`], the operator's
+//! [`start()`], [`confirm()`], [`reject()`], [`status()`], and the [`sweep`]) are the core's,
+//! generic over `RotationPorts`; `Deps` implements it with DynamoDB, KMS and Step Functions.
 
-mod abandon;
-mod apply;
-mod finish;
-pub mod liveness;
-mod operator;
-mod prepare;
+mod rotation_store;
 mod store;
+
+pub mod liveness;
 pub mod sweep;
 
 use std::sync::Arc;
 
-pub use rootwarden_core::rotation::{decisions, steps};
 pub use rootwarden_core::rotation::{
-    manual_execution_name, ticket_id, Abandoned, Finished, Prepared, StartInput, Step,
-    REJECTED_ERROR, RETRY_AFTER_ABANDON,
+    abandon, await_apply, confirm, finish, manual_execution_name, prepare, reject, run, start,
+    status, ticket_id, Abandoned, Finished, Prepared, RotationPorts, RotationStore, StartInput,
+    Status, Step, REJECTED_ERROR, RETRY_AFTER_ABANDON,
 };
+pub use rootwarden_core::rotation::{decisions, steps};
 
-pub use abandon::abandon;
-pub use apply::{apply_checkout, await_apply};
-pub use finish::finish;
-pub use operator::{confirm, reject, start, status, Status};
-pub use prepare::prepare;
 pub use store::{DynamoRotationStore, RotationRecord, RotationStage};
 
 use crate::audit::DynamoAuditLog;
+use crate::executions::SfnExecutions;
 use crate::registry::DynamoAccountRegistry;
 use crate::tickets::DynamoTicketStore;
-use crate::vault::{Actor, KmsVault};
+use crate::vault::KmsVault;
 use crate::workflows::DynamoWorkflowWaits;
-use crate::{Clock, Config, ErrorType, LambdaError};
+use crate::{AccountId, Clock, Config, LambdaError};
 
 /// Everything the rotation use cases talk to.
 #[derive(Clone)]
@@ -63,6 +39,7 @@ pub struct Deps {
     pub waits: DynamoWorkflowWaits,
     pub rotations: DynamoRotationStore,
     pub audit: DynamoAuditLog,
+    pub executions: SfnExecutions,
     pub sfn: aws_sdk_sfn::Client,
     pub clock: Arc<dyn Clock>,
     /// Who acts (audit `actor`): the Lambda's name or the operator's ARN.
@@ -119,6 +96,7 @@ impl Deps {
             ),
             rotations: DynamoRotationStore::new(clients.ddb.clone(), &config.workflows_table),
             audit,
+            executions: SfnExecutions::new(clients.sfn.clone()),
             sfn: clients.sfn,
             clock,
             actor: actor.into(),
@@ -126,62 +104,60 @@ impl Deps {
             apply_timeout_seconds: config.apply_timeout_seconds,
         }
     }
+}
 
-    fn vault_actor(&self, execution: &str, reason: impl Into<String>) -> Actor {
-        Actor {
-            actor: self.actor.clone(),
-            correlation_id: execution.to_owned(),
-            reason: reason.into(),
-        }
+impl RotationPorts for Deps {
+    type Registry = DynamoAccountRegistry;
+    type Vault = KmsVault;
+    type Tickets = DynamoTicketStore;
+    type Waits = DynamoWorkflowWaits;
+    type Rotations = DynamoRotationStore;
+    type Audit = DynamoAuditLog;
+    type Executions = SfnExecutions;
+
+    fn registry(&self) -> &DynamoAccountRegistry {
+        &self.registry
+    }
+    fn vault(&self) -> &KmsVault {
+        &self.vault
+    }
+    fn tickets(&self) -> &DynamoTicketStore {
+        &self.tickets
+    }
+    fn waits(&self) -> &DynamoWorkflowWaits {
+        &self.waits
+    }
+    fn rotations(&self) -> &DynamoRotationStore {
+        &self.rotations
+    }
+    fn audit(&self) -> &DynamoAuditLog {
+        &self.audit
+    }
+    fn executions(&self) -> &SfnExecutions {
+        &self.executions
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn actor(&self) -> &str {
+        &self.actor
+    }
+    fn password_length(&self) -> usize {
+        self.password_length
+    }
+    fn apply_timeout_seconds(&self) -> u64 {
+        self.apply_timeout_seconds
     }
 }
 
-fn vault_err(e: crate::vault::VaultError) -> LambdaError {
-    LambdaError::from_classified(&e)
-}
-
-fn ticket_err(e: crate::tickets::TicketError) -> LambdaError {
-    LambdaError::from_classified(&e)
-}
-
-/// Runs one step.
-pub async fn run(deps: &Deps, step: Step) -> Result<serde_json::Value, LambdaError> {
-    let out = match step {
-        Step::Prepare {
-            execution,
-            execution_arn,
-            input,
-        } => serde_json::to_value(prepare(deps, &execution, &execution_arn, &input).await?),
-        Step::AwaitApply {
-            account_id: a,
-            execution,
-            task_token,
-            apply_timeout_seconds,
-        } => {
-            await_apply(
-                deps,
-                &steps::account_id(&a)?,
-                &execution,
-                &task_token,
-                apply_timeout_seconds,
-            )
-            .await?;
-            Ok(serde_json::json!({"registered": true}))
-        }
-        Step::Finish {
-            account_id: a,
-            execution,
-            confirmation,
-        } => serde_json::to_value(
-            finish(deps, &steps::account_id(&a)?, &execution, &confirmation).await?,
-        ),
-        Step::Abandon {
-            account_id: a,
-            execution,
-            error,
-        } => {
-            serde_json::to_value(abandon(deps, &steps::account_id(&a)?, &execution, &error).await?)
-        }
-    };
-    out.map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))
+/// The `rotation-apply` check-out's gate on DynamoDB and Step Functions (see
+/// `rootwarden_core::rotation::apply_checkout`).
+pub async fn apply_checkout(
+    rotations: &DynamoRotationStore,
+    sfn: &aws_sdk_sfn::Client,
+    account: &AccountId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<RotationRecord, String>, LambdaError> {
+    let executions = SfnExecutions::new(sfn.clone());
+    rootwarden_core::rotation::apply_checkout(rotations, &executions, account, now).await
 }

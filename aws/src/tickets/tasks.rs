@@ -110,3 +110,26 @@ impl DynamoTicketStore {
             .correlation_id(correlation)
     }
 }
+
+impl super::TaskTickets for DynamoTicketStore {
+    async fn open_task(
+        &self,
+        ticket: &Ticket,
+        actor: &str,
+        correlation_id: &str,
+    ) -> Result<Ticket, TicketError> {
+        DynamoTicketStore::open_task(self, ticket, actor, correlation_id).await
+    }
+
+    async fn change_task(
+        &self,
+        id: &str,
+        change: TaskChange,
+        note: &str,
+        actor: &str,
+        correlation_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, TicketError> {
+        DynamoTicketStore::change_task(self, id, change, note, actor, correlation_id, now).await
+    }
+}

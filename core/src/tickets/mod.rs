@@ -16,7 +16,7 @@ use crate::error::Classify;
 use crate::mail::{Attachment, Category, Decision, Priority, QuarantineReason, SecretKind};
 use crate::{AccountId, ErrorType};
 
-pub use tasks::TaskChange;
+pub use tasks::{TaskChange, TaskTickets};
 
 /// A subject-based thread stays open this long after its last message.
 pub const SUBJECT_THREAD_WINDOW: Duration = Duration::days(7);

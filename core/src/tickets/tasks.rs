@@ -55,3 +55,28 @@ impl Ticket {
         }
     }
 }
+
+/// The task-ticket port: tickets workflows open for operators. Adapter: `DynamoTicketStore`;
+/// twin: `MemoryTicketStore`. Each write carries its audit record (same transaction).
+pub trait TaskTickets: Send + Sync {
+    /// Opens the ticket unless a ticket with its id exists (then that one is returned).
+    fn open_task(
+        &self,
+        ticket: &Ticket,
+        actor: &str,
+        correlation_id: &str,
+    ) -> impl std::future::Future<Output = Result<Ticket, super::TicketError>> + Send;
+
+    /// Resolves or escalates a task ticket, appending `note` to its summary. Idempotent: a
+    /// ticket already in the target state with that note is left alone. No such ticket →
+    /// `Corrupt`.
+    fn change_task(
+        &self,
+        id: &str,
+        change: TaskChange,
+        note: &str,
+        actor: &str,
+        correlation_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl std::future::Future<Output = Result<Ticket, super::TicketError>> + Send;
+}

@@ -6,21 +6,27 @@
 //! Failures panic with the promise that was broken: these are test assertions.
 
 mod audit;
+mod executions;
 pub mod fixtures;
 mod notifier;
 mod raw_mail;
 mod registry;
 mod roles;
+mod rotations;
+mod schedule;
 mod tickets;
 mod transient;
 pub mod vault;
 mod waits;
 
 pub use audit::audit_log_contract;
+pub use executions::executions_contract;
 pub use notifier::notifier_contract;
 pub use raw_mail::raw_mail_contract;
 pub use registry::account_registry_contract;
 pub use roles::role_directory_contract;
+pub use rotations::rotation_store_contract;
+pub use schedule::rotation_schedule_contract;
 pub use tickets::ticket_store_contract;
 pub use transient::transient_store_contract;
 pub use vault::vault_contract;

@@ -1,38 +1,40 @@
 //! Step 3', abandon (timeout, rejection or failure): discard `pending`, keep `current`,
 //! escalate the ticket, retry in a day.
 
-use super::{ticket_err, vault_err, Abandoned, Deps, RotationStage, RETRY_AFTER_ABANDON};
+use super::ports::{classified, vault_actor, RotationPorts};
+use super::store::RotationStore;
+use super::{steps, Abandoned, RotationStage, RETRY_AFTER_ABANDON};
 use crate::mail::Category;
+use crate::registry::schedule::RotationSchedule;
 use crate::registry::{stamp, RotationReason};
-use crate::rotation::steps;
-use crate::tickets::TaskChange;
+use crate::tickets::{TaskChange, TaskTickets};
 use crate::vault::{CredentialKind, Vault};
 use crate::workflows::WorkflowWaits;
 use crate::{AccountId, LambdaError};
 
 /// Timeout, rejection or failure: discard pending, keep current, escalate.
-pub async fn abandon(
-    deps: &Deps,
+pub async fn abandon<P: RotationPorts>(
+    ports: &P,
     account: &AccountId,
     execution: &str,
     error: &serde_json::Value,
 ) -> Result<Abandoned, LambdaError> {
     let reason = steps::abandon_reason(error);
-    let record = deps.rotations.get(account, execution).await?;
+    let record = ports.rotations().get(account, execution).await?;
     steps::may_abandon(execution, record.as_ref())?;
-    let discarded = deps
-        .vault
+    let discarded = ports
+        .vault()
         .discard_pending(
             account,
             CredentialKind::RootPassword,
             execution,
-            &deps.vault_actor(execution, &reason),
+            &vault_actor(ports, execution, &reason),
         )
-        .await
-        .map_err(vault_err)?;
-    let now = deps.clock.now();
+        .await?;
+    let now = ports.clock().now();
     if record.is_some() {
-        deps.rotations
+        ports
+            .rotations()
             .end(
                 account,
                 execution,
@@ -44,28 +46,32 @@ pub async fn abandon(
             .await?;
     }
     let retry_at = now + RETRY_AFTER_ABANDON;
-    deps.registry
+    ports
+        .registry()
         .reschedule(account, execution, retry_at, RotationReason::Retry, None)
         .await?;
     let pending = record.as_ref().map(|r| r.pending_version).or(discarded);
     let current = record.as_ref().map(|r| r.current_version);
     let ticket = steps::abandon_ticket(account, execution, now);
-    deps.tickets
-        .open_task(&ticket, &deps.actor, execution)
+    ports
+        .tickets()
+        .open_task(&ticket, ports.actor(), execution)
         .await
-        .map_err(ticket_err)?;
-    deps.tickets
+        .map_err(classified)?;
+    ports
+        .tickets()
         .change_task(
             &ticket.id,
             TaskChange::Escalate,
             &steps::abandon_note(&reason, pending, current, retry_at),
-            &deps.actor,
+            ports.actor(),
             execution,
             now,
         )
         .await
-        .map_err(ticket_err)?;
-    deps.waits
+        .map_err(classified)?;
+    ports
+        .waits()
         .remove(account, Category::PasswordChanged, execution)
         .await?;
     tracing::warn!(account = %account, execution, reason = %reason, "rotation abandoned");

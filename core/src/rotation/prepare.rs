@@ -3,10 +3,14 @@
 
 use secrecy::SecretString;
 
-use super::liveness::{self, execution_state, ExecutionState, Orphan};
-use super::{ticket_err, vault_err, Deps, Prepared, RotationRecord, RotationStage, StartInput};
+use super::liveness::{self, ExecutionState, Orphan};
+use super::ports::{classified, vault_actor, RotationPorts};
+use super::store::RotationStore;
+use super::{steps, Prepared, RotationRecord, RotationStage, StartInput};
+use crate::executions::Executions;
+use crate::registry::schedule::RotationSchedule;
 use crate::registry::stamp;
-use crate::rotation::steps;
+use crate::tickets::TaskTickets;
 use crate::vault::password::{self, PasswordPolicy};
 use crate::vault::{CredentialKind, Head, Vault};
 use crate::{AccountId, ErrorType, LambdaError};
@@ -14,18 +18,18 @@ use crate::{AccountId, ErrorType, LambdaError};
 /// Deals with the pending version `other` left before `execution` (None: the operator's
 /// `start`) stages its own: `Conflict` while `other` runs, [`ErrorType::PendingDecisionRequired`]
 /// when it may be live, otherwise discards it (audited by the vault) and ends its record.
-pub(super) async fn settle_orphan(
-    deps: &Deps,
+pub(super) async fn settle_orphan<P: RotationPorts>(
+    ports: &P,
     account: &AccountId,
     execution: &str,
     other: &str,
     other_arn: impl Fn(Option<&RotationRecord>) -> String,
     discard: bool,
 ) -> Result<(), LambdaError> {
-    let record = deps.rotations.get(account, other).await?;
+    let record = ports.rotations().get(account, other).await?;
     let state = match &record {
         Some(r) if r.stage != RotationStage::AwaitingApply => ExecutionState::Missing,
-        r => execution_state(&deps.sfn, &other_arn(r.as_ref())).await?,
+        r => ports.executions().state(&other_arn(r.as_ref())).await?,
     };
     match liveness::orphan_pending(record.as_ref(), &state) {
         Orphan::InProgress => Err(LambdaError::new(
@@ -41,40 +45,39 @@ pub(super) async fn settle_orphan(
         Orphan::Discard if !discard => Ok(()),
         Orphan::Discard => {
             let reason = format!("superseded by {execution}: rotation {other} no longer runs");
-            deps.vault
+            ports
+                .vault()
                 .discard_pending(
                     account,
                     CredentialKind::RootPassword,
                     other,
-                    &deps.vault_actor(execution, &reason),
+                    &vault_actor(ports, execution, &reason),
                 )
-                .await
-                .map_err(vault_err)?;
+                .await?;
             Ok(())
         }
     }
 }
 
 /// Step 1.
-pub async fn prepare(
-    deps: &Deps,
+pub async fn prepare<P: RotationPorts>(
+    ports: &P,
     execution: &str,
     execution_arn: &str,
     input: &StartInput,
 ) -> Result<Prepared, LambdaError> {
     let account = steps::account_id(&input.account_id)?;
-    let timeout = steps::apply_timeout(input.apply_timeout_seconds, deps.apply_timeout_seconds)?;
-    let registered = deps.registry.get(&account).await?;
+    let timeout = steps::apply_timeout(input.apply_timeout_seconds, ports.apply_timeout_seconds())?;
+    let registered = ports.registry().account(&account).await?;
     let registered = steps::rotatable(&account, registered.as_ref())?;
     steps::may_prepare(
         execution,
-        deps.rotations.get(&account, execution).await?.as_ref(),
+        ports.rotations().get(&account, execution).await?.as_ref(),
     )?;
-    let head: Head = deps
-        .vault
+    let head: Head = ports
+        .vault()
         .head(&account, CredentialKind::RootPassword)
-        .await
-        .map_err(vault_err)?
+        .await?
         .ok_or_else(|| {
             LambdaError::new(
                 ErrorType::NotFound,
@@ -89,35 +92,34 @@ pub async fn prepare(
                 .filter(|a| !a.is_empty())
                 .unwrap_or_else(|| steps::sibling_arn(execution_arn, other))
         };
-        settle_orphan(deps, &account, execution, other, other_arn, true).await?;
+        settle_orphan(ports, &account, execution, other, other_arn, true).await?;
     }
     let terms =
         password::forbidden_terms(registered.root_email.as_str(), registered.name.as_deref());
-    let policy = PasswordPolicy::new(deps.password_length)
+    let policy = PasswordPolicy::new(ports.password_length())
         .map_err(|e| LambdaError::new(ErrorType::ConfigError, e.to_string()))?;
     let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
     let candidate: SecretString = password::generate(&policy, &terms)
         .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))?;
     let trigger = input.trigger.clone().unwrap_or_else(|| "manual".into());
-    let (pending, _created) = deps
-        .vault
+    let (pending, _created) = ports
+        .vault()
         .stage_pending(
             &account,
             CredentialKind::RootPassword,
             execution,
             &candidate,
-            &deps.vault_actor(execution, format!("rotation ({trigger})")),
+            &vault_actor(ports, execution, format!("rotation ({trigger})")),
         )
-        .await
-        .map_err(vault_err)?;
+        .await?;
     drop(candidate);
-    let now = deps.clock.now();
+    let now = ports.clock().now();
     let ticket = steps::apply_ticket(&account, execution, pending, head.current, timeout, now);
-    let ticket = deps
-        .tickets
-        .open_task(&ticket, &deps.actor, execution)
+    let ticket = ports
+        .tickets()
+        .open_task(&ticket, ports.actor(), execution)
         .await
-        .map_err(ticket_err)?;
+        .map_err(classified)?;
     let record = RotationRecord {
         account_id: account.clone(),
         execution: execution.to_owned(),
@@ -134,7 +136,7 @@ pub async fn prepare(
         updated_at: stamp(now),
         outcome: None,
     };
-    let record = deps.rotations.create(&record).await?;
+    let record = ports.rotations().create(&record).await?;
     tracing::info!(account = %account, execution, pending_version = pending, "rotation prepared");
     Ok(Prepared {
         account_id: account.to_string(),

@@ -1,18 +1,20 @@
 //! Step 3, finish: `pending` → `current` (old `current` → `previous`), resolve the ticket, set
 //! the next due date.
 
-use super::{ticket_err, vault_err, Deps, Finished, RotationStage};
+use super::ports::{classified, vault_actor, RotationPorts};
+use super::store::RotationStore;
+use super::{steps, Finished, RotationStage};
 use crate::mail::Category;
+use crate::registry::schedule::RotationSchedule;
 use crate::registry::{stamp, RotationReason};
-use crate::rotation::steps;
-use crate::tickets::TaskChange;
+use crate::tickets::{TaskChange, TaskTickets};
 use crate::vault::{CredentialKind, Vault};
 use crate::workflows::WorkflowWaits;
 use crate::{AccountId, LambdaError};
 
 /// Step 3: pending → current.
-pub async fn finish(
-    deps: &Deps,
+pub async fn finish<P: RotationPorts>(
+    ports: &P,
     account: &AccountId,
     execution: &str,
     confirmation: &serde_json::Value,
@@ -20,21 +22,21 @@ pub async fn finish(
     let record = steps::may_finish(
         account,
         execution,
-        deps.rotations.get(account, execution).await?,
+        ports.rotations().get(account, execution).await?,
     )?;
     let how = steps::confirmation_text(confirmation);
-    let current = deps
-        .vault
+    let current = ports
+        .vault()
         .promote(
             account,
             CredentialKind::RootPassword,
             execution,
-            &deps.vault_actor(execution, &how),
+            &vault_actor(ports, execution, &how),
         )
-        .await
-        .map_err(vault_err)?;
-    let now = deps.clock.now();
-    deps.rotations
+        .await?;
+    let now = ports.clock().now();
+    ports
+        .rotations()
         .end(
             account,
             execution,
@@ -44,9 +46,14 @@ pub async fn finish(
             &stamp(now),
         )
         .await?;
-    let max_age = deps.registry.get(account).await?.map(|a| a.max_age_days);
+    let max_age = ports
+        .registry()
+        .account(account)
+        .await?
+        .map(|a| a.max_age_days);
     let next_due = steps::next_due(now, max_age);
-    deps.registry
+    ports
+        .registry()
         .reschedule(
             account,
             execution,
@@ -55,18 +62,20 @@ pub async fn finish(
             Some(now),
         )
         .await?;
-    deps.tickets
+    ports
+        .tickets()
         .change_task(
             &record.ticket_id,
             TaskChange::Resolve,
             &steps::finish_note(&how, current),
-            &deps.actor,
+            ports.actor(),
             execution,
             now,
         )
         .await
-        .map_err(ticket_err)?;
-    deps.waits
+        .map_err(classified)?;
+    ports
+        .waits()
         .remove(account, Category::PasswordChanged, execution)
         .await?;
     tracing::info!(account = %account, execution, current_version = current, "rotation completed");

@@ -3,26 +3,29 @@
 
 use chrono::{DateTime, Utc};
 
-use super::liveness::{self, execution_state};
-use super::{Deps, DynamoRotationStore, RotationRecord, RotationStage};
+use super::liveness;
+use super::ports::RotationPorts;
+use super::store::RotationStore;
+use super::{steps, RotationRecord, RotationStage};
+use crate::executions::Executions;
 use crate::mail::Category;
 use crate::registry::stamp;
-use crate::rotation::steps;
 use crate::workflows::{Wait, WorkflowWaits};
 use crate::{AccountId, LambdaError};
 
 /// Step 2: store the token where mail and the operator can find it.
-pub async fn await_apply(
-    deps: &Deps,
+pub async fn await_apply<P: RotationPorts>(
+    ports: &P,
     account: &AccountId,
     execution: &str,
     task_token: &str,
     timeout_seconds: u64,
 ) -> Result<(), LambdaError> {
     steps::require_token(task_token)?;
-    let now = deps.clock.now();
+    let now = ports.clock().now();
     let deadline = steps::apply_deadline(now, timeout_seconds)?;
-    deps.rotations
+    ports
+        .rotations()
         .set_token(
             account,
             execution,
@@ -31,7 +34,8 @@ pub async fn await_apply(
             &stamp(now),
         )
         .await?;
-    deps.waits
+    ports
+        .waits()
         .register(&Wait {
             account: account.clone(),
             kind: Category::PasswordChanged,
@@ -49,9 +53,9 @@ pub async fn await_apply(
 /// The `rotation-apply` check-out's gate: the rotation of `account` awaiting its apply step,
 /// if its execution really runs (`DescribeExecution`) and its apply deadline has not passed at
 /// `now`; otherwise `Ok(Err(why))`, the refusal for the caller's audit record.
-pub async fn apply_checkout(
-    rotations: &DynamoRotationStore,
-    sfn: &aws_sdk_sfn::Client,
+pub async fn apply_checkout<R: RotationStore, X: Executions>(
+    rotations: &R,
+    executions: &X,
     account: &AccountId,
     now: DateTime<Utc>,
 ) -> Result<Result<RotationRecord, String>, LambdaError> {
@@ -65,6 +69,6 @@ pub async fn apply_checkout(
             "no rotation of account {account} awaits its apply step"
         )));
     };
-    let state = execution_state(sfn, &r.execution_arn).await?;
+    let state = executions.state(&r.execution_arn).await?;
     Ok(liveness::apply_window(&r, &state, now).map(|()| r))
 }
