@@ -7,3 +7,4 @@ mod dynamo;
 
 pub use account_item::AccountItem;
 pub use dynamo::DynamoAccountRegistry;
+mod posture_registry;
