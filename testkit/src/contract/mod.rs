@@ -8,9 +8,12 @@
 mod audit;
 pub mod fixtures;
 mod notifier;
+mod onboarding;
+mod posture;
 mod raw_mail;
 mod registry;
 mod roles;
+mod root_credentials;
 mod tickets;
 mod transient;
 pub mod vault;
@@ -18,9 +21,12 @@ mod waits;
 
 pub use audit::audit_log_contract;
 pub use notifier::notifier_contract;
+pub use onboarding::onboarding_store_contract;
+pub use posture::{enforcement_tickets_contract, fresh_account_record, posture_registry_contract};
 pub use raw_mail::raw_mail_contract;
 pub use registry::account_registry_contract;
 pub use roles::role_directory_contract;
+pub use root_credentials::root_credentials_contract;
 pub use tickets::ticket_store_contract;
 pub use transient::transient_store_contract;
 pub use vault::vault_contract;
