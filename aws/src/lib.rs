@@ -5,8 +5,9 @@
 //!
 //! Transitional: this crate re-exports [`rootwarden_core`] at the same module paths, so
 //! `rootwarden_aws::vault` holds both the core's `Vault` port and the `KmsVault` adapter. The
-//! use cases that still call the SDK directly (access, rotation, enforcement, onboarding) live
-//! here until they are rewritten against ports and move to the core.
+//! use cases that still call the SDK directly (access, rotation) live here until they are
+//! rewritten against ports and move to the core; enforcement and onboarding run in the core
+//! over this crate's `enforcement::Deps` and `onboarding::Deps`.
 
 pub use rootwarden_core::{clock, config, domain, error, mail};
 pub use rootwarden_core::{

@@ -19,6 +19,7 @@ pub mod executions;
 pub mod inbound;
 pub mod mail;
 pub mod notify;
+pub mod onboarding;
 pub mod registry;
 pub mod rotation;
 pub mod tickets;

@@ -10,12 +10,17 @@
 //! the use case owns another. Failure switches (`fail_*`) simulate an unavailable service.
 
 pub mod contract;
+mod enforcement_ports;
+mod enforcement_tickets;
 mod executions;
 mod notifier;
+mod onboarding;
 mod raw_mail;
 mod registry;
+mod registry_posture;
 mod registry_schedule;
 mod role_directory;
+mod root_credentials;
 mod rotation_ports;
 mod rotations;
 mod tickets;
@@ -23,12 +28,17 @@ mod transient;
 mod vault;
 mod waits;
 
+pub use enforcement_ports::{MemoryEnforcementPorts, MemoryOnboardingPorts};
+pub use enforcement_tickets::MemoryEnforcementTickets;
 pub use executions::{Execution, MemoryExecutions, TaskResult};
 pub use notifier::{Delivered, RecordingNotifier};
+pub use onboarding::MemoryOnboarding;
 pub use raw_mail::MemoryRawMailStore;
 pub use registry::MemoryAccountRegistry;
+pub use registry_posture::MemoryPostureRegistry;
 pub use registry_schedule::MemoryRotationSchedule;
 pub use role_directory::MemoryRoleDirectory;
+pub use root_credentials::{MemoryRootCredentials, MemoryRootSession};
 pub use rotation_ports::{MemoryRotationPorts, TestClock, KILLED};
 pub use rotations::MemoryRotationStore;
 pub use tickets::MemoryTicketStore;

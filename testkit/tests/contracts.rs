@@ -155,3 +155,52 @@ async fn memory_executions_honour_the_executions_contract() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn memory_root_credentials_honour_the_root_credentials_contract() {
+    let root = rootwarden_testkit::MemoryRootCredentials::default();
+    contract::root_credentials_contract(root.clone(), root.clone(), |account, posture| {
+        let root = root.clone();
+        async move { root.set_root(&account, posture) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_posture_registry_honours_the_posture_registry_contract() {
+    let registry = rootwarden_testkit::MemoryPostureRegistry::default();
+    contract::posture_registry_contract(|account| {
+        let registry = registry.clone();
+        async move {
+            registry.put(account);
+            registry
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_enforcement_tickets_honour_the_enforcement_tickets_contract() {
+    let audit = MemoryAuditLog::default();
+    contract::enforcement_tickets_contract(rootwarden_testkit::MemoryEnforcementTickets::new(
+        audit.clone(),
+    ))
+    .await;
+    // The ticket was opened once, with one audit record.
+    let streams = rootwarden_core::audit::AuditLog::streams(&audit)
+        .await
+        .unwrap();
+    assert_eq!(audit.records(&streams[0]).len(), 1);
+}
+
+#[tokio::test]
+async fn memory_onboarding_honours_the_onboarding_store_contract() {
+    let store = rootwarden_testkit::MemoryOnboarding::default();
+    contract::onboarding_store_contract(store.clone(), store.registry.clone(), store.vault.clone())
+        .await;
+    // One audit record per account written.
+    let streams = rootwarden_core::audit::AuditLog::streams(&store.audit)
+        .await
+        .unwrap();
+    assert_eq!(streams.len(), 2);
+}

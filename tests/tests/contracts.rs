@@ -311,3 +311,88 @@ async fn rotation_adapters_honour_the_port_contracts() {
         .to_owned();
     contract::executions_contract(&SfnExecutions::new(sfn), &parked, |_| async { None }).await;
 }
+
+/// Enforcement's and onboarding's ports, each adapter acting as its production role: the
+/// enforcement function opens audit and delete root sessions, reads and annotates the registry
+/// and opens task tickets; the operator opens password-creation sessions, records recovery
+/// windows and onboards.
+#[tokio::test(flavor = "multi_thread")]
+async fn enforcement_and_onboarding_adapters_honour_their_contracts() {
+    use rootwarden::enforcement::{Posture, StsIamRootCredentials};
+    use rootwarden::onboarding::DynamoOnboarding;
+    use rootwarden::registry::{AccountItem, DynamoAccountRegistry};
+
+    let emu = Emulator::with_stack().await.unwrap();
+    let harness = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
+    let enforcer = emu.role_config("RootEnforcementFunction").await;
+    let operator = emu.sdk_config_as(emu.operator("alice")).await;
+
+    // Root sessions: the function audits and deletes, the operator creates a password.
+    contract::root_credentials_contract(
+        StsIamRootCredentials::new(&enforcer),
+        StsIamRootCredentials::new(&operator),
+        |account, posture: Posture| {
+            let state = serde_json::json!({
+                "access_keys": posture.access_keys.iter()
+                    .map(|k| serde_json::json!({"id": k.id, "status": k.status}))
+                    .collect::<Vec<_>>(),
+                "signing_certificates": posture.signing_certificates.iter()
+                    .map(|c| serde_json::json!({"id": c.id, "status": c.status}))
+                    .collect::<Vec<_>>(),
+                "mfa_devices": posture.mfa_devices.iter()
+                    .map(|s| serde_json::json!({"serial": s}))
+                    .collect::<Vec<_>>(),
+                "login_profile": posture.login_profile,
+            });
+            let (status, body) = emu
+                .test_endpoint(
+                    "PUT",
+                    &format!("/_rootwarden/root-state/{account}"),
+                    Some(&state),
+                )
+                .unwrap();
+            assert_eq!(status, 200, "{body}");
+            async {}
+        },
+    )
+    .await;
+
+    // The registry as the enforcement function reads and annotates it (accounts registered by
+    // the harness, as onboarding would).
+    let table = emu.env("ROOTWARDEN_ACCOUNTS_TABLE");
+    let registry = DynamoAccountRegistry::new(aws_sdk_dynamodb::Client::new(&enforcer), &table);
+    contract::posture_registry_contract(|account| {
+        let (harness, table, registry) = (harness.clone(), table.clone(), registry.clone());
+        async move {
+            harness
+                .put_item()
+                .table_name(&table)
+                .set_item(Some(account.to_item()))
+                .send()
+                .await
+                .unwrap();
+            registry
+        }
+    })
+    .await;
+
+    // Task tickets, opened by the enforcement function.
+    let enforcement = rootwarden::enforcement::Deps::new(
+        &custody::config(&emu),
+        &enforcer,
+        Arc::new(SystemClock),
+        "contract-enforcement",
+    );
+    contract::enforcement_tickets_contract(enforcement.tickets.clone()).await;
+
+    // Onboarding, by an operator; read back as the inspector would.
+    let ops = custody::operator_deps(&emu, "contract-operator").await;
+    let inspector = custody::inspector_deps(&emu).await;
+    contract::onboarding_store_contract(
+        DynamoOnboarding::new(ops.registry.clone(), ops.vault.clone(), ops.audit.clone()),
+        inspector.registry.clone(),
+        inspector.vault.clone(),
+    )
+    .await;
+    custody::assert_audit_intact(&emu, None).await;
+}

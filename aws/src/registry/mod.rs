@@ -8,3 +8,4 @@ mod rotation_schedule;
 
 pub use account_item::AccountItem;
 pub use dynamo::DynamoAccountRegistry;
+mod posture_registry;

@@ -11,6 +11,7 @@
 //! it. A registry mapping always wins over anything a message says.
 
 pub mod accounts;
+pub mod posture;
 pub mod schedule;
 
 use std::future::Future;

@@ -22,7 +22,10 @@ pub const MAX_REJECT_CAUSE_CHARS: usize = 256;
 /// Functions refuses a second execution of one name; 45 of its 80 characters.)
 pub fn manual_execution_name(account: &AccountId, now: DateTime<Utc>) -> String {
     let nonce: u32 = rand::random();
-    format!("manual-{account}-{}-{nonce:08x}", now.format("%Y%m%dT%H%M%SZ"))
+    format!(
+        "manual-{account}-{}-{nonce:08x}",
+        now.format("%Y%m%dT%H%M%SZ")
+    )
 }
 
 /// `rotation start` is for registered, active, vaulted accounts.

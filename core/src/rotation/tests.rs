@@ -112,9 +112,15 @@ fn names_are_deterministic() {
 fn two_manual_starts_in_one_second_get_two_names() {
     let now = at("2026-11-24T10:00:00Z");
     let a = manual_execution_name(&id(), now);
-    assert!(a.starts_with("manual-111122223333-20261124T100000Z-"), "{a}");
+    assert!(
+        a.starts_with("manual-111122223333-20261124T100000Z-"),
+        "{a}"
+    );
     assert_eq!(a.len(), 45);
-    assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'), "{a}");
+    assert!(
+        a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "{a}"
+    );
     let names: std::collections::HashSet<_> =
         (0..64).map(|_| manual_execution_name(&id(), now)).collect();
     assert_eq!(names.len(), 64);

@@ -1,20 +1,25 @@
 //! Onboarding: register a managed account and vault its current root credentials.
 //!
-//! One `TransactWriteItems` holds the registry item, version 1 (`current`) of the root password
-//! and of the MFA seed, and the audit record: an account is registered with its credentials
-//! vaulted and audited, or not at all. A second onboarding of the same account is a `Conflict`
-//! and changes nothing.
+//! One write ([`OnboardingStore::create`]; a `TransactWriteItems` in DynamoDB) holds the
+//! registry item, version 1 (`current`) of the root password and of the MFA seed, and the audit
+//! record: an account is registered with its credentials vaulted and audited, or not at all. A
+//! second onboarding of the same account is a `Conflict` and changes nothing.
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::audit::{AuditEntry, Outcome, Stream};
-use crate::registry::{first_due, Account, AccountMode, AccountStatus, RotationReason};
-use crate::rotation::Deps;
+use crate::registry::{
+    first_due, Account, AccountMode, AccountRegistry, AccountStatus, RotationReason,
+};
 use crate::vault::totp::TotpSeed;
 use crate::vault::CredentialKind;
 use crate::{AccountId, ErrorType, LambdaError, RootEmail};
+
+mod ports;
+
+pub use ports::{NewAccount, OnboardingPorts, OnboardingStore};
 
 /// Maximum root-password age bounds, in days.
 pub const MAX_AGE_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
@@ -91,13 +96,13 @@ pub fn validate(req: &OnboardRequest, secrets: &OnboardSecrets) -> Result<(), La
     Ok(())
 }
 
-pub async fn onboard(
-    deps: &Deps,
+pub async fn onboard<P: OnboardingPorts>(
+    ports: &P,
     req: OnboardRequest,
     secrets: OnboardSecrets,
 ) -> Result<Onboarded, LambdaError> {
     validate(&req, &secrets)?;
-    let now: DateTime<Utc> = deps.clock.now();
+    let now: DateTime<Utc> = ports.clock().now();
     let correlation = format!("onboard-{}", req.account_id);
     let account = Account {
         account_id: req.account_id.clone(),
@@ -116,37 +121,23 @@ pub async fn onboard(
         posture_checked_at: None,
         recovery_until: None,
     };
-    if deps.registry.get(&req.account_id).await?.is_some() {
+    if ports.registry().is_registered(&req.account_id).await? {
         return Err(LambdaError::new(
             ErrorType::Conflict,
             format!("account {} is already onboarded", req.account_id),
         ));
     }
-    let mut items = Vec::new();
-    let mut vaulted = Vec::new();
-    for (kind, secret) in [
+    let credentials: Vec<(CredentialKind, &SecretString)> = [
         (CredentialKind::RootPassword, &secrets.password),
         (CredentialKind::MfaSeed, &secrets.mfa_seed),
-    ] {
-        if let Some(secret) = secret {
-            items.extend(
-                deps.vault
-                    .initial_items(&req.account_id, kind, secret, &correlation)
-                    .await
-                    .map_err(|e| LambdaError::from_classified(&e))?,
-            );
-            vaulted.push(kind);
-        }
-    }
-    drop(secrets);
-    items.push(
-        aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .put(deps.registry.put_new(&account)?)
-            .build(),
-    );
-    let entry = AuditEntry::new(
+    ]
+    .into_iter()
+    .filter_map(|(kind, secret)| secret.as_ref().map(|s| (kind, s)))
+    .collect();
+    let vaulted: Vec<CredentialKind> = credentials.iter().map(|(k, _)| *k).collect();
+    let record = AuditEntry::new(
         Stream::Account(req.account_id.clone()),
-        &deps.actor,
+        ports.actor(),
         "account.onboarded",
     )
     .target(req.account_id.to_string())
@@ -159,56 +150,27 @@ pub async fn onboard(
         "vaulted",
         vaulted.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
     );
-    let ddb = deps.registry.client();
-    for attempt in 0..8 {
-        let (_, audit_put) = deps
-            .audit
-            .prepare(&entry)
-            .await
-            .map_err(|e| LambdaError::from_classified(&e))?;
-        let mut all = items.clone();
-        all.push(
-            aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .put(audit_put)
-                .build(),
-        );
-        match ddb
-            .transact_write_items()
-            .set_transact_items(Some(all))
-            .send()
-            .await
-        {
-            Ok(_) => {
-                tracing::info!(account = %req.account_id, mode = req.mode.as_str(), "account onboarded");
-                return Ok(Onboarded { account, vaulted });
-            }
-            Err(e) => {
-                let reasons: Vec<String> = match e.as_service_error() {
-                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None").to_owned())
-                        .collect(),
-                    _ => return Err(crate::sdk::sdk_error("dynamodb:TransactWriteItems", &e)),
-                };
-                let own = &reasons[..reasons.len().saturating_sub(1)];
-                if own.iter().any(|c| c == "ConditionalCheckFailed") {
-                    return Err(LambdaError::new(
-                        ErrorType::Conflict,
-                        format!(
-                            "account {} is already onboarded or has vaulted credentials",
-                            req.account_id
-                        ),
-                    ));
-                }
-                crate::audit::backoff(attempt).await;
-            }
-        }
+    let created = ports
+        .store()
+        .create(&NewAccount {
+            account: &account,
+            credentials,
+            execution: &correlation,
+            record: &record,
+        })
+        .await?;
+    drop(secrets);
+    if !created {
+        return Err(LambdaError::new(
+            ErrorType::Conflict,
+            format!(
+                "account {} is already onboarded or has vaulted credentials",
+                req.account_id
+            ),
+        ));
     }
-    Err(LambdaError::new(
-        ErrorType::AuditWriteFailed,
-        "onboarding lost the audit race 8 times; nothing was written",
-    ))
+    tracing::info!(account = %req.account_id, mode = req.mode.as_str(), "account onboarded");
+    Ok(Onboarded { account, vaulted })
 }
 
 #[cfg(test)]
