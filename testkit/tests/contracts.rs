@@ -122,3 +122,14 @@ async fn recording_notifier_honours_the_notifier_contract_and_records_the_email_
     // E-mail only for priority high and above, and only to contacts there are.
     assert_eq!(emailed, vec![0, 1, 0]);
 }
+
+#[tokio::test]
+async fn memory_access_ledger_honours_the_access_ledger_contract() {
+    let audit = MemoryAuditLog::default();
+    let ledger = rootwarden_testkit::MemoryAccessLedger::new(audit.clone());
+    contract::access_ledger_contract(ledger, &audit).await;
+    assert!(rootwarden_core::audit::verify(&audit, None)
+        .await
+        .unwrap()
+        .is_ok());
+}
