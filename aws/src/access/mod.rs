@@ -10,9 +10,9 @@
 //! per account, within the approval's lifetime: shows the current root password, the current
 //! TOTP code and any unexpired reset link, and marks the account for rotation → `checkin`, or
 //! automatic expiry, or `revoke` by an admin. A `rotation-apply` check-out is allowed only while
-//! the account's rotation awaits its apply step, its execution really runs and its apply
-//! deadline has not passed (`rotation::apply_checkout`); it shows `current` and `pending` and
-//! does not mark another rotation.
+//! the account's rotation awaits its apply step, its execution really runs (the `Executions`
+//! port) and its apply deadline has not passed (`rotation::liveness::apply_window`); it shows
+//! `current` and `pending` and does not mark another rotation.
 //!
 //! Every decision is an audit record. The use cases and their decisions live in the core
 //! (`rootwarden_core::access`, generic over [`AccessPorts`]); this module is their AWS bundle:
