@@ -9,6 +9,8 @@
 //! Every twin is `Clone`: clones share their state, so a test keeps one handle to inspect while
 //! the use case owns another. Failure switches (`fail_*`) simulate an unavailable service.
 
+mod access_ledger;
+mod access_ports;
 pub mod contract;
 mod enforcement_ports;
 mod enforcement_tickets;
@@ -28,6 +30,10 @@ mod transient;
 mod vault;
 mod waits;
 
+pub use access_ledger::MemoryAccessLedger;
+pub use access_ports::{
+    AccessAccount, MemoryAccessAccounts, MemoryAccessTickets, MemoryRotationLookup,
+};
 pub use enforcement_ports::{MemoryEnforcementPorts, MemoryOnboardingPorts};
 pub use enforcement_tickets::MemoryEnforcementTickets;
 pub use executions::{Execution, MemoryExecutions, TaskResult};

@@ -204,3 +204,14 @@ async fn memory_onboarding_honours_the_onboarding_store_contract() {
         .unwrap();
     assert_eq!(streams.len(), 2);
 }
+
+#[tokio::test]
+async fn memory_access_ledger_honours_the_access_ledger_contract() {
+    let audit = MemoryAuditLog::default();
+    let ledger = rootwarden_testkit::MemoryAccessLedger::new(audit.clone());
+    contract::access_ledger_contract(ledger, &audit).await;
+    assert!(rootwarden_core::audit::verify(&audit, None)
+        .await
+        .unwrap()
+        .is_ok());
+}

@@ -451,10 +451,17 @@ async fn no_secret_without_its_audit_record() {
     // The audit table becomes unavailable (here: the check-out's audit writes go to a table
     // that does not exist, and that the access role may not write either).
     let mut broken = deps(&w).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&w.emu.role_config("AccessFunction").await);
     broken.audit = DynamoAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&w.emu.role_config("AccessFunction").await),
+        ddb.clone(),
         "audit-table-unavailable",
         Arc::new(SystemClock),
+    );
+    // The ledger writes the check-out's audit record in its transaction.
+    broken.ledger = access::DynamoAccessLedger::new(
+        ddb,
+        broken.ledger.table().to_owned(),
+        broken.audit.clone(),
     );
     let e = access::checkout(&broken, &w.alice.arn, &r.id)
         .await

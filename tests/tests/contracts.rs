@@ -396,3 +396,21 @@ async fn enforcement_and_onboarding_adapters_honour_their_contracts() {
     .await;
     custody::assert_audit_intact(&emu, None).await;
 }
+
+/// The access ledger as the access function writes it (requests, locks and audit records in one
+/// transaction); its audit records read back with the harness's credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamo_access_ledger_honours_the_access_ledger_contract() {
+    let emu = Emulator::with_stack().await.unwrap();
+    let access = emu.role_config("AccessFunction").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&access);
+    let audit_table = emu.env("ROOTWARDEN_AUDIT_TABLE");
+    let ledger = rootwarden::access::DynamoAccessLedger::new(
+        ddb.clone(),
+        emu.env("ROOTWARDEN_WORKFLOWS_TABLE"),
+        DynamoAuditLog::new(ddb, &audit_table, Arc::new(SystemClock)),
+    );
+    let harness = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
+    let audit = DynamoAuditLog::new(harness, audit_table, Arc::new(SystemClock));
+    contract::access_ledger_contract(ledger, &audit).await;
+}

@@ -10,61 +10,52 @@
 //! per account, within the approval's lifetime: shows the current root password, the current
 //! TOTP code and any unexpired reset link, and marks the account for rotation → `checkin`, or
 //! automatic expiry, or `revoke` by an admin. A `rotation-apply` check-out is allowed only while
-//! the account's rotation awaits its apply step, its execution really runs and its apply
-//! deadline has not passed (`rotation::apply_checkout`); it shows `current` and `pending` and
-//! does not mark another rotation.
+//! the account's rotation awaits its apply step, its execution really runs (the `Executions`
+//! port) and its apply deadline has not passed (`rotation::liveness::apply_window`); it shows
+//! `current` and `pending` and does not mark another rotation.
 //!
-//! Every decision is an audit record. State changes write the request, the lock and the audit
-//! record in one DynamoDB transaction; a check-out decrypts first and shows nothing unless that
-//! transaction (with its audit record) committed: fail closed.
-//!
-//! The decisions themselves are pure rules in the core (`rootwarden_core::access`: `approval`,
-//! `checkout`, `expiry`, each refusal a [`Refusal`]); this module looks up what they need,
-//! writes what they decide and audits every refusal. Here: opening, approving and denying
-//! (`request.rs`); checking out, in and revoking (`checkout.rs`); what a check-out shows and
-//! the `rotation-apply` gate (`reveal.rs`); the automatic check-in (`expiry.rs`); reads and the
-//! one-transaction write (`ledger.rs`).
+//! Every decision is an audit record. The use cases and their decisions live in the core
+//! (`rootwarden_core::access`, generic over [`AccessPorts`]); this module is their AWS bundle:
+//! [`Deps`] with the DynamoDB, KMS and Step Functions adapters, the [`DynamoAccessLedger`]
+//! (requests, locks and audit record in one transaction, `ledger.rs`, item mapping in
+//! `store.rs`), and access's view of the registry, tickets and rotations (`adapters.rs`).
 
 pub mod identity;
 pub mod store;
 
-mod checkout;
-mod expiry;
+mod adapters;
 mod ledger;
-mod request;
-mod reveal;
 
-pub use rootwarden_core::access::{approval, policy, refusal};
+pub use rootwarden_core::access::{approval, policy, ports, refusal};
 
 use std::sync::Arc;
 
-use crate::audit::{AuditEntry, AuditLog, DynamoAuditLog, Outcome, Stream};
+use crate::audit::DynamoAuditLog;
+use crate::executions::SfnExecutions;
 use crate::registry::DynamoAccountRegistry;
 use crate::rotation::DynamoRotationStore;
 use crate::tickets::DynamoTicketStore;
 use crate::vault::{KmsTransientStore, KmsVault};
-use crate::{AccountId, Clock, Config, ErrorType, LambdaError};
+use crate::{Clock, Config, ErrorType, LambdaError};
 
 pub use approval::ROTATION_APPLY;
-pub use checkout::{checkin, checkout, revoke};
-pub use expiry::{expire_due, ExpiryReport};
 pub use identity::IamRoleDirectory;
-pub use ledger::{get, list, locks};
+pub use ledger::DynamoAccessLedger;
 pub use policy::{AccessPolicy, ReasonRule, Role};
 pub use refusal::Refusal;
-pub use request::{approve, deny, request, NewRequest};
-pub use reveal::Revealed;
 pub use rootwarden_core::access::identity::{Caller, Person};
+pub use rootwarden_core::access::{
+    approve, checkin, checkout, deny, expire_due, get, list, locks, request, revoke,
+    AccessAccounts, AccessLedger, AccessPorts, AccessTickets, ExpiryReport, LedgerWrite,
+    NewRequest, Revealed, RotationLookup, Written,
+};
 pub use store::{AccessRequest, AccessStatus, Lock};
-
-const ATTEMPTS: u32 = 8;
 
 /// Everything access talks to.
 #[derive(Clone)]
 pub struct Deps {
-    pub ddb: aws_sdk_dynamodb::Client,
-    /// The workflows table (requests and locks).
-    pub table: String,
+    /// Requests and locks (the workflows table).
+    pub ledger: DynamoAccessLedger,
     pub registry: DynamoAccountRegistry,
     pub vault: KmsVault,
     pub transient: KmsTransientStore,
@@ -76,7 +67,7 @@ pub struct Deps {
     /// Step Functions, asked whether a rotation's execution really runs before a
     /// `rotation-apply` check-out ([`Deps::with_executions`]); without it that check-out is
     /// refused.
-    pub executions: Option<aws_sdk_sfn::Client>,
+    pub executions: Option<SfnExecutions>,
 }
 
 impl Deps {
@@ -100,7 +91,7 @@ impl Deps {
         })?;
         let audit = DynamoAuditLog::new(ddb.clone(), &config.audit_table, clock.clone());
         Ok(Self {
-            table: config.workflows_table.clone(),
+            ledger: DynamoAccessLedger::new(ddb.clone(), &config.workflows_table, audit.clone()),
             registry: DynamoAccountRegistry::new(ddb.clone(), &config.accounts_table),
             vault: KmsVault::new(
                 ddb.clone(),
@@ -117,9 +108,8 @@ impl Deps {
                 &config.vault_key,
             ),
             tickets: DynamoTicketStore::new(ddb.clone(), &config.tickets_table, audit.clone()),
-            rotations: DynamoRotationStore::new(ddb.clone(), &config.workflows_table),
+            rotations: DynamoRotationStore::new(ddb, &config.workflows_table),
             audit,
-            ddb,
             policy,
             clock,
             executions: None,
@@ -128,60 +118,49 @@ impl Deps {
 
     /// Lets `rotation-apply` check-outs verify the rotation's execution runs.
     pub fn with_executions(mut self, sfn: aws_sdk_sfn::Client) -> Self {
-        self.executions = Some(sfn);
+        self.executions = Some(SfnExecutions::new(sfn));
         self
     }
 }
 
-fn entry(caller: &str, account: &AccountId, action: &str, r: &AccessRequest) -> AuditEntry {
-    AuditEntry::new(Stream::Account(account.clone()), caller, action)
-        .target(&r.id)
-        .correlation_id(&r.id)
-        .detail("reason", r.reason.as_str())
-        .detail("ticket", r.ticket.as_str())
-        .detail("status", r.status.as_str())
-}
+impl AccessPorts for Deps {
+    type Ledger = DynamoAccessLedger;
+    type Accounts = DynamoAccountRegistry;
+    type Vault = KmsVault;
+    type Transient = KmsTransientStore;
+    type Tickets = DynamoTicketStore;
+    type Rotations = DynamoRotationStore;
+    type Executions = SfnExecutions;
+    type Audit = DynamoAuditLog;
 
-/// One attempted action: its refusals are recorded under the caller, account and target.
-struct Attempt<'a> {
-    deps: &'a Deps,
-    caller: &'a str,
-    account: &'a AccountId,
-    action: &'static str,
-    target: &'a str,
-}
-
-impl Attempt<'_> {
-    /// Records the decided refusal, then returns it as the error ([`Self::refuse`]).
-    async fn refused(&self, refusal: Refusal) -> LambdaError {
-        self.refuse(refusal.error_type(), refusal.to_string()).await
+    fn ledger(&self) -> &DynamoAccessLedger {
+        &self.ledger
     }
-
-    /// Records the refusal (fail closed: if even that cannot be written, the caller gets
-    /// `AuditWriteFailed`), then returns it as the error.
-    async fn refuse(&self, error_type: ErrorType, why: impl Into<String>) -> LambdaError {
-        let why = why.into();
-        let record = AuditEntry::new(
-            Stream::Account(self.account.clone()),
-            self.caller,
-            "access.refused",
-        )
-        .target(self.target)
-        .outcome(Outcome::Denied)
-        .reason(&why)
-        .correlation_id(self.target)
-        .detail("attempted", self.action);
-        if let Err(e) = self.deps.audit.append(&record).await {
-            return LambdaError::from_classified(&e);
-        }
-        tracing::warn!(
-            caller = self.caller,
-            attempted = self.action,
-            target = self.target,
-            error_type = error_type.as_str(),
-            why = %why,
-            "access refused"
-        );
-        LambdaError::new(error_type, why)
+    fn accounts(&self) -> &DynamoAccountRegistry {
+        &self.registry
+    }
+    fn vault(&self) -> &KmsVault {
+        &self.vault
+    }
+    fn transient(&self) -> &KmsTransientStore {
+        &self.transient
+    }
+    fn tickets(&self) -> &DynamoTicketStore {
+        &self.tickets
+    }
+    fn rotations(&self) -> &DynamoRotationStore {
+        &self.rotations
+    }
+    fn executions(&self) -> Option<&SfnExecutions> {
+        self.executions.as_ref()
+    }
+    fn audit(&self) -> &DynamoAuditLog {
+        &self.audit
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn policy(&self) -> &AccessPolicy {
+        &self.policy
     }
 }

@@ -3,14 +3,29 @@
 //! and the decisions, as pure rules over plain data: opening, approving and denying
 //! ([`approval`]), checking out, in and revoking ([`checkout`]), expiring ([`expiry`]). Each
 //! refusal is a [`Refusal`].
+//!
+//! The use cases take one bundle of ports ([`ports::AccessPorts`]), look up what the decisions
+//! need, write what they decide (request, lock move and audit record in one
+//! [`ports::AccessLedger::write`]) and audit every refusal: opening, approving and denying
+//! ([`request`], [`approve`], [`deny`]); checking out, in and revoking ([`checkout()`],
+//! [`checkin`], [`revoke`]); the automatic check-in ([`expire_due`]). A check-out decrypts first
+//! and shows nothing unless its ledger write (with its audit record) committed: fail closed.
 
 pub mod approval;
 pub mod checkout;
 pub mod expiry;
 pub mod identity;
 pub mod policy;
+pub mod ports;
 pub mod record;
 pub mod refusal;
+
+mod attempt;
+mod checkouts;
+mod expire;
+mod ledger;
+mod requests;
+mod reveal;
 
 #[cfg(test)]
 mod tests;
@@ -22,3 +37,12 @@ pub use identity::{Caller, Person};
 pub use policy::{AccessPolicy, ReasonRule, Role};
 pub use record::{AccessRequest, AccessStatus, Lock};
 pub use refusal::Refusal;
+
+pub use checkouts::{checkin, checkout, revoke};
+pub use expire::{expire_due, ExpiryReport};
+pub use ledger::{get, list, locks};
+pub use ports::{
+    AccessAccounts, AccessLedger, AccessPorts, AccessTickets, LedgerWrite, RotationLookup, Written,
+};
+pub use requests::{approve, deny, request, NewRequest};
+pub use reveal::Revealed;

@@ -5,6 +5,7 @@
 //!
 //! Failures panic with the promise that was broken: these are test assertions.
 
+mod access_ledger;
 mod audit;
 mod executions;
 pub mod fixtures;
@@ -22,6 +23,7 @@ mod transient;
 pub mod vault;
 mod waits;
 
+pub use access_ledger::access_ledger_contract;
 pub use audit::audit_log_contract;
 pub use executions::executions_contract;
 pub use notifier::notifier_contract;

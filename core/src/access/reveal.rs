@@ -5,9 +5,11 @@
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::{AccessRequest, Deps};
+use super::ports::{AccessPorts, RotationLookup};
+use super::record::AccessRequest;
+use crate::executions::Executions;
 use crate::mail::SecretKind;
-use crate::rotation::RotationRecord;
+use crate::rotation::{liveness, RotationRecord};
 use crate::vault::totp::{self, TotpCode, TotpSeed};
 use crate::vault::{CredentialKind, TransientStore, Vault};
 use crate::{AccountId, ErrorType, LambdaError};
@@ -35,17 +37,23 @@ impl std::fmt::Debug for Revealed {
 /// The rotation a `rotation-apply` check-out of `account` may show the pending password of;
 /// `Ok(Err(why))` when it may not (no rotation awaits its apply step, its execution does not
 /// run, its deadline passed, or this deployment cannot ask Step Functions).
-pub(super) async fn apply_gate(
-    deps: &Deps,
+pub(super) async fn apply_gate<P: AccessPorts>(
+    ports: &P,
     account: &AccountId,
     now: DateTime<Utc>,
 ) -> Result<Result<RotationRecord, String>, LambdaError> {
-    match &deps.executions {
-        Some(sfn) => crate::rotation::apply_checkout(&deps.rotations, sfn, account, now).await,
-        None => Ok(Err(
+    let Some(executions) = ports.executions() else {
+        return Ok(Err(
             "this deployment cannot verify rotation executions".to_owned()
-        )),
-    }
+        ));
+    };
+    let Some(r) = ports.rotations().awaiting_apply(account).await? else {
+        return Ok(Err(format!(
+            "no rotation of account {account} awaits its apply step"
+        )));
+    };
+    let state = executions.state(&r.execution_arn).await?;
+    Ok(liveness::apply_window(&r, &state, now).map(|()| r))
 }
 
 /// The secrets, decrypted before anything is committed; nothing is shown unless the check-out
@@ -72,20 +80,19 @@ impl Secrets {
 }
 
 /// Decrypts what a check-out of `account` shows (`awaiting`: a `rotation-apply`'s rotation).
-pub(super) async fn decrypt(
-    deps: &Deps,
+pub(super) async fn decrypt<P: AccessPorts>(
+    ports: &P,
     account: &AccountId,
     awaiting: Option<&RotationRecord>,
     now: DateTime<Utc>,
 ) -> Result<Secrets, LambdaError> {
-    let (info, password) = deps
-        .vault
+    let vault = ports.vault();
+    let (info, password) = vault
         .reveal(account, CredentialKind::RootPassword, None)
         .await?;
     let pending = match awaiting {
         Some(rot) => {
-            let (p, secret) = deps
-                .vault
+            let (p, secret) = vault
                 .reveal(
                     account,
                     CredentialKind::RootPassword,
@@ -96,12 +103,9 @@ pub(super) async fn decrypt(
         }
         None => None,
     };
-    let totp = match deps.vault.head(account, CredentialKind::MfaSeed).await? {
+    let totp = match vault.head(account, CredentialKind::MfaSeed).await? {
         Some(_) => {
-            let (_, seed) = deps
-                .vault
-                .reveal(account, CredentialKind::MfaSeed, None)
-                .await?;
+            let (_, seed) = vault.reveal(account, CredentialKind::MfaSeed, None).await?;
             let seed = TotpSeed::parse(&seed).map_err(|e| {
                 LambdaError::new(ErrorType::InternalError, format!("vaulted MFA seed: {e}"))
             })?;
@@ -112,8 +116,8 @@ pub(super) async fn decrypt(
         }
         None => None,
     };
-    let reset_links: Vec<SecretString> = deps
-        .transient
+    let reset_links: Vec<SecretString> = ports
+        .transient()
         .unexpired(Some(account), SecretKind::PasswordResetLink, now)
         .await
         .map_err(|e| LambdaError::from_classified(&e))?

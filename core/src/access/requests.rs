@@ -1,16 +1,19 @@
-//! Opening a request, approving and denying it. The decisions are the core's
-//! (`rootwarden_core::access::approval`); every refusal is audited.
+//! Opening a request, approving and denying it. The decisions are [`super::approval`]'s; every
+//! refusal is audited.
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use rootwarden_core::access::approval;
 
-use super::ledger::{commit, transition, Commit};
-use super::{entry, AccessRequest, Attempt, Caller, Deps, ATTEMPTS};
+use super::approval;
+use super::attempt::{entry, Attempt};
+use super::checkout::LockMove;
+use super::identity::Caller;
+use super::ledger::{commit, transition, ATTEMPTS};
+use super::ports::{AccessAccounts, AccessPorts, AccessTickets, RotationLookup, Written};
+use super::record::AccessRequest;
 use crate::audit::backoff;
 use crate::mail::{Category, Priority};
-use crate::rotation::{RotationRecord, RotationStage};
-use crate::tickets::{Ticket, TicketStore};
+use crate::tickets::Ticket;
 use crate::{AccountId, ErrorType, LambdaError};
 
 /// A request to open.
@@ -31,8 +34,8 @@ fn new_id(now: DateTime<Utc>) -> String {
 
 /// Opens a request. Refusals (not a requester, unknown account, reason or ticket, too long) are
 /// audited and returned as `AccessDenied` / `ValidationError` / `NotFound`.
-pub async fn request(
-    deps: &Deps,
+pub async fn request<P: AccessPorts>(
+    ports: &P,
     caller: impl Into<Caller>,
     req: NewRequest,
 ) -> Result<AccessRequest, LambdaError> {
@@ -41,58 +44,41 @@ pub async fn request(
     let account = &req.account;
     let target = format!("account {account}");
     let attempt = Attempt {
-        deps,
+        ports,
         caller,
         account,
         action: "request",
         target: &target,
     };
-    let terms = approval::may_request(
-        &deps.policy,
-        &who,
-        &req.reason,
-        &req.ticket,
-        req.duration_minutes,
-    );
+    let policy = ports.policy();
+    let terms = approval::may_request(policy, &who, &req.reason, &req.ticket, req.duration_minutes);
     let terms = match terms {
         Ok(t) => t,
         Err(refusal) => return Err(attempt.refused(refusal).await),
     };
-    if approval::ticket_is_internal(&deps.policy, &terms.ticket) {
-        let stored = deps
-            .tickets
-            .get(&terms.ticket)
+    if approval::ticket_is_internal(policy, &terms.ticket) {
+        let stored = ports
+            .tickets()
+            .ticket(&terms.ticket)
             .await
             .map_err(|e| LambdaError::from_classified(&e))?;
         if let Err(refusal) = approval::ticket_admits(&terms.ticket, account, stored.as_ref()) {
             return Err(attempt.refused(refusal).await);
         }
     }
-    let registered = deps
-        .registry
-        .get(account)
-        .await?
-        .map(|a| (a.status, a.mode));
+    let registered = ports.accounts().standing(account).await?;
     if let Err(refusal) = approval::account_admits(account, registered) {
         return Err(attempt.refused(refusal).await);
     }
     if approval::needs_awaiting_rotation(&req.reason) {
-        let awaits = awaiting_rotation(deps, account).await?.is_some();
+        let awaits = ports.rotations().awaiting_apply(account).await?.is_some();
         if let Err(refusal) = approval::rotation_apply_admits(&req.reason, account, awaits) {
             return Err(attempt.refused(refusal).await);
         }
     }
-    let now = deps.clock.now();
+    let now = ports.clock().now();
     let (duration, self_service) = (terms.duration_minutes, terms.rule.self_service);
-    let mut r = approval::opened(
-        &deps.policy,
-        &who,
-        new_id(now),
-        account,
-        &req.reason,
-        terms,
-        now,
-    );
+    let mut r = approval::opened(policy, &who, new_id(now), account, &req.reason, terms, now);
     if self_service {
         // Approved on request; someone else reviews afterwards.
         let review = Ticket::task(
@@ -112,8 +98,8 @@ pub async fn request(
             ),
             now,
         );
-        let review = deps
-            .tickets
+        let review = ports
+            .tickets()
             .open_task(&review, caller, &r.id)
             .await
             .map_err(|e| LambdaError::from_classified(&e))?;
@@ -128,8 +114,8 @@ pub async fn request(
         .reason(format!("{} ({})", r.reason, r.ticket))
         .detail("duration_minutes", duration);
     for attempt in 0..ATTEMPTS {
-        match commit(deps, &r, &record, None).await? {
-            Commit::Done => {
+        match commit(ports, &r, &record, LockMove::Keep).await? {
+            Written::Done => {
                 r.version += 1;
                 return Ok(r);
             }
@@ -142,73 +128,59 @@ pub async fn request(
     ))
 }
 
-/// The rotation of `account` awaiting its apply step, if any (what a `rotation-apply` request
-/// is for).
-async fn awaiting_rotation(
-    deps: &Deps,
-    account: &AccountId,
-) -> Result<Option<RotationRecord>, LambdaError> {
-    Ok(deps
-        .rotations
-        .list(account)
-        .await?
-        .into_iter()
-        .find(|r| r.stage == RotationStage::AwaitingApply))
-}
-
 /// An approver other than the requester approves.
-pub async fn approve(
-    deps: &Deps,
+pub async fn approve<P: AccessPorts>(
+    ports: &P,
     caller: impl Into<Caller>,
     id: &str,
 ) -> Result<AccessRequest, LambdaError> {
     let who: Caller = caller.into();
     let (who, caller) = (&who, who.arn());
-    transition(deps, id, |r| async move {
+    transition(ports, id, |r| async move {
         let account = r.account_id.clone();
         let attempt = Attempt {
-            deps,
+            ports,
             caller,
             account: &account,
             action: "approve",
             target: id,
         };
-        let r = match approval::may_approve(&deps.policy, who, r, deps.clock.now()) {
+        let r = match approval::may_approve(ports.policy(), who, r, ports.clock().now()) {
             Ok(r) => r,
             Err(refusal) => return Err(attempt.refused(refusal).await),
         };
-        let needed = deps.policy.approvals_required;
+        let needed = ports.policy().approvals_required;
         let record = entry(caller, &account, "access.approved", &r)
             .reason(format!("approval {} of {needed}", r.approvals.len()));
-        Ok((r, record, None))
+        Ok((r, record, LockMove::Keep))
     })
     .await
 }
 
 /// An approver (not the requester) or an admin denies. Final.
-pub async fn deny(
-    deps: &Deps,
+pub async fn deny<P: AccessPorts>(
+    ports: &P,
     caller: impl Into<Caller>,
     id: &str,
     note: &str,
 ) -> Result<AccessRequest, LambdaError> {
     let who: Caller = caller.into();
     let (who, caller) = (&who, who.arn());
-    transition(deps, id, |r| async move {
+    transition(ports, id, |r| async move {
         let account = r.account_id.clone();
         let attempt = Attempt {
-            deps,
+            ports,
             caller,
             account: &account,
             action: "deny",
             target: id,
         };
-        let r = match approval::may_deny(&deps.policy, who, r, note, deps.clock.now()) {
+        let r = match approval::may_deny(ports.policy(), who, r, note, ports.clock().now()) {
             Ok(r) => r,
             Err(refusal) => return Err(attempt.refused(refusal).await),
         };
         let record = entry(caller, &account, "access.denied", &r).reason(note);
-        Ok((r, record, None))
+        Ok((r, record, LockMove::Keep))
     })
     .await
 }
