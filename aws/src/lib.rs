@@ -3,11 +3,13 @@
 //! signer, transient secrets), STS/IAM (root sessions, role directory), Step Functions, S3, SES
 //! and Secrets Manager. [`sdk`] loads the SDK configuration and classifies SDK errors.
 //!
-//! Transitional: this crate re-exports [`rootwarden_core`] at the same module paths, so
-//! `rootwarden_aws::vault` holds both the core's `Vault` port and the `KmsVault` adapter. The
-//! use cases that still call the SDK directly (access, rotation) live here until they are
-//! rewritten against ports and move to the core; enforcement and onboarding run in the core
-//! over this crate's `enforcement::Deps` and `onboarding::Deps`.
+//! The use cases live in the core, each generic over its area's bundle of ports
+//! (`AccessPorts`, `RotationPorts`, `EnforcementPorts`, `OnboardingPorts`, the inbound `Deps`);
+//! each area's `Deps` here builds that bundle from the AWS adapters (`Deps::new(&config, …)`).
+//!
+//! This crate re-exports [`rootwarden_core`] at the same module paths, so a binary imports one
+//! path: `rootwarden_aws::vault` holds both the core's `Vault` port and the `KmsVault` adapter,
+//! and `rootwarden_aws::access::checkout` is the core's use case.
 
 pub use rootwarden_core::{clock, config, domain, error, mail};
 pub use rootwarden_core::{

@@ -14,5 +14,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps::new(&lambda.config, ddb, kms, Arc::new(SystemClock))
         .inspect_err(|e| config_error(e))?;
     let actor = lambda.actor.as_str();
-    rootwarden_bootstrap::run(|event| access_expiry::handle(&deps, actor, event)).await
+    rootwarden_bootstrap::run(|event| access_expiry_lambda::handle(&deps, actor, event)).await
 }

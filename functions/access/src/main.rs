@@ -17,5 +17,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .inspect_err(|e| config_error(e))?
         .with_executions(aws_sdk_sfn::Client::new(sdk));
     let roles = IamRoleDirectory(aws_sdk_iam::Client::new(sdk));
-    rootwarden_bootstrap::run(|event| access::handle(&deps, &roles, event)).await
+    rootwarden_bootstrap::run(|event| access_lambda::handle(&deps, &roles, event)).await
 }

@@ -16,10 +16,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .digest_key()
         .map(|key| KmsDigestSigner::new(aws_sdk_kms::Client::new(sdk), key))
         .inspect_err(|e| config_error(e));
-    let deps = audit_digest::Deps {
+    let deps = audit_digest_lambda::Deps {
         store: &store,
         signer: signer.as_ref(),
         clock: &SystemClock,
     };
-    rootwarden_bootstrap::run(|event| audit_digest::handle(&deps, event)).await
+    rootwarden_bootstrap::run(|event| audit_digest_lambda::handle(&deps, event)).await
 }

@@ -16,12 +16,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .digest_key()
         .map(|key| KmsDigestSigner::new(aws_sdk_kms::Client::new(sdk), key))
         .inspect_err(|e| config_error(e));
-    let deps = audit_verifier::Deps {
+    let deps = audit_verifier_lambda::Deps {
         log: &log,
         store: &store,
         signer: signer.as_ref(),
         clock: &SystemClock,
         max_digest_age_seconds: config.digest_max_age_seconds,
     };
-    rootwarden_bootstrap::run(|event| audit_verifier::handle(&deps, event)).await
+    rootwarden_bootstrap::run(|event| audit_verifier_lambda::handle(&deps, event)).await
 }

@@ -29,7 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .map(|from| SesNotifier::new(aws_sdk_sesv2::Client::new(sdk), from));
     let (kms, sfn) = (aws_sdk_kms::Client::new(sdk), aws_sdk_sfn::Client::new(sdk));
     let s3 = rootwarden::sdk::s3_client(sdk);
-    let deps = inbound_mail::Deps {
+    let deps = inbound_mail_lambda::Deps {
         waits: DynamoWorkflowWaits::new(ddb.clone(), sfn, &config.workflows_table),
         notifier: Notifications { webhook, email },
         mail: S3RawMailStore::new(s3, &config.mail_bucket, &config.mail_prefix),
@@ -38,5 +38,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         registry: DynamoAccountRegistry::new(ddb, &config.accounts_table),
         max_bytes: config.mail_max_bytes,
     };
-    rootwarden_bootstrap::run(|event| inbound_mail::handle(&deps, event)).await
+    rootwarden_bootstrap::run(|event| inbound_mail_lambda::handle(&deps, event)).await
 }

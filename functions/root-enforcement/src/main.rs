@@ -12,5 +12,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Arc::new(SystemClock),
         lambda.actor,
     );
-    rootwarden_bootstrap::run(|event| root_enforcement::handle(&deps, event)).await
+    rootwarden_bootstrap::run(|event| root_enforcement_lambda::handle(&deps, event)).await
 }

@@ -12,12 +12,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let registry = DynamoAccountRegistry::new(ddb, &config.accounts_table);
     let sfn = aws_sdk_sfn::Client::new(sdk);
-    let deps = rotation_scheduler::Deps {
+    let deps = rotation_scheduler_lambda::Deps {
         registry: &registry,
         sfn: &sfn,
         state_machine_arn,
         clock: &SystemClock,
         concurrency: config.sweep_concurrency,
     };
-    rootwarden_bootstrap::run(|event| rotation_scheduler::handle(&deps, event)).await
+    rootwarden_bootstrap::run(|event| rotation_scheduler_lambda::handle(&deps, event)).await
 }
