@@ -2,7 +2,7 @@
 //! redact) shared by the `inbound-mail` Lambda and `rootwarden mail inspect`. Pure and total:
 //! any byte string yields a decision, never a panic.
 
-pub mod auth;
+pub mod quarantine;
 pub mod classify;
 pub mod parse;
 pub mod redact;
@@ -11,7 +11,7 @@ pub mod workflow_trust;
 
 use serde::Serialize;
 
-pub use auth::{QuarantineReason, SesVerdicts, Verdict};
+pub use quarantine::{QuarantineReason, SesVerdicts, Verdict};
 pub use classify::{Category, Priority};
 pub use parse::{Attachment, ParsedMail};
 pub use redact::{FoundSecret, SecretKind};
@@ -53,7 +53,7 @@ pub struct Decision {
     pub attachments: Vec<Attachment>,
     pub redactions: Vec<SecretKind>,
     pub thread: ThreadKeys,
-    pub auth: auth::AuthSummary,
+    pub auth: quarantine::AuthSummary,
     pub recipients: Vec<String>,
     pub parse_error: bool,
 }
@@ -85,7 +85,7 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
         .as_deref()
         .and_then(|f| f.rsplit_once('@'))
         .map(|(_, d)| d);
-    let (auth, reasons) = auth::evaluate(ctx.ses.as_ref(), &parsed.auth, from_domain);
+    let (auth, reasons) = quarantine::evaluate(ctx.ses.as_ref(), &parsed.auth, from_domain);
     let quarantined = !reasons.is_empty();
     let from = parsed.from.clone().unwrap_or_default();
     let category = classify::classify(
@@ -110,7 +110,7 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
         reset_context,
         code_context,
     );
-    let from_aws = !quarantined && from_domain.is_some_and(auth::is_aws_domain);
+    let from_aws = !quarantined && from_domain.is_some_and(quarantine::is_aws_domain);
     let secrets = redact::vaultable(&found, from_aws);
     let mut redactions: Vec<SecretKind> = found.iter().map(|s| s.kind).collect();
     redactions.sort();
