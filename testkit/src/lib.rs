@@ -12,6 +12,7 @@
 mod access_ledger;
 mod access_ports;
 pub mod contract;
+mod digest_signer;
 mod enforcement_ports;
 mod enforcement_tickets;
 mod executions;
@@ -34,6 +35,7 @@ pub use access_ledger::MemoryAccessLedger;
 pub use access_ports::{
     AccessAccount, MemoryAccessAccounts, MemoryAccessTickets, MemoryRotationLookup,
 };
+pub use digest_signer::HmacDigestSigner;
 pub use enforcement_ports::{MemoryEnforcementPorts, MemoryOnboardingPorts};
 pub use enforcement_tickets::MemoryEnforcementTickets;
 pub use executions::{Execution, MemoryExecutions, TaskResult};

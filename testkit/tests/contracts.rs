@@ -215,3 +215,29 @@ async fn memory_access_ledger_honours_the_access_ledger_contract() {
         .unwrap()
         .is_ok());
 }
+
+#[tokio::test]
+async fn memory_digest_store_and_hmac_signer_honour_the_digest_contracts() {
+    use rootwarden_core::audit::{AuditEntry, AuditLog};
+    let log = MemoryAuditLog::default();
+    let store = rootwarden_testkit::MemoryDigestStore::new(log.clone());
+    contract::digest_store_contract(&store, |stream| {
+        let log = log.clone();
+        async move {
+            let e = AuditEntry::new(stream, "arn:aws:iam::123456789012:user/contract", "x");
+            log.append(&e).await.unwrap()
+        }
+    })
+    .await;
+    // Twice: the second run follows the first digest.
+    contract::digest_store_contract(&store, |stream| {
+        let log = log.clone();
+        async move {
+            let e = AuditEntry::new(stream, "arn:aws:iam::123456789012:user/contract", "y");
+            log.append(&e).await.unwrap()
+        }
+    })
+    .await;
+    let signer = rootwarden_testkit::HmacDigestSigner::default();
+    contract::digest_signer_contract(&signer, &signer).await;
+}

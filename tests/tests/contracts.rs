@@ -414,3 +414,88 @@ async fn dynamo_access_ledger_honours_the_access_ledger_contract() {
     let audit = DynamoAuditLog::new(harness, audit_table, Arc::new(SystemClock));
     contract::access_ledger_contract(ledger, &audit).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digest_adapters_honour_the_digest_contracts() {
+    use rootwarden::audit::{AuditEntry, AuditLog, DynamoDigestStore, KmsDigestSigner};
+    let emu = Emulator::with_stack().await.unwrap();
+    let table = emu.env("ROOTWARDEN_AUDIT_TABLE");
+    // The records: appended as the harness (any chain); digests and pages: written and read as
+    // the audit-digest function, the only principal that may write them.
+    let records = DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&emu.sdk_config().await),
+        table.clone(),
+        Arc::new(SystemClock),
+    );
+    let digest_role = emu.role_config("AuditDigestFunction").await;
+    let verifier_role = emu.role_config("AuditVerifierFunction").await;
+    let as_role = |conf: &aws_types::SdkConfig| {
+        DynamoDigestStore::new(DynamoAuditLog::new(
+            aws_sdk_dynamodb::Client::new(conf),
+            table.clone(),
+            Arc::new(SystemClock),
+        ))
+    };
+    let store = DigestRoles {
+        writer: as_role(&digest_role),
+        reader: as_role(&verifier_role),
+    };
+    for action in ["contract.first", "contract.second"] {
+        contract::digest_store_contract(&store, |stream| {
+            let records = records.clone();
+            async move {
+                let e = AuditEntry::new(stream, "arn:aws:iam::123456789012:user/contract", action);
+                records.append(&e).await.unwrap()
+            }
+        })
+        .await;
+    }
+    // The digest key: the digest function signs, the verifier verifies.
+    let key = emu.env("ROOTWARDEN_DIGEST_KEY");
+    let signer = KmsDigestSigner::new(aws_sdk_kms::Client::new(&digest_role), key.clone());
+    let verifier = KmsDigestSigner::new(aws_sdk_kms::Client::new(&verifier_role), key);
+    contract::digest_signer_contract(&signer, &verifier).await;
+}
+
+/// The digests as production splits them: the digest function reads the heads and the latest
+/// digest and writes pages and digests; the verifier reads every digest and its pages.
+struct DigestRoles {
+    writer: rootwarden::audit::DynamoDigestStore,
+    reader: rootwarden::audit::DynamoDigestStore,
+}
+
+impl rootwarden::audit::DigestStore for DigestRoles {
+    async fn heads(
+        &self,
+    ) -> Result<Vec<rootwarden::audit::ChainHead>, rootwarden::audit::AuditError> {
+        self.writer.heads().await
+    }
+    async fn digests(
+        &self,
+    ) -> Result<Vec<rootwarden::audit::digest::DigestItem>, rootwarden::audit::AuditError> {
+        self.reader.digests().await
+    }
+    async fn latest_digest(
+        &self,
+    ) -> Result<Option<rootwarden::audit::digest::DigestItem>, rootwarden::audit::AuditError> {
+        self.writer.latest_digest().await
+    }
+    async fn pages(
+        &self,
+        hashes: &[String],
+    ) -> Result<Vec<rootwarden::audit::digest::PageItem>, rootwarden::audit::AuditError> {
+        self.reader.pages(hashes).await
+    }
+    async fn put_page(
+        &self,
+        page: &rootwarden::audit::DigestPage,
+    ) -> Result<(), rootwarden::audit::DigestError> {
+        self.writer.put_page(page).await
+    }
+    async fn put_digest(
+        &self,
+        digest: &rootwarden::audit::StoredDigest,
+    ) -> Result<bool, rootwarden::audit::DigestError> {
+        self.writer.put_digest(digest).await
+    }
+}

@@ -2,18 +2,18 @@
 //! redact) shared by the `inbound-mail` Lambda and `rootwarden mail inspect`. Pure and total:
 //! any byte string yields a decision, never a panic.
 
-pub mod quarantine;
 pub mod classify;
 pub mod parse;
+pub mod quarantine;
 pub mod redact;
 pub mod resolve;
 pub mod workflow_trust;
 
 use serde::Serialize;
 
-pub use quarantine::{QuarantineReason, SesVerdicts, Verdict};
 pub use classify::{Category, Priority};
 pub use parse::{Attachment, ParsedMail};
+pub use quarantine::{QuarantineReason, SesVerdicts, Verdict};
 pub use redact::{FoundSecret, SecretKind};
 pub use resolve::{AccountSource, ThreadKeys};
 

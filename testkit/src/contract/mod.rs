@@ -7,6 +7,7 @@
 
 mod access_ledger;
 mod audit;
+mod digests;
 mod executions;
 pub mod fixtures;
 mod notifier;
@@ -25,6 +26,7 @@ mod waits;
 
 pub use access_ledger::access_ledger_contract;
 pub use audit::audit_log_contract;
+pub use digests::{digest_signer_contract, digest_store_contract};
 pub use executions::executions_contract;
 pub use notifier::notifier_contract;
 pub use onboarding::onboarding_store_contract;
