@@ -41,10 +41,7 @@ where
     let head = ChainHead::new(stream.key(), record.seq, record.hash.clone());
     assert!(heads.contains(&head), "the appended chain's head is listed");
 
-    let before = match store.latest_digest().await.unwrap() {
-        Some(d) => Some(d.unwrap()),
-        None => None,
-    };
+    let before = store.latest_digest().await.unwrap().map(|d| d.unwrap());
     let (seq, prev) = before
         .as_ref()
         .map(|d| (d.digest.seq + 1, d.digest_hash.clone()))
