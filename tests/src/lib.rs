@@ -668,12 +668,19 @@ pub fn http_bytes(
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     // generous: a test endpoint may wait on a function cold-starting on a loaded machine
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    write!(
-        stream,
+    let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         payload.len()
-    )?;
-    stream.write_all(payload)?;
+    )
+    .into_bytes();
+    request.extend_from_slice(payload);
+    stream.write_all(&request)?;
+    // Half-close: the request is complete. The emulator's server (werkzeug) drains any body
+    // its handler did not read with a blocking read until EOF before it closes the
+    // connection; a body that arrived after the headers (two segments, on a loaded machine)
+    // would otherwise hold the answer until this side gave up: the "no answer in 120 s" the
+    // CI saw on an unsigned function-URL request and on a schedule fire.
+    stream.shutdown(std::net::Shutdown::Write)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).with_context(|| {
         format!("no complete answer from the emulator on port {port} to {method} {path}")
@@ -723,4 +730,43 @@ fn dechunk(body: &str) -> String {
 pub fn pid_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    /// A server that answers before reading the body and then, as werkzeug does, drains the
+    /// connection with a blocking read until EOF before closing it: the test-endpoint client
+    /// must half-close after its request, or both sides wait on each other.
+    #[test]
+    fn the_test_endpoint_client_half_closes_so_a_draining_server_can_answer() {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+                .unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                conn.read_exact(&mut byte).unwrap();
+                head.push(byte[0]);
+            }
+            conn.write_all(
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            )
+            .unwrap();
+            // The drain: the unread body, then EOF (Ok) or, without the half-close, a timeout.
+            let mut rest = Vec::new();
+            let drained = conn.read_to_end(&mut rest);
+            (drained.is_ok(), rest)
+        });
+        let (status, body) =
+            super::http_json(port, "POST", "/x", Some(&serde_json::json!({"a": 1}))).unwrap();
+        assert_eq!((status, body), (403, serde_json::json!({})));
+        let (saw_eof, unread_body) = server.join().unwrap();
+        assert!(saw_eof, "the client did not end its request");
+        assert_eq!(unread_body, br#"{"a":1}"#);
+    }
 }
