@@ -241,3 +241,29 @@ async fn memory_digest_store_and_hmac_signer_honour_the_digest_contracts() {
     let signer = rootwarden_testkit::HmacDigestSigner::default();
     contract::digest_signer_contract(&signer, &signer).await;
 }
+
+#[tokio::test]
+async fn memory_access_ports_honour_their_contracts() {
+    use rootwarden_core::registry::{AccountMode, AccountStatus};
+    use rootwarden_testkit::{MemoryAccessAccounts, MemoryAccessTickets, MemoryRotationLookup};
+    let accounts = MemoryAccessAccounts::default();
+    contract::access_accounts_contract(
+        &accounts,
+        |a| {
+            let accounts = accounts.clone();
+            async move { accounts.register(&a, AccountStatus::Active, AccountMode::Vaulted) }
+        },
+        |a| {
+            let accounts = accounts.clone();
+            async move { accounts.account(&a).and_then(|x| x.rotation_due) }
+        },
+    )
+    .await;
+    contract::access_tickets_contract(&MemoryAccessTickets::new(MemoryAuditLog::default())).await;
+    let lookup = MemoryRotationLookup::default();
+    contract::rotation_lookup_contract(&lookup, |r| {
+        let lookup = lookup.clone();
+        async move { lookup.put(r) }
+    })
+    .await;
+}

@@ -288,9 +288,6 @@ async fn rotation_adapters_honour_the_port_contracts() {
     .await;
 
     // Executions, as the harness (the production roles may start only the stack's rotation
-    // state machine): an outer state machine waits on a `.waitForTaskToken` task that starts a
-    // parked child execution carrying the token and the parent's id.
-    // Executions, as the harness (the production roles may start only the stack's rotation
     // state machine), on a parked state machine whose executions keep running. The task-token
     // flow is covered by the twin only: the emulator's Step Functions interpreter (moto 5.2.5)
     // cannot run a `states:startExecution.waitForTaskToken` task (it hands botocore PascalCase
@@ -498,4 +495,78 @@ impl rootwarden::audit::DigestStore for DigestRoles {
     ) -> Result<bool, rootwarden::audit::DigestError> {
         self.writer.put_digest(digest).await
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_port_adapters_honour_their_contracts() {
+    use rootwarden::registry::{AccountMode, AccountStatus, DynamoAccountRegistry};
+    use rootwarden_testkit::contract::fixtures::root_email;
+    let emu = Emulator::with_stack().await.unwrap();
+    let harness = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
+    let access = aws_sdk_dynamodb::Client::new(&emu.role_config("AccessFunction").await);
+    let steps = aws_sdk_dynamodb::Client::new(&emu.role_config("RotationFunction").await);
+    let accounts_table = emu.env("ROOTWARDEN_ACCOUNTS_TABLE");
+
+    // The registry as the access function reads and marks it; accounts put as the harness.
+    let registry = DynamoAccountRegistry::new(access.clone(), &accounts_table);
+    let inspector = DynamoAccountRegistry::new(harness.clone(), &accounts_table);
+    contract::access_accounts_contract(
+        &registry,
+        |a| {
+            let (harness, table) = (harness.clone(), accounts_table.clone());
+            async move {
+                let account = Account {
+                    root_email: root_email(&a),
+                    account_id: a,
+                    name: None,
+                    status: AccountStatus::Active,
+                    mode: AccountMode::Vaulted,
+                    max_age_days: 90,
+                    contacts: vec![],
+                    onboarded_at: Utc::now(),
+                    last_rotated_at: None,
+                    rotation_due: None,
+                    rotation_reason: None,
+                    rotation_execution: None,
+                    posture: None,
+                    posture_checked_at: None,
+                    recovery_until: None,
+                };
+                harness
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(account.to_item()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        },
+        |a| {
+            let inspector = inspector.clone();
+            async move { inspector.get(&a).await.unwrap().unwrap().rotation_due }
+        },
+    )
+    .await;
+
+    // Task tickets as the access function opens them (its self-service review ticket).
+    let audit = DynamoAuditLog::new(
+        access.clone(),
+        emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    );
+    let tickets =
+        DynamoTicketStore::new(access.clone(), emu.env("ROOTWARDEN_TICKETS_TABLE"), audit);
+    contract::access_tickets_contract(&tickets).await;
+
+    // Rotation records: created by the rotation function, looked up by the access function.
+    let workflows = emu.env("ROOTWARDEN_WORKFLOWS_TABLE");
+    let lookup = DynamoRotationStore::new(access, &workflows);
+    let writer = DynamoRotationStore::new(steps, &workflows);
+    contract::rotation_lookup_contract(&lookup, |r| {
+        let writer = writer.clone();
+        async move {
+            RotationStore::create(&writer, &r).await.unwrap();
+        }
+    })
+    .await;
 }

@@ -6,6 +6,7 @@
 //! Failures panic with the promise that was broken: these are test assertions.
 
 mod access_ledger;
+mod access_ports;
 mod audit;
 mod digests;
 mod executions;
@@ -25,6 +26,9 @@ pub mod vault;
 mod waits;
 
 pub use access_ledger::access_ledger_contract;
+pub use access_ports::{
+    access_accounts_contract, access_tickets_contract, rotation_lookup_contract,
+};
 pub use audit::audit_log_contract;
 pub use digests::{digest_signer_contract, digest_store_contract};
 pub use executions::executions_contract;

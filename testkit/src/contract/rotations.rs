@@ -6,7 +6,7 @@ use rootwarden_core::{AccountId, ErrorType};
 
 use super::fixtures::{fresh, fresh_account};
 
-fn record(account: &AccountId, execution: &str, started_at: &str) -> RotationRecord {
+pub(crate) fn record(account: &AccountId, execution: &str, started_at: &str) -> RotationRecord {
     RotationRecord {
         account_id: account.clone(),
         execution: execution.to_owned(),
