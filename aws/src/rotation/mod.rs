@@ -28,7 +28,7 @@ use crate::registry::DynamoAccountRegistry;
 use crate::tickets::DynamoTicketStore;
 use crate::vault::KmsVault;
 use crate::workflows::DynamoWorkflowWaits;
-use crate::{AccountId, Clock, Config, LambdaError};
+use crate::{Clock, Config};
 
 /// Everything the rotation use cases talk to.
 #[derive(Clone)]
@@ -148,16 +148,4 @@ impl RotationPorts for Deps {
     fn apply_timeout_seconds(&self) -> u64 {
         self.apply_timeout_seconds
     }
-}
-
-/// The `rotation-apply` check-out's gate on DynamoDB and Step Functions (see
-/// `rootwarden_core::rotation::apply_checkout`).
-pub async fn apply_checkout(
-    rotations: &DynamoRotationStore,
-    sfn: &aws_sdk_sfn::Client,
-    account: &AccountId,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Result<RotationRecord, String>, LambdaError> {
-    let executions = SfnExecutions::new(sfn.clone());
-    rootwarden_core::rotation::apply_checkout(rotations, &executions, account, now).await
 }

@@ -1,13 +1,10 @@
 //! Step 2, await apply (the Lambda part of the `waitForTaskToken` task), and the
 //! `rotation-apply` check-out's gate on it.
 
-use chrono::{DateTime, Utc};
 
-use super::liveness;
 use super::ports::RotationPorts;
 use super::store::RotationStore;
-use super::{steps, RotationRecord, RotationStage};
-use crate::executions::Executions;
+use super::steps;
 use crate::mail::Category;
 use crate::registry::stamp;
 use crate::workflows::{Wait, WorkflowWaits};
@@ -48,27 +45,4 @@ pub async fn await_apply<P: RotationPorts>(
         .await?;
     tracing::info!(account = %account, execution, deadline = %stamp(deadline), "awaiting apply");
     Ok(())
-}
-
-/// The `rotation-apply` check-out's gate: the rotation of `account` awaiting its apply step,
-/// if its execution really runs (`DescribeExecution`) and its apply deadline has not passed at
-/// `now`; otherwise `Ok(Err(why))`, the refusal for the caller's audit record.
-pub async fn apply_checkout<R: RotationStore, X: Executions>(
-    rotations: &R,
-    executions: &X,
-    account: &AccountId,
-    now: DateTime<Utc>,
-) -> Result<Result<RotationRecord, String>, LambdaError> {
-    let Some(r) = rotations
-        .list(account)
-        .await?
-        .into_iter()
-        .find(|r| r.stage == RotationStage::AwaitingApply)
-    else {
-        return Ok(Err(format!(
-            "no rotation of account {account} awaits its apply step"
-        )));
-    };
-    let state = executions.state(&r.execution_arn).await?;
-    Ok(liveness::apply_window(&r, &state, now).map(|()| r))
 }

@@ -41,7 +41,7 @@ pub mod sweep;
 mod tests;
 
 pub use abandon::abandon;
-pub use apply::{apply_checkout, await_apply};
+pub use apply::await_apply;
 pub use decisions::{manual_execution_name, Decidable};
 pub use finish::finish;
 pub use operator::{confirm, reject, start, status, Status};
