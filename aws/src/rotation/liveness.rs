@@ -3,4 +3,3 @@
 //! (`rootwarden_core::rotation::liveness`), re-exported here.
 
 pub use rootwarden_core::rotation::liveness::*;
-

@@ -1,10 +1,9 @@
 //! Step 2, await apply (the Lambda part of the `waitForTaskToken` task), and the
 //! `rotation-apply` check-out's gate on it.
 
-
 use super::ports::RotationPorts;
-use super::store::RotationStore;
 use super::steps;
+use super::store::RotationStore;
 use crate::mail::Category;
 use crate::registry::stamp;
 use crate::workflows::{Wait, WorkflowWaits};
