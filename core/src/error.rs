@@ -39,10 +39,20 @@ pub enum ErrorType {
     /// The newest valid signed audit digest is older than allowed: the digest job stopped (or its
     /// newest digests were deleted). Never retry: page a human.
     AuditDigestStale,
+    /// The address a root email change asked for belongs to another AWS account
+    /// (`ConflictException`). Terminal for that address. Not retryable.
+    EmailConflict,
+    /// AWS refused a one-time code (wrong or expired). A workflow resends, within its bound.
+    WrongCode,
+    /// No usable one-time code arrived, after every resend allowed. Not retryable.
+    CodeNotReceived,
+    /// The root user has no MFA device, or its seed is not in the vault. Not retryable until an
+    /// operator enrols one.
+    MfaNotEnrolled,
 }
 
 impl ErrorType {
-    pub const ALL: [ErrorType; 12] = [
+    pub const ALL: [ErrorType; 16] = [
         ErrorType::ValidationError,
         ErrorType::ConfigError,
         ErrorType::NotFound,
@@ -55,6 +65,10 @@ impl ErrorType {
         ErrorType::AccessDenied,
         ErrorType::PendingDecisionRequired,
         ErrorType::AuditDigestStale,
+        ErrorType::EmailConflict,
+        ErrorType::WrongCode,
+        ErrorType::CodeNotReceived,
+        ErrorType::MfaNotEnrolled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +85,10 @@ impl ErrorType {
             ErrorType::AccessDenied => "AccessDenied",
             ErrorType::PendingDecisionRequired => "PendingDecisionRequired",
             ErrorType::AuditDigestStale => "AuditDigestStale",
+            ErrorType::EmailConflict => "EmailConflict",
+            ErrorType::WrongCode => "WrongCode",
+            ErrorType::CodeNotReceived => "CodeNotReceived",
+            ErrorType::MfaNotEnrolled => "MfaNotEnrolled",
         }
     }
 

@@ -41,6 +41,9 @@ impl AccountMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AccountStatus {
+    /// A takeover runs: the root address is allocated (mail to it resolves to the account) but
+    /// custody is not complete; only the takeover workflow acts on it.
+    TakingOver,
     Active,
     /// Handed back to the customer (reverse assumption) or closed: nothing runs on it.
     Released,
@@ -50,6 +53,7 @@ pub enum AccountStatus {
 impl AccountStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            AccountStatus::TakingOver => "taking-over",
             AccountStatus::Active => "active",
             AccountStatus::Released => "released",
             AccountStatus::Closed => "closed",
@@ -57,6 +61,7 @@ impl AccountStatus {
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
+            "taking-over" => Some(AccountStatus::TakingOver),
             "active" => Some(AccountStatus::Active),
             "released" => Some(AccountStatus::Released),
             "closed" => Some(AccountStatus::Closed),
