@@ -373,6 +373,16 @@ def test_forgot_and_reset_password_then_mfa(emu):
     root = http(emu, "GET", f"/_rootwarden/root-state/{acct}")[1]
     assert root["mfa_devices"] == [{"serial": out["serial"]}] and root["login_profile"] is True
     assert http(emu, "GET", base)[1]["mfa_devices"] == 1
+    # what the takeover's verify-mfa step sees: iam:ListMFADevices in an audit root session
+    import boto3
+
+    c = client(emu, "sts").assume_root(
+        TargetPrincipal=acct, TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"},
+        DurationSeconds=900)["Credentials"]
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=emu["endpoint"],
+                       aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                       aws_session_token=c["SessionToken"])
+    assert [d["SerialNumber"] for d in iam.list_mfa_devices()["MFADevices"]] == [out["serial"]]
     assert wait_for(lambda: received(emu, email, "MFA device added to your AWS account root user"))
     assert http(emu, "POST", base + "/mfa", {"password": "Str0ng-Passw0rd!"})[0] == 400  # same name again
 
