@@ -3,10 +3,21 @@
 POST /getPrimaryEmail, /startPrimaryEmailUpdate, /acceptPrimaryEmailUpdate. moto 5.2.5 has an
 `account` service with only alternate-contact paths, so these paths never reach it.
 
-The OTP "sent" to the new address is readable through the test-only endpoint
-GET /_rootwarden/primary-email/{account_id}/otp. It expires after 24 hours (the AWS
-Organizations guide: the verification code must be entered within 24 hours), overridable with
-ROOTWARDEN_EMULATOR_OTP_TTL_SECONDS; POST .../otp/expire expires it at once for tests.
+StartPrimaryEmailUpdate mails the OTP to the new address as AWS does (aws_mail: From
+no-reply@verify.signin.aws, "AWS Account Email Change Verification"), through the local SES
+receipt path (ses_receipt: the active rule set's S3 and Lambda actions), from a background thread
+started once the API response has been sent (the inbound Lambda calls back into the emulator).
+Only when a receipt rule matches the new address; otherwise AWS mailed it elsewhere (logged). A
+second Start is a resend: a new code, the old one invalid. GetPrimaryEmailUpdateStatus reports
+the latest update (PENDING, COMPLETED once accepted, FAILED when its code expired).
+
+Test-only: GET /_rootwarden/primary-email/{account_id}/otp reveals the OTP; it expires after 24
+hours (the AWS Organizations guide: the verification code must be entered within 24 hours),
+overridable with ROOTWARDEN_EMULATOR_OTP_TTL_SECONDS; POST .../otp/expire expires it at once.
+POST .../mail {"mode": "deliver"|"hold"|"drop"} decides what happens to the next mails (hold:
+kept until POST .../mail/release sends them, late; drop: never sent); PUT|GET
+/_rootwarden/primary-email/conflicts {"emails": [...]} makes Start to those addresses a
+ConflictException (in use by another AWS account).
 """
 from __future__ import annotations
 
@@ -17,9 +28,12 @@ import threading
 import time
 from dataclasses import dataclass
 
+from . import aws_mail
 from .common import Req, Resp, log, plain_json, rest_json_error, rest_json_ok
 
-PATHS = {"/getPrimaryEmail", "/startPrimaryEmailUpdate", "/acceptPrimaryEmailUpdate"}
+PATHS = {"/getPrimaryEmail", "/startPrimaryEmailUpdate", "/acceptPrimaryEmailUpdate",
+         "/getPrimaryEmailUpdateStatus"}
+MAIL_MODES = ("deliver", "hold", "drop")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'=-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 
@@ -78,11 +92,19 @@ class AccountStore:
         self.lock = threading.RLock()
         self.emails: dict[str, str] = {}
         self.pending: dict[str, Pending] = {}
+        self.status: dict[str, tuple[str, float]] = {}  # account -> (status, updated at)
+        self.mail_mode: dict[str, str] = {}
+        self.held: dict[str, list[tuple[str, bytes]]] = {}  # account -> [(to, raw)]
+        self.conflicts: set[str] = set()
 
     def reset(self) -> None:
         with self.lock:
             self.emails.clear()
             self.pending.clear()
+            self.status.clear()
+            self.mail_mode.clear()
+            self.held.clear()
+            self.conflicts.clear()
 
     def email_of(self, account_id: str) -> str | None:
         with self.lock:
@@ -93,7 +115,7 @@ class AccountStore:
     def _email_in_use(self, email: str) -> bool:
         low = email.lower()
         with self.lock:
-            if any(e.lower() == low for e in self.emails.values()):
+            if low in self.conflicts or any(e.lower() == low for e in self.emails.values()):
                 return True
         try:
             from moto.organizations.models import organizations_backends
@@ -131,6 +153,8 @@ class AccountStore:
             return rest_json_ok({"PrimaryEmail": current})
         if req.path == "/startPrimaryEmailUpdate":
             return self._start(account_id, current, body)
+        if req.path == "/getPrimaryEmailUpdateStatus":
+            return self._status(account_id, current)
         return self._accept(account_id, current, body)
 
     def _check_email(self, email) -> Resp | None:
@@ -155,10 +179,47 @@ class AccountStore:
             return rest_json_error("ConflictException",
                                    "The email address is already in use by an AWS account.", 409)
         otp = "".join(secrets.choice("0123456789") for _ in range(6))
+        raw = aws_mail.email_change_verification(email, otp)
         with self.lock:
+            resend = account_id in self.pending
             self.pending[account_id] = Pending(email=email, otp=otp, expires_at=time.time() + otp_ttl())
-        log(f"Account {account_id}: primary email update started -> {email} (OTP sent)")
-        return rest_json_ok({"Status": "PENDING"})
+            self.status[account_id] = ("PENDING", time.time())
+            mode = self.mail_mode.get(account_id, "deliver")
+            if mode == "hold":
+                self.held.setdefault(account_id, []).append((email, raw))
+        what = "a new code, the previous one is invalid" if resend else "code"
+        log(f"Account {account_id}: primary email update started -> {email} ({what}; mail: {mode})")
+        resp = rest_json_ok({"Status": "PENDING"})
+        if mode == "deliver":
+            resp.after.append(lambda: aws_mail.send(raw, email, f"email change verification, account {account_id}"))
+        return resp
+
+    def _status(self, account_id: str, current: str | None) -> Resp:
+        if current is None:
+            return _not_found(account_id)
+        with self.lock:
+            st = self.status.get(account_id)
+            pend = self.pending.get(account_id)
+            if st is None:
+                return rest_json_error("ResourceNotFoundException",
+                                       "No primary email update was requested for this account.", 404)
+            status, at = st
+            if status == "PENDING" and pend is not None and time.time() >= pend.expires_at:
+                status, at = "FAILED", pend.expires_at
+        return rest_json_ok({"Status": status, "UpdatedAt": int(at)})
+
+    def release_held(self, account_id: str) -> int:
+        """Send the held mails of an account now (in the background); how many."""
+        with self.lock:
+            held = self.held.pop(account_id, [])
+
+        def run() -> None:
+            for to, raw in held:
+                aws_mail.send(raw, to, f"held email change verification, account {account_id}")
+
+        if held:
+            threading.Thread(target=run, name="release-held-mail", daemon=True).start()
+        return len(held)
 
     def _accept(self, account_id: str, current: str | None, body: dict) -> Resp:
         email = body.get("PrimaryEmail")
@@ -189,6 +250,7 @@ class AccountStore:
                 return _validation("The OTP code is not valid.")
             del self.pending[account_id]
             self.emails[account_id] = pend.email
+            self.status[account_id] = ("COMPLETED", time.time())
         self._update_orgs_email(account_id, pend.email)
         log(f"Account {account_id}: primary email updated to {pend.email}")
         return rest_json_ok({"Status": "ACCEPTED"})
@@ -233,6 +295,20 @@ class AccountStore:
                     return plain_json(404, {"error": "no pending primary email update"})
                 return plain_json(200, {"email": pend.email, "otp": pend.otp,
                                         "expires_in": max(0, int(pend.expires_at - time.time()))})
+        if rest == "/mail" and req.method == "POST":
+            try:
+                data = req.json_body()
+            except ValueError as e:
+                return plain_json(400, {"error": f"invalid JSON: {e}"})
+            mode = data.get("mode") if isinstance(data, dict) else None
+            if mode not in MAIL_MODES:
+                return plain_json(400, {"error": 'body must be {"mode": "deliver"|"hold"|"drop"}'})
+            with self.lock:
+                self.mail_mode[account_id] = mode
+                held = len(self.held.get(account_id, []))
+            return plain_json(200, {"mode": mode, "held": held})
+        if rest == "/mail/release" and req.method == "POST":
+            return plain_json(200, {"released": self.release_held(account_id)})
         if rest == "/otp/expire" and req.method == "POST":
             with self.lock:
                 pend = self.pending.get(account_id)
@@ -241,3 +317,22 @@ class AccountStore:
                 pend.expires_at = time.time() - 1
                 return plain_json(200, {"expired": True})
         return plain_json(404, {"error": "unknown test endpoint"})
+
+
+def conflicts_endpoint(store: AccountStore, req: Req) -> Resp:
+    """PUT|GET /_rootwarden/primary-email/conflicts {"emails": [...]}: addresses that belong to
+    another AWS account (StartPrimaryEmailUpdate to them is a ConflictException). PUT replaces."""
+    if req.method == "PUT":
+        try:
+            data = req.json_body()
+        except ValueError as e:
+            return plain_json(400, {"error": f"invalid JSON: {e}"})
+        emails = data.get("emails") if isinstance(data, dict) else None
+        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+            return plain_json(400, {"error": 'body must be {"emails": ["..."]}'})
+        with store.lock:
+            store.conflicts = {e.lower() for e in emails}
+    elif req.method != "GET":
+        return plain_json(405, {"error": "use GET or PUT"})
+    with store.lock:
+        return plain_json(200, {"emails": sorted(store.conflicts)})

@@ -155,6 +155,8 @@ class Resp:
         self.body = body.encode("utf-8") if isinstance(body, str) else body
         self.headers = dict(headers or {})
         self.headers.setdefault("Content-Type", content_type)
+        # run (in a new thread) once the response has been written to the caller
+        self.after: list[Callable[[], None]] = []
 
     def __call__(self, start_response: StartResponse) -> Iterable[bytes]:
         from http import HTTPStatus
@@ -165,7 +167,36 @@ class Resp:
             reason = "Unknown"
         hdrs = list(self.headers.items()) + [("Content-Length", str(len(self.body)))]
         start_response(f"{self.status} {reason}", hdrs)
+        if self.after:
+            return _AfterResponse(self.body, self.after)
         return [self.body]
+
+
+class _AfterResponse:
+    """A WSGI body whose close() (called by the server after the last byte is sent) starts the
+    response's `after` callbacks in a background thread: work the caller must not wait for, and
+    that may call back into the emulator (e.g. the mail AWS sends after an API call)."""
+
+    def __init__(self, body: bytes, after: list[Callable[[], None]]) -> None:
+        self.body = body
+        self.after = list(after)
+
+    def __iter__(self):
+        yield self.body
+
+    def close(self) -> None:
+        after, self.after = self.after, []
+        if not after:
+            return
+
+        def run() -> None:
+            for fn in after:
+                try:
+                    fn()
+                except Exception as e:  # logged, never raised into the server
+                    log(f"after-response task failed: {e}")
+
+        threading.Thread(target=run, name="after-response", daemon=True).start()
 
 
 def xml_elem(name: str, value: Any) -> str:

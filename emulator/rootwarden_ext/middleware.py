@@ -9,7 +9,8 @@ Order of handling:
   IAM enforcement (when enabled)   SigV4 authentication + the IAM check of every other AWS request
                                    (iam.enforce; /moto-api/* is not checked)
   sts Action=AssumeRoot            STS AssumeRoot
-  account /…PrimaryEmail…          AWS Account API primary email operations
+  account /…PrimaryEmail…          AWS Account API primary email operations (the OTP is mailed
+                                   through ses_receipt after the response: Resp.after)
   KMS crypto on a non-Enabled key  DisabledException / KMSInvalidStateException
   POST /moto-api/reset             also clears the extension state
   everything else                  moto
@@ -21,15 +22,17 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import account_api, function_urls, kms_state, service_credentials, ses_delivery
+from . import account_api, function_urls, kms_state, service_credentials, ses_delivery, ses_receipt
 from .common import Req, Resp, log, plain_json, query_error
+from .console import Console
 from .iam import enforce as iam_enforce
 from .iam import principals as iam_principals
 from .root_sessions import RootStore
 from .root_sessions import test_endpoint as root_state_endpoint
 
 _ROOT_STATE_RE = re.compile(r"^/_rootwarden/root-state/([^/]+)/?$")
-_EMAIL_RE = re.compile(r"^/_rootwarden/primary-email/([^/]+)(/otp|/otp/expire)?/?$")
+_EMAIL_RE = re.compile(r"^/_rootwarden/primary-email/([^/]+)(/otp|/otp/expire|/mail|/mail/release)?/?$")
+_CONSOLE_RE = re.compile(r"^/_rootwarden/console/([^/]+)(?:/(forgot-password|reset-password|mfa))?/?$")
 _FIRE_RE = re.compile(r"^/_rootwarden/schedules/([A-Za-z0-9_.-]+)/fire/?$")
 
 
@@ -38,11 +41,14 @@ class RootWardenMiddleware:
         self.app = app
         self.roots = RootStore()
         self.accounts = account_api.AccountStore()
+        self.console = Console(self.roots, self.accounts)
         self.info = info or (lambda: {})
 
     def reset(self) -> None:
         self.roots.reset()
         self.accounts.reset()
+        self.console.reset()
+        ses_receipt.reset()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         try:
@@ -102,11 +108,18 @@ class RootWardenMiddleware:
         m = _ROOT_STATE_RE.match(path)
         if m:
             return root_state_endpoint(self.roots, req, m.group(1))
+        if path.rstrip("/") == "/_rootwarden/primary-email/conflicts":
+            return account_api.conflicts_endpoint(self.accounts, req)
         m = _EMAIL_RE.match(path)
         if m:
             return self.accounts.test_endpoint(req, m.group(1), m.group(2) or "")
         if path.startswith(ses_delivery.PREFIX):
             return ses_delivery.store(req)
+        if path.rstrip("/") in ("/_rootwarden/ses/receive", "/_rootwarden/ses/received"):
+            return ses_receipt.endpoint(req)
+        m = _CONSOLE_RE.match(path)
+        if m:
+            return self.console.endpoint(req, m.group(1), m.group(2) or "")
         m = _FIRE_RE.match(path)
         if m and req.method == "POST":
             return service_credentials.fire_schedule(req, m.group(1))

@@ -86,6 +86,9 @@ class RootState:
     # Test switch: AssumeRoot into this account is refused, as AWS refuses it for an account
     # that left the organization or when centralized root access is off.
     assume_root_denied: bool = False
+    # The root password, set through the console stand-in (console.py): "pbkdf2_sha256$iter$salt$hash"
+    # only, never the password; never in to_json. Deleting the login profile deletes it.
+    password_hash: str | None = None
 
     def to_json(self) -> dict:
         out = {
@@ -328,6 +331,7 @@ class RootStore:
             if not st.login_profile:
                 return no_such(f"Login Profile for User {ROOT_USER_NAME} cannot be found.")
             st.login_profile = False
+            st.password_hash = None
             log(f"root {acct}: login profile deleted")
             return ok(None)
         if action == "ListAccessKeys":

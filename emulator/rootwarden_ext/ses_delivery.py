@@ -65,15 +65,24 @@ def service_allows(doc: dict | str | bytes | None, action: str, resource: str, c
 
 
 def store(req: Req) -> Resp:
+    rest = req.path[len(PREFIX):]
+    if "/" not in rest or req.method != "PUT":
+        return plain_json(400, {"error": "PUT /_rootwarden/ses/store/<bucket>/<key>"})
+    bucket_name, key = rest.split("/", 1)
+    status, out = store_object(bucket_name, key, req.body(), req.region or "us-east-1")
+    return plain_json(status, out)
+
+
+def store_object(bucket_name: str, key: str, body: bytes, region: str = "us-east-1",
+                 source_arn: str | None = None) -> tuple[int, dict]:
+    """Write `body` to bucket/key as SES's service principal would: (200, {"bucket", "key",
+    "kms_key"}), (404, {"error"}) for an unknown bucket, (403, {"error"}) naming the policy that
+    refused. `source_arn` (the receipt rule) is put in the context as aws:SourceArn."""
     from moto.s3.models import s3_backends
 
     from .iam import enforce
     from .iam.requests import ctx
 
-    rest = req.path[len(PREFIX):]
-    if "/" not in rest or req.method != "PUT":
-        return plain_json(400, {"error": "PUT /_rootwarden/ses/store/<bucket>/<key>"})
-    bucket_name, key = rest.split("/", 1)
     found = None
     for account, parts in list(s3_backends.items()):
         be = parts.get("aws")
@@ -81,30 +90,28 @@ def store(req: Req) -> Resp:
             found = (account, be, be.buckets[bucket_name])
             break
     if found is None:
-        return plain_json(404, {"error": f"no bucket {bucket_name}"})
+        return 404, {"error": f"no bucket {bucket_name}"}
     account, be, bucket = found
     rule = ((getattr(bucket, "encryption", None) or {}).get("Rule") or {})
     default = rule.get("ApplyServerSideEncryptionByDefault") or {}
     kms_key = default.get("KMSMasterKeyID") if default.get("SSEAlgorithm") == "aws:kms" else None
     if enforce.enabled():
-        context = ctx(**{"aws:SourceAccount": account, "aws:SecureTransport": "true"})
+        extra = {"aws:SourceArn": source_arn} if source_arn else {}
+        context = ctx(**{"aws:SourceAccount": account, "aws:SecureTransport": "true", **extra})
         ok, why = service_allows(getattr(bucket, "policy", None), "s3:PutObject",
                                  f"arn:aws:s3:::{bucket_name}/{key}", context)
         if not ok:
-            return plain_json(403, {"error": f"bucket policy of {bucket_name} does not let SES PutObject "
-                                             f"{key}: {why}"})
+            return 403, {"error": f"bucket policy of {bucket_name} does not let SES PutObject {key}: {why}"}
         if kms_key:
             from moto.kms.models import kms_backends
 
-            kb = kms_backends[account][req.region or "us-east-1"]
+            kb = kms_backends[account][region]
             k = kb.describe_key(kms_key)
-            kctx = ctx(**{"aws:SourceAccount": account,
-                          "kms:ViaService": f"s3.{req.region or 'us-east-1'}.amazonaws.com"})
+            kctx = ctx(**{"aws:SourceAccount": account, "kms:ViaService": f"s3.{region}.amazonaws.com",
+                          **extra})
             ok, why = service_allows(k.policy, "kms:GenerateDataKey", k.arn, kctx)
             if not ok:
-                return plain_json(403, {"error": f"key policy of {k.arn} does not let SES "
-                                                 f"kms:GenerateDataKey: {why}"})
-    body = req.body()
+                return 403, {"error": f"key policy of {k.arn} does not let SES kms:GenerateDataKey: {why}"}
     be.put_object(bucket_name, key, body, encryption="aws:kms" if kms_key else None, kms_key_id=kms_key,
                   bucket_key_enabled=str(rule.get("BucketKeyEnabled", "false")).lower() == "true" or None)
-    return plain_json(200, {"bucket": bucket_name, "key": key, "kms_key": kms_key})
+    return 200, {"bucket": bucket_name, "key": key, "kms_key": kms_key}

@@ -208,6 +208,19 @@ def normalize_lambda_policy(fn) -> Policy | None:
     hit = _lambda_cache.get(key)
     if hit is not None:
         return hit
+    parsed = parse_policy(json.dumps(lambda_policy_document(fn)))
+    if len(_lambda_cache) > 2000:
+        _lambda_cache.clear()
+    _lambda_cache[key] = parsed
+    return parsed
+
+
+def lambda_policy_document(fn) -> dict | None:
+    """The function's resource policy as AWS stores it (see normalize_lambda_policy), or None."""
+    pol = getattr(fn, "policy", None)
+    stmts = list(getattr(pol, "statements", None) or [])
+    if not stmts:
+        return None
     out = []
     for st in stmts:
         st = dict(st)
@@ -227,11 +240,7 @@ def normalize_lambda_policy(fn) -> Policy | None:
         if isinstance(res, str) and res.endswith(":$LATEST"):
             st["Resource"] = res[: -len(":$LATEST")]
         out.append(st)
-    parsed = parse_policy(json.dumps({"Version": "2012-10-17", "Statement": out}))
-    if len(_lambda_cache) > 2000:
-        _lambda_cache.clear()
-    _lambda_cache[key] = parsed
-    return parsed
+    return {"Version": "2012-10-17", "Statement": out}
 
 
 _lambda_cache: dict[tuple, Policy] = {}
