@@ -111,7 +111,10 @@ fn head_text(h: &Option<Head>) -> String {
     match h {
         None => "-".into(),
         Some(h) => {
-            let mut s = format!("current v{}", h.current);
+            let mut s = match h.current {
+                Some(c) => format!("current v{c}"),
+                None => "no current".to_owned(),
+            };
             if let Some(p) = h.previous {
                 s.push_str(&format!(", previous v{p}"));
             }

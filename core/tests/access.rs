@@ -511,7 +511,7 @@ async fn awaiting_rotation(p: &Ports) -> String {
         trigger: "manual".into(),
         stage: RotationStage::AwaitingApply,
         pending_version: version,
-        current_version: 1,
+        current_version: Some(1),
         completed_version: None,
         ticket_id: "apply-rot-1".into(),
         task_token: Some("token".into()),

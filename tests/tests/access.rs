@@ -415,7 +415,10 @@ async fn rotation_apply_shows_current_and_pending_and_needs_an_awaiting_rotation
     .await
     .unwrap();
     let prepared = custody::awaiting_apply(&ops, &a, &exec).await;
-    assert_eq!((prepared.current_version, prepared.pending_version), (1, 2));
+    assert_eq!(
+        (prepared.current_version, prepared.pending_version),
+        (Some(1), 2)
+    );
     let d = d.with_executions(aws_sdk_sfn::Client::new(
         &w.emu.role_config("AccessFunction").await,
     ));

@@ -209,7 +209,16 @@ impl Vault for KmsVault {
     ) -> Result<(VersionInfo, SecretString), VaultError> {
         let v = match version {
             Some(v) => v,
-            None => self.read_head(account, kind).await?.current,
+            None => self
+                .read_head(account, kind)
+                .await?
+                .current
+                .ok_or_else(|| {
+                    VaultError::NotFound(format!(
+                        "no {} is current yet for account {account}",
+                        kind.as_str()
+                    ))
+                })?,
         };
         let item = self
             .get(account, kind, &version_key(v))
@@ -233,19 +242,23 @@ impl Vault for KmsVault {
     ) -> Result<(u32, bool), VaultError> {
         check_execution(execution)?;
         let subject = Subject { account, kind };
-        let head = self.read_head(account, kind).await?;
-        let plan = match head.stage_pending(&subject, execution)? {
-            Decision::Already(p) => return Ok((p, false)),
-            Decision::Write(plan) => plan,
+        // Nothing vaulted yet: version 1, pending, no current (a takeover's first password).
+        let head = self.head(account, kind).await?;
+        let plan = match &head {
+            None => Head::first_pending(execution)?,
+            Some(head) => match head.stage_pending(&subject, execution)? {
+                Decision::Already(p) => return Ok((p, false)),
+                Decision::Write(plan) => plan,
+            },
         };
         let now = self.now();
         let items = self
-            .items(account, kind, Some(&head), &plan, Some(secret), &now)
+            .items(account, kind, head.as_ref(), &plan, Some(secret), &now)
             .await?;
         let entry = self
             .audit_entry(account, kind, "vault.stage-pending", actor)
             .detail("version", plan.version)
-            .detail("current", head.current)
+            .detail("current", head.as_ref().and_then(|h| h.current))
             .detail("execution", execution);
         match self.transact(items, &entry).await? {
             TxOutcome::Done => Ok((plan.version, true)),

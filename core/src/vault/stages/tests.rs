@@ -17,7 +17,7 @@ fn subject(account: &AccountId) -> Subject<'_> {
 /// A head with `current` v2 (made by `exec-2`), `previous` v1, no pending, next v3.
 fn settled() -> Head {
     Head {
-        current: 2,
+        current: Some(2),
         current_execution: Some("exec-2".into()),
         current_since: T0.into(),
         previous: Some(1),
@@ -67,7 +67,7 @@ fn initial_vaults_version_one_as_current_only_where_nothing_is_vaulted() {
     assert_eq!(
         plan.head,
         Head {
-            current: 1,
+            current: Some(1),
             current_execution: Some("onboard-1".into()),
             current_since: T0.into(),
             previous: None,
@@ -177,7 +177,7 @@ fn promote_moves_pending_to_current_current_to_previous_and_previous_to_retired(
     assert_eq!(
         plan.head,
         Head {
-            current: 3,
+            current: Some(3),
             current_execution: Some("exec-3".into()),
             current_since: T1.into(),
             previous: Some(2),
@@ -206,7 +206,7 @@ fn the_first_promote_retires_nothing_and_does_not_condition_on_previous() {
         .iter()
         .any(|c| matches!(c, HeadCondition::Previous(_))));
     assert_eq!(plan.head.previous, Some(1));
-    assert_eq!(plan.head.current, 2);
+    assert_eq!(plan.head.current, Some(2));
 }
 
 #[test]
@@ -320,7 +320,7 @@ fn two_rotations_walk_every_version_through_its_stages() {
     let plan = write(staged3.promote(&s, "r3", T1).unwrap());
     assert_eq!(
         (plan.head.current, plan.head.previous, plan.head.pending),
-        (3, Some(2), None)
+        (Some(3), Some(2), None)
     );
     assert_eq!(
         plan.moves.last(),
@@ -389,7 +389,7 @@ fn every_plan_moves_versions_out_of_the_stage_the_head_says_they_are_in() {
         for m in plan.moves {
             let said = if Some(m.version) == before.pending {
                 Stage::Pending
-            } else if m.version == before.current {
+            } else if Some(m.version) == before.current {
                 Stage::Current
             } else if Some(m.version) == before.previous {
                 Stage::Previous
@@ -399,4 +399,100 @@ fn every_plan_moves_versions_out_of_the_stage_the_head_says_they_are_in() {
             assert_eq!(m.from, said, "{m:?}");
         }
     }
+}
+
+// --- a takeover's first password: pending with no current ---
+
+#[test]
+fn a_first_pending_version_is_staged_only_where_nothing_is_vaulted() {
+    let plan = Head::first_pending("takeover-1").unwrap();
+    assert_eq!(plan.version, 1);
+    assert_eq!(plan.conditions, vec![HeadCondition::Absent]);
+    assert_eq!(
+        plan.create,
+        Some(NewVersion {
+            version: 1,
+            stage: Stage::Pending,
+            execution: "takeover-1".into()
+        })
+    );
+    assert!(plan.moves.is_empty());
+    assert_eq!(
+        (plan.head.current, plan.head.pending, plan.head.next_version),
+        (None, Some(1), 2)
+    );
+    assert!(matches!(
+        Head::first_pending(""),
+        Err(VaultError::Invalid(_))
+    ));
+}
+
+#[test]
+fn promote_with_no_current_moves_only_pending_and_conditions_on_no_current() {
+    let a = account();
+    let s = subject(&a);
+    let staged = Head::first_pending("takeover-1").unwrap().head;
+    // A retry of the same execution stages nothing new; another execution conflicts.
+    assert_eq!(
+        staged.stage_pending(&s, "takeover-1").unwrap(),
+        Decision::Already(1)
+    );
+    assert!(matches!(
+        staged.stage_pending(&s, "other"),
+        Err(VaultError::Conflict(_))
+    ));
+    let plan = write(staged.promote(&s, "takeover-1", T1).unwrap());
+    assert_eq!(plan.moves, vec![mv(1, Stage::Pending, Stage::Current)]);
+    assert_eq!(
+        plan.conditions,
+        vec![
+            HeadCondition::Pending {
+                version: 1,
+                execution: "takeover-1".into()
+            },
+            HeadCondition::NoCurrent,
+        ]
+    );
+    assert_eq!(
+        plan.head,
+        Head {
+            current: Some(1),
+            current_execution: Some("takeover-1".into()),
+            current_since: T1.into(),
+            previous: None,
+            pending: None,
+            pending_execution: None,
+            next_version: 2,
+        }
+    );
+    // Promoting again is the answer, not a write; a lost race is won by the same execution.
+    assert_eq!(
+        plan.head.promote(&s, "takeover-1", T1).unwrap(),
+        Decision::Already(1)
+    );
+    assert_eq!(plan.head.after_lost_promote(&s, "takeover-1"), Ok(1));
+    assert!(matches!(
+        staged.after_lost_promote(&s, "takeover-1"),
+        Err(VaultError::Conflict(_))
+    ));
+    // The next rotation is an ordinary one.
+    let next = write(plan.head.stage_pending(&s, "r2").unwrap());
+    assert!(next.conditions.contains(&HeadCondition::Current(1)));
+}
+
+#[test]
+fn a_discarded_first_pending_leaves_no_current_and_a_fresh_number_next() {
+    let a = account();
+    let s = subject(&a);
+    let staged = Head::first_pending("takeover-1").unwrap().head;
+    let plan = write(staged.discard_pending("takeover-1"));
+    assert_eq!(plan.moves, vec![mv(1, Stage::Pending, Stage::Discarded)]);
+    assert_eq!((plan.head.current, plan.head.pending), (None, None));
+    let again = write(plan.head.stage_pending(&s, "takeover-2").unwrap());
+    assert_eq!(again.version, 2, "the discarded number is not reused");
+    assert!(again.conditions.contains(&HeadCondition::NoCurrent));
+    assert!(matches!(
+        plan.head.promote(&s, "takeover-1", T1),
+        Err(VaultError::NotFound(_))
+    ));
 }
