@@ -64,6 +64,9 @@ pub enum AccountCommand {
         #[arg(long)]
         account: Option<AccountId>,
     },
+    /// Vault the TOTP seed (stdin, no echo) of the MFA device enrolled for the root user of an
+    /// account being taken over; completes the takeover's wait for it.
+    MfaSeed(crate::mfa_seed::MfaSeedArgs),
 }
 
 /// One line typed without echo, prompted for on the terminal (through `rpassword`, which
@@ -201,6 +204,7 @@ pub async fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         AccountCommand::Enforce { account } => enforce(ctx, account.as_ref()).await,
+        AccountCommand::MfaSeed(args) => crate::mfa_seed::run(ctx, args).await,
     }
 }
 

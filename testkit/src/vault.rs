@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use rootwarden_core::audit::{AuditEntry, AuditLog, MemoryAuditLog, Stream};
 use rootwarden_core::registry::stamp;
-use rootwarden_core::vault::{Actor, CredentialKind, Head, Stage, Vault, VaultError, VersionInfo};
+use rootwarden_core::vault::{
+    Actor, CredentialKind, Head, HeadCondition, Plan, Stage, Vault, VaultError, VersionInfo,
+};
 use rootwarden_core::{AccountId, Clock, SystemClock};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
@@ -367,5 +369,81 @@ impl Vault for MemoryVault {
         c.head.pending = None;
         c.head.pending_execution = None;
         Ok(Some(p))
+    }
+}
+
+impl MemoryVault {
+    /// Writes a stage-machine `plan` (as `KmsVault` writes it: every head condition checked,
+    /// the new version created with `secret`, each move from its stage, `entry` audited with it
+    /// or nothing written). `Ok(false)`: a condition failed, nothing was written.
+    pub async fn write_plan(
+        &self,
+        account: &AccountId,
+        kind: CredentialKind,
+        plan: &Plan,
+        secret: Option<&SecretString>,
+        entry: &AuditEntry,
+    ) -> Result<bool, VaultError> {
+        let mut creds = self.creds.lock().await;
+        let key = (account.clone(), kind);
+        let head = creds.get(&key).map(|c| &c.head);
+        let holds = plan.conditions.iter().all(|c| match (c, head) {
+            (HeadCondition::Absent, h) => h.is_none(),
+            (_, None) => false,
+            (HeadCondition::Current(v), Some(h)) => h.current == Some(*v),
+            (HeadCondition::NoCurrent, Some(h)) => h.current.is_none(),
+            (HeadCondition::Previous(v), Some(h)) => h.previous == Some(*v),
+            (HeadCondition::NoPending, Some(h)) => h.pending.is_none(),
+            (HeadCondition::NextVersion(v), Some(h)) => h.next_version == *v,
+            (HeadCondition::Pending { version, execution }, Some(h)) => {
+                h.pending == Some(*version) && h.pending_execution.as_deref() == Some(execution)
+            }
+        });
+        let stages_hold = plan.moves.iter().all(|m| {
+            creds
+                .get(&key)
+                .and_then(|c| c.versions.get(&m.version))
+                .is_some_and(|v| v.info.stage == m.from)
+        });
+        let fresh = plan.create.as_ref().is_none_or(|n| {
+            creds
+                .get(&key)
+                .is_none_or(|c| !c.versions.contains_key(&n.version))
+        });
+        if !(holds && stages_hold && fresh) {
+            return Ok(false);
+        }
+        if plan.create.is_some() != secret.is_some() {
+            return Err(VaultError::Invalid(
+                "a new version needs exactly its secret".into(),
+            ));
+        }
+        self.key()?;
+        self.audit.append(entry).await?;
+        let now = stamp(self.clock.now());
+        let c = creds.entry(key).or_insert_with(|| Credential {
+            head: plan.head.clone(),
+            versions: BTreeMap::new(),
+        });
+        if let (Some(new), Some(secret)) = (&plan.create, secret) {
+            c.versions.insert(
+                new.version,
+                Version {
+                    info: VersionInfo {
+                        version: new.version,
+                        stage: new.stage,
+                        created_at: now.clone(),
+                        stage_changed_at: now.clone(),
+                        execution: Some(new.execution.clone()),
+                    },
+                    secret: secret.expose_secret().to_owned(),
+                },
+            );
+        }
+        for m in &plan.moves {
+            set_stage(c, m.version, m.to, &now);
+        }
+        c.head = plan.head.clone();
+        Ok(true)
     }
 }

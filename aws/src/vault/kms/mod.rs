@@ -140,6 +140,30 @@ impl KmsVault {
         )
     }
 
+    /// Writes a stage-machine `plan` decided on `before` (`secret`: the version it creates)
+    /// with `extra` items (e.g. a registry condition check) and the audit record `entry`, in
+    /// one transaction. `Ok(false)`: a condition failed (the head, a stage, or an extra item's)
+    /// and nothing was written.
+    pub async fn write_plan(
+        &self,
+        subject: &Subject<'_>,
+        before: Option<&Head>,
+        plan: &Plan,
+        secret: Option<&SecretString>,
+        extra: Vec<TransactWriteItem>,
+        entry: &AuditEntry,
+    ) -> Result<bool, VaultError> {
+        let now = self.now();
+        let mut items = self
+            .items(subject.account, subject.kind, before, plan, secret, &now)
+            .await?;
+        items.extend(extra);
+        Ok(matches!(
+            self.transact(items, entry).await?,
+            TxOutcome::Done
+        ))
+    }
+
     /// The transaction items that vault `secret` as version 1, `current`, for a new account
     /// (onboarding puts them in one transaction with the registry item and the audit record).
     /// Fails with `Conflict` in that transaction if anything is vaulted already.

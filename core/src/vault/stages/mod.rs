@@ -310,6 +310,70 @@ impl Head {
         })
     }
 
+    /// A new version, `current` at once, made by `execution`: the first one where nothing is
+    /// vaulted ([`Head::initial`]), else the old current → previous and previous → retired (an
+    /// MFA seed an operator enrolled and typed in: there is nothing to apply, so no pending
+    /// stage). A pending version is a `Conflict` (a rotation of it is in flight).
+    pub fn replace_current(
+        head: Option<&Head>,
+        subject: &Subject<'_>,
+        execution: &str,
+        now: &str,
+    ) -> Result<Plan, VaultError> {
+        check_execution(execution)?;
+        let Some(head) = head else {
+            return Ok(Head::initial(execution, now));
+        };
+        if let Some(p) = head.pending {
+            return Err(VaultError::Conflict(format!(
+                "account {} has pending {} version {p}",
+                subject.account,
+                subject.kind.as_str()
+            )));
+        }
+        let v = head.next_version;
+        let mut conditions = vec![
+            HeadCondition::NoPending,
+            HeadCondition::NextVersion(v),
+            current_condition(head),
+        ];
+        let mut moves = Vec::new();
+        if let Some(c) = head.current {
+            moves.push(StageMove {
+                version: c,
+                from: Stage::Current,
+                to: Stage::Previous,
+            });
+            if let Some(old) = head.previous {
+                conditions.push(HeadCondition::Previous(old));
+                moves.push(StageMove {
+                    version: old,
+                    from: Stage::Previous,
+                    to: Stage::Retired,
+                });
+            }
+        }
+        Ok(Plan {
+            version: v,
+            head: Head {
+                current: Some(v),
+                current_execution: Some(execution.to_owned()),
+                current_since: now.to_owned(),
+                previous: head.current,
+                pending: None,
+                pending_execution: None,
+                next_version: v + 1,
+            },
+            conditions,
+            create: Some(NewVersion {
+                version: v,
+                stage: Stage::Current,
+                execution: execution.to_owned(),
+            }),
+            moves,
+        })
+    }
+
     /// A `stage_pending` plan lost its race and this is the head now: if the winner was the
     /// same execution (a retry racing itself) its version stands, else `Conflict`.
     pub fn after_lost_stage_pending(
@@ -355,5 +419,7 @@ impl Head {
     }
 }
 
+#[cfg(test)]
+mod first_versions_tests;
 #[cfg(test)]
 mod tests;
