@@ -75,7 +75,7 @@ async fn the_operator_vaults_an_mfa_seed_and_completes_the_takeovers_wait() {
         .await
         .unwrap();
     assert_eq!((out.version, out.written), (1, true));
-    assert_eq!(out.completed_waits, [wait.execution.clone()]);
+    assert_eq!(out.completed_waits, std::slice::from_ref(&wait.execution));
     let (info, secret) = inspect
         .vault
         .reveal(&a, CredentialKind::MfaSeed, None)
