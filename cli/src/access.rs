@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use rootwarden::access::{AccessRequest, ROTATION_APPLY};
+use rootwarden::access::{AccessRequest, ROTATION_APPLY, TAKEOVER};
 use rootwarden::AccountId;
 use serde_json::{json, Value};
 
@@ -197,13 +197,14 @@ async fn checkout(ctx: &Context, client: &SignedClient, request: &str) -> anyhow
         return ctx.print_json(&out);
     }
     println!("{}", summary(&r));
-    println!(
-        "root password (v{}):  {}",
-        out.get("password_version")
-            .and_then(Value::as_u64)
-            .unwrap_or_default(),
-        text(&out, "password")
-    );
+    match (
+        out.get("password_version").and_then(Value::as_u64),
+        out.get("password").and_then(Value::as_str),
+    ) {
+        (Some(v), Some(p)) => println!("root password (v{v}):  {p}"),
+        // An account being taken over has none vaulted yet: the pending one is set by reset.
+        _ => println!("root password:  none vaulted yet"),
+    }
     if let Some(p) = out.get("pending").filter(|p| !p.is_null()) {
         println!(
             "pending password (v{}) to set:  {}",
@@ -235,7 +236,7 @@ async fn checkout(ctx: &Context, client: &SignedClient, request: &str) -> anyhow
     eprintln!(
         "shown once. Check in when done: rootwarden access checkin {}{}",
         r.id,
-        if r.reason == ROTATION_APPLY {
+        if r.reason == ROTATION_APPLY || r.reason == TAKEOVER {
             ""
         } else {
             "; the account rotates its root password next"

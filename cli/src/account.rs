@@ -64,6 +64,9 @@ pub enum AccountCommand {
         #[arg(long)]
         account: Option<AccountId>,
     },
+    /// Vault the TOTP seed (stdin, no echo) of the MFA device enrolled for the root user of an
+    /// account being taken over; completes the takeover's wait for it.
+    MfaSeed(crate::mfa_seed::MfaSeedArgs),
 }
 
 /// One line typed without echo, prompted for on the terminal (through `rpassword`, which
@@ -111,7 +114,10 @@ fn head_text(h: &Option<Head>) -> String {
     match h {
         None => "-".into(),
         Some(h) => {
-            let mut s = format!("current v{}", h.current);
+            let mut s = match h.current {
+                Some(c) => format!("current v{c}"),
+                None => "no current".to_owned(),
+            };
             if let Some(p) = h.previous {
                 s.push_str(&format!(", previous v{p}"));
             }
@@ -198,6 +204,7 @@ pub async fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         AccountCommand::Enforce { account } => enforce(ctx, account.as_ref()).await,
+        AccountCommand::MfaSeed(args) => crate::mfa_seed::run(ctx, args).await,
     }
 }
 

@@ -14,6 +14,7 @@ mod audit;
 mod context;
 mod duration;
 mod mail;
+mod mfa_seed;
 mod rotation;
 mod signed_http;
 mod ticket;

@@ -84,8 +84,10 @@ pub async fn run(ctx: &Context, cmd: RotationCommand) -> anyhow::Result<ExitCode
                 ctx.print_json(&r)?;
             } else {
                 println!(
-                    "rejected rotation {}: pending v{} will be discarded, current v{} stays",
-                    r.execution, r.pending_version, r.current_version
+                    "rejected rotation {}: pending v{} will be discarded, current {} stays",
+                    r.execution,
+                    r.pending_version,
+                    version(r.current_version)
                 );
             }
         }
@@ -94,11 +96,16 @@ pub async fn run(ctx: &Context, cmd: RotationCommand) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// `v<n>`, or `none` when no version is (a takeover's first password is pending).
+fn version(v: Option<u32>) -> String {
+    v.map(|v| format!("v{v}")).unwrap_or_else(|| "none".into())
+}
+
 fn print_status(status: &rotation::Status) {
     match &status.vault {
         Some(h) => println!(
-            "vault: current v{}{}{}",
-            h.current,
+            "vault: current {}{}{}",
+            version(h.current),
             h.previous
                 .map(|p| format!(", previous v{p}"))
                 .unwrap_or_default(),
@@ -124,11 +131,11 @@ fn print_status(status: &rotation::Status) {
             _ => r.stage.as_str().to_owned(),
         };
         println!(
-            "{:<15} {}  pending v{} (current was v{}){}  ticket {}  started {}{}",
+            "{:<15} {}  pending v{} (current was {}){}  ticket {}  started {}{}",
             stage,
             r.execution,
             r.pending_version,
-            r.current_version,
+            version(r.current_version),
             r.completed_version
                 .map(|v| format!(", now current v{v}"))
                 .unwrap_or_default(),

@@ -1,5 +1,6 @@
 //! The correlation port: a workflow waiting for root mail (a rotation waiting for AWS's
-//! "password changed" mail, a release waiting for a verification code) registers its Step
+//! "password changed" mail, a takeover waiting for the root email change's verification code,
+//! AWS's password reset mail or its "MFA device added" mail) registers its Step
 //! Functions task token here; authenticated, non-quarantined mail of that kind for that account
 //! completes it.
 //!
@@ -18,11 +19,14 @@ use chrono::{DateTime, Utc};
 use crate::mail::Category;
 use crate::{AccountId, LambdaError};
 
-/// Mail kinds a workflow can wait for.
-pub const WAITABLE: [Category; 3] = [
+/// Mail kinds a workflow can wait for. `Mfa`: the takeover's `await-mfa` (AWS's "MFA device
+/// added" mail, from `no-reply@signin.aws`, under the same trust rule as every kind; the
+/// operator's `account mfa-seed` completes it too).
+pub const WAITABLE: [Category; 4] = [
     Category::PasswordChanged,
     Category::VerificationCode,
     Category::PasswordReset,
+    Category::Mfa,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

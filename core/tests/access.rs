@@ -209,8 +209,8 @@ async fn request_approve_checkout_checkin() {
     assert_eq!(r.status, AccessStatus::Approved);
 
     let out = access::checkout(&p.at(5), ALICE, &r.id).await.unwrap();
-    assert_eq!(out.password.expose_secret(), PASSWORD);
-    assert_eq!(out.password_version, 1);
+    assert_eq!(out.password.as_ref().unwrap().expose_secret(), PASSWORD);
+    assert_eq!(out.password_version, Some(1));
     assert!(out.totp.is_some(), "the current TOTP code is shown");
     assert!(out.pending.is_none());
     assert_eq!(out.request.status, AccessStatus::CheckedOut);
@@ -511,7 +511,7 @@ async fn awaiting_rotation(p: &Ports) -> String {
         trigger: "manual".into(),
         stage: RotationStage::AwaitingApply,
         pending_version: version,
-        current_version: 1,
+        current_version: Some(1),
         completed_version: None,
         ticket_id: "apply-rot-1".into(),
         task_token: Some("token".into()),
@@ -560,7 +560,7 @@ async fn a_rotation_apply_checkout_shows_current_and_pending() {
         .unwrap();
     access::approve(&p, BOB, &r.id).await.unwrap();
     let out = access::checkout(&p, ALICE, &r.id).await.unwrap();
-    assert_eq!(out.password.expose_secret(), PASSWORD);
+    assert_eq!(out.password.as_ref().unwrap().expose_secret(), PASSWORD);
     let (version, pending) = out.pending.as_ref().unwrap();
     assert_eq!(
         (*version, pending.expose_secret()),

@@ -74,7 +74,7 @@ async fn a_vaulted_account_is_registered_with_its_credentials_vaulted_and_audite
     assert_eq!(stored.rotation_reason, Some(RotationReason::MaxAge));
     for kind in [CredentialKind::RootPassword, CredentialKind::MfaSeed] {
         let head = p.store.vault.head(&id(1), kind).await.unwrap().unwrap();
-        assert_eq!(head.current, 1);
+        assert_eq!(head.current, Some(1));
         let versions = p.store.vault.versions(&id(1), kind).await.unwrap();
         assert_eq!(versions.len(), 1);
         assert_eq!(versions[0].stage, Stage::Current);

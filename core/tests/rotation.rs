@@ -174,7 +174,7 @@ async fn prepare_await_apply_and_finish_move_pending_to_current() {
     let ports = setup().await;
     let a = account();
     let p = prepare(&ports, "r1").await;
-    assert_eq!((p.pending_version, p.current_version), (2, 1));
+    assert_eq!((p.pending_version, p.current_version), (2, Some(1)));
     assert_eq!(p.ticket_id, rotation::ticket_id("r1"));
     let head = ports
         .vault
@@ -182,7 +182,7 @@ async fn prepare_await_apply_and_finish_move_pending_to_current() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((head.current, head.pending), (1, Some(2)));
+    assert_eq!((head.current, head.pending), (Some(1), Some(2)));
     let r = ports.rotations.records().pop().unwrap();
     assert_eq!(r.stage, RotationStage::AwaitingApply);
     assert_eq!(r.task_token, None);
@@ -206,7 +206,7 @@ async fn prepare_await_apply_and_finish_move_pending_to_current() {
         .unwrap();
     let later = now() + Duration::minutes(5);
     assert_eq!(f.current_version, 2);
-    assert_eq!(f.next_due, stamp(later + Duration::days(90)));
+    assert_eq!(f.next_due, Some(stamp(later + Duration::days(90))));
     let head = ports
         .vault
         .head(&a, CredentialKind::RootPassword)
@@ -215,7 +215,7 @@ async fn prepare_await_apply_and_finish_move_pending_to_current() {
         .unwrap();
     assert_eq!(
         (head.current, head.previous, head.pending),
-        (2, Some(1), None)
+        (Some(2), Some(1), None)
     );
     let r = ports.rotations.records().pop().unwrap();
     assert_eq!(r.stage, RotationStage::Completed);
@@ -263,7 +263,7 @@ async fn abandon_discards_pending_keeps_current_and_retries_in_a_day() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((head.current, head.pending), (1, None));
+    assert_eq!((head.current, head.pending), (Some(1), None));
     let r = ports.rotations.records().pop().unwrap();
     assert_eq!(r.stage, RotationStage::Abandoned);
     let registered = ports.registry.get(&a).unwrap();
@@ -361,7 +361,7 @@ async fn confirm_of_an_orphaned_rotation_finishes_it_and_reject_abandons_it() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((head.current, head.pending), (2, None));
+    assert_eq!((head.current, head.pending), (Some(2), None));
     assert_eq!(ports.rotations.records()[0].stage, RotationStage::Completed);
     assert!(ports.executions.sent().is_empty(), "no task to answer");
     live_password_vaulted(&ports).await;
@@ -377,7 +377,7 @@ async fn confirm_of_an_orphaned_rotation_finishes_it_and_reject_abandons_it() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((head.current, head.pending), (1, None));
+    assert_eq!((head.current, head.pending), (Some(1), None));
     let r = &ports.rotations.records()[0];
     assert_eq!(r.stage, RotationStage::Abandoned);
     assert!(r.outcome.as_deref().unwrap().contains("never applied"));
@@ -711,7 +711,7 @@ where
                     .head(&account(), CredentialKind::RootPassword)
                     .await;
                 let head = head.unwrap().unwrap();
-                assert_eq!((head.current, head.pending), (current_after, None));
+                assert_eq!((head.current, head.pending), (Some(current_after), None));
                 unsettled += 1;
             }
         }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use rootwarden_core::audit::{AuditEntry, AuditLog, MemoryAuditLog, Stream};
 use rootwarden_core::registry::stamp;
-use rootwarden_core::vault::{Actor, CredentialKind, Head, Stage, Vault, VaultError, VersionInfo};
+use rootwarden_core::vault::{
+    Actor, CredentialKind, Head, HeadCondition, Plan, Stage, Vault, VaultError, VersionInfo,
+};
 use rootwarden_core::{AccountId, Clock, SystemClock};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
@@ -105,7 +107,7 @@ impl MemoryVault {
             (account.clone(), kind),
             Credential {
                 head: Head {
-                    current: 1,
+                    current: Some(1),
                     current_execution: Some(execution.to_owned()),
                     current_since: now,
                     previous: None,
@@ -137,6 +139,58 @@ impl MemoryVault {
             });
         }
         Ok(())
+    }
+
+    /// Stages `execution`'s pending version in `c` (the `Vault::stage_pending` rules).
+    async fn stage_into(
+        &self,
+        c: &mut Credential,
+        account: &AccountId,
+        kind: CredentialKind,
+        execution: &str,
+        secret: &SecretString,
+        actor: &Actor,
+    ) -> Result<(u32, bool), VaultError> {
+        if let Some(p) = c.head.pending {
+            return if c.head.pending_execution.as_deref() == Some(execution) {
+                Ok((p, false))
+            } else {
+                Err(VaultError::Conflict(format!(
+                    "account {account} already has pending {} version {p} of another rotation",
+                    kind.as_str()
+                )))
+            };
+        }
+        if c.head.current_execution.as_deref() == Some(execution) {
+            return Err(VaultError::Conflict(format!(
+                "rotation {execution} already completed for account {account}"
+            )));
+        }
+        self.key()?;
+        let v = c.head.next_version;
+        let entry = Self::entry(account, kind, "vault.stage-pending", actor)
+            .detail("version", v)
+            .detail("current", c.head.current)
+            .detail("execution", execution);
+        self.audit.append(&entry).await?;
+        let now = stamp(self.clock.now());
+        c.versions.insert(
+            v,
+            Version {
+                info: VersionInfo {
+                    version: v,
+                    stage: Stage::Pending,
+                    created_at: now.clone(),
+                    stage_changed_at: now,
+                    execution: Some(execution.to_owned()),
+                },
+                secret: secret.expose_secret().to_owned(),
+            },
+        );
+        c.head.pending = Some(v);
+        c.head.pending_execution = Some(execution.to_owned());
+        c.head.next_version = v + 1;
+        Ok((v, true))
     }
 
     fn entry(account: &AccountId, kind: CredentialKind, action: &str, actor: &Actor) -> AuditEntry {
@@ -180,7 +234,12 @@ impl Vault for MemoryVault {
         let c = creds.get(&(account.clone(), kind));
         let v = match (version, c) {
             (Some(v), _) => v,
-            (None, Some(c)) => c.head.current,
+            (None, Some(c)) => c.head.current.ok_or_else(|| {
+                VaultError::NotFound(format!(
+                    "no {} is current yet for account {account}",
+                    kind.as_str()
+                ))
+            })?,
             (None, None) => return Err(not_vaulted(account, kind)),
         };
         let found = c.and_then(|c| c.versions.get(&v)).ok_or_else(|| {
@@ -202,49 +261,29 @@ impl Vault for MemoryVault {
             return Err(VaultError::Invalid("execution must not be empty".into()));
         }
         let mut creds = self.creds.lock().await;
-        let c = creds
-            .get_mut(&(account.clone(), kind))
-            .ok_or_else(|| not_vaulted(account, kind))?;
-        if let Some(p) = c.head.pending {
-            return if c.head.pending_execution.as_deref() == Some(execution) {
-                Ok((p, false))
-            } else {
-                Err(VaultError::Conflict(format!(
-                    "account {account} already has pending {} version {p} of another rotation",
-                    kind.as_str()
-                )))
-            };
-        }
-        if c.head.current_execution.as_deref() == Some(execution) {
-            return Err(VaultError::Conflict(format!(
-                "rotation {execution} already completed for account {account}"
-            )));
-        }
-        self.key()?;
-        let v = c.head.next_version;
-        let entry = Self::entry(account, kind, "vault.stage-pending", actor)
-            .detail("version", v)
-            .detail("current", c.head.current)
-            .detail("execution", execution);
-        self.audit.append(&entry).await?;
-        let now = stamp(self.clock.now());
-        c.versions.insert(
-            v,
-            Version {
-                info: VersionInfo {
-                    version: v,
-                    stage: Stage::Pending,
-                    created_at: now.clone(),
-                    stage_changed_at: now,
-                    execution: Some(execution.to_owned()),
-                },
-                secret: secret.expose_secret().to_owned(),
+        // Nothing vaulted yet: version 1, pending, no current (a takeover's first password).
+        // The empty credential is only kept if the staging below succeeds.
+        let key = (account.clone(), kind);
+        let fresh = !creds.contains_key(&key);
+        let c = creds.entry(key.clone()).or_insert_with(|| Credential {
+            head: Head {
+                current: None,
+                current_execution: None,
+                current_since: String::new(),
+                previous: None,
+                pending: None,
+                pending_execution: None,
+                next_version: 1,
             },
-        );
-        c.head.pending = Some(v);
-        c.head.pending_execution = Some(execution.to_owned());
-        c.head.next_version = v + 1;
-        Ok((v, true))
+            versions: BTreeMap::new(),
+        });
+        let staged = self
+            .stage_into(c, account, kind, execution, secret, actor)
+            .await;
+        if fresh && staged.is_err() {
+            creds.remove(&key);
+        }
+        staged
     }
 
     async fn promote(
@@ -261,7 +300,11 @@ impl Vault for MemoryVault {
         let head = c.head.clone();
         let p = match (head.pending, head.pending_execution.as_deref()) {
             (Some(p), Some(e)) if e == execution => p,
-            _ if head.current_execution.as_deref() == Some(execution) => return Ok(head.current),
+            _ if head.current_execution.as_deref() == Some(execution) => {
+                return head.current.ok_or_else(|| {
+                    VaultError::Corrupt("a current execution without a current version".into())
+                })
+            }
             (Some(p), _) => {
                 return Err(VaultError::Conflict(format!(
                     "pending version {p} of account {account} belongs to another rotation"
@@ -283,15 +326,17 @@ impl Vault for MemoryVault {
         self.audit.append(&entry).await?;
         let now = stamp(self.clock.now());
         set_stage(c, p, Stage::Current, &now);
-        set_stage(c, head.current, Stage::Previous, &now);
-        if let Some(old) = head.previous {
-            set_stage(c, old, Stage::Retired, &now);
+        if let Some(current) = head.current {
+            set_stage(c, current, Stage::Previous, &now);
+            if let Some(old) = head.previous {
+                set_stage(c, old, Stage::Retired, &now);
+            }
         }
         c.head = Head {
-            current: p,
+            current: Some(p),
             current_execution: Some(execution.to_owned()),
             current_since: now,
-            previous: Some(head.current),
+            previous: head.current,
             pending: None,
             pending_execution: None,
             next_version: head.next_version,
@@ -324,5 +369,81 @@ impl Vault for MemoryVault {
         c.head.pending = None;
         c.head.pending_execution = None;
         Ok(Some(p))
+    }
+}
+
+impl MemoryVault {
+    /// Writes a stage-machine `plan` (as `KmsVault` writes it: every head condition checked,
+    /// the new version created with `secret`, each move from its stage, `entry` audited with it
+    /// or nothing written). `Ok(false)`: a condition failed, nothing was written.
+    pub async fn write_plan(
+        &self,
+        account: &AccountId,
+        kind: CredentialKind,
+        plan: &Plan,
+        secret: Option<&SecretString>,
+        entry: &AuditEntry,
+    ) -> Result<bool, VaultError> {
+        let mut creds = self.creds.lock().await;
+        let key = (account.clone(), kind);
+        let head = creds.get(&key).map(|c| &c.head);
+        let holds = plan.conditions.iter().all(|c| match (c, head) {
+            (HeadCondition::Absent, h) => h.is_none(),
+            (_, None) => false,
+            (HeadCondition::Current(v), Some(h)) => h.current == Some(*v),
+            (HeadCondition::NoCurrent, Some(h)) => h.current.is_none(),
+            (HeadCondition::Previous(v), Some(h)) => h.previous == Some(*v),
+            (HeadCondition::NoPending, Some(h)) => h.pending.is_none(),
+            (HeadCondition::NextVersion(v), Some(h)) => h.next_version == *v,
+            (HeadCondition::Pending { version, execution }, Some(h)) => {
+                h.pending == Some(*version) && h.pending_execution.as_deref() == Some(execution)
+            }
+        });
+        let stages_hold = plan.moves.iter().all(|m| {
+            creds
+                .get(&key)
+                .and_then(|c| c.versions.get(&m.version))
+                .is_some_and(|v| v.info.stage == m.from)
+        });
+        let fresh = plan.create.as_ref().is_none_or(|n| {
+            creds
+                .get(&key)
+                .is_none_or(|c| !c.versions.contains_key(&n.version))
+        });
+        if !(holds && stages_hold && fresh) {
+            return Ok(false);
+        }
+        if plan.create.is_some() != secret.is_some() {
+            return Err(VaultError::Invalid(
+                "a new version needs exactly its secret".into(),
+            ));
+        }
+        self.key()?;
+        self.audit.append(entry).await?;
+        let now = stamp(self.clock.now());
+        let c = creds.entry(key).or_insert_with(|| Credential {
+            head: plan.head.clone(),
+            versions: BTreeMap::new(),
+        });
+        if let (Some(new), Some(secret)) = (&plan.create, secret) {
+            c.versions.insert(
+                new.version,
+                Version {
+                    info: VersionInfo {
+                        version: new.version,
+                        stage: new.stage,
+                        created_at: now.clone(),
+                        stage_changed_at: now.clone(),
+                        execution: Some(new.execution.clone()),
+                    },
+                    secret: secret.expose_secret().to_owned(),
+                },
+            );
+        }
+        for m in &plan.moves {
+            set_stage(c, m.version, m.to, &now);
+        }
+        c.head = plan.head.clone();
+        Ok(true)
     }
 }

@@ -209,7 +209,10 @@ async fn a_rotation_completed_by_password_changed_mail_leaks_no_secret() {
 
     let name = rotation::start(&ops, &sm, &a, Some(600)).await.unwrap();
     let record = awaiting_apply(&deps, &a, &name).await;
-    assert_eq!((record.current_version, record.pending_version), (1, 2));
+    assert_eq!(
+        (record.current_version, record.pending_version),
+        (Some(1), 2)
+    );
     // A second rotation while one awaits its apply step is refused.
     let e = rotation::start(&ops, &sm, &a, None).await.unwrap_err();
     assert_eq!(e.error_type, rootwarden::ErrorType::Conflict);
@@ -242,7 +245,7 @@ async fn a_rotation_completed_by_password_changed_mail_leaks_no_secret() {
         .unwrap();
     assert_eq!(
         (head.current, head.previous, head.pending),
-        (2, Some(1), None)
+        (Some(2), Some(1), None)
     );
     let (_, current) = deps
         .vault
@@ -423,7 +426,7 @@ async fn operators_onboard_confirm_and_reject_with_the_cli() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((head.current, head.pending), (2, None));
+    assert_eq!((head.current, head.pending), (Some(2), None));
     let versions = deps
         .vault
         .versions(&a, CredentialKind::RootPassword)
@@ -470,7 +473,7 @@ async fn a_timed_out_rotation_is_abandoned_and_a_killed_one_is_superseded() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((head.current, head.pending), (1, None));
+    assert_eq!((head.current, head.pending), (Some(1), None));
 
     // A workflow killed while awaiting apply leaves its pending version behind. It may have
     // been applied, so the next rotation refuses until the operator decides (here: reject,

@@ -38,7 +38,7 @@ use crate::tickets::DynamoTicketStore;
 use crate::vault::{KmsTransientStore, KmsVault};
 use crate::{Clock, Config, ErrorType, LambdaError};
 
-pub use approval::ROTATION_APPLY;
+pub use approval::{ROTATION_APPLY, TAKEOVER};
 pub use identity::IamRoleDirectory;
 pub use ledger::DynamoAccessLedger;
 pub use policy::{AccessPolicy, ReasonRule, Role};

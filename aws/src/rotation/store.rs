@@ -2,7 +2,7 @@
 //!
 //! Item: pk `rotation#<account>`, sk `<execution name>`; `account_id`, `execution`,
 //! `execution_arn`, `trigger`, `stage` (`awaiting-apply | completed | abandoned`),
-//! `pending_version`, `current_version` (when it started), `completed_version`, `ticket_id`,
+//! `pending_version`, `current_version` (when it started; absent if none was), `completed_version`, `ticket_id`,
 //! `task_token` (the await-apply step's token), `apply_deadline`, `started_at`, `updated_at`,
 //! `outcome` (why it ended: confirmation source, rejection reason or timeout). Stage changes are
 //! conditional: an ended rotation never changes again.
@@ -53,7 +53,8 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<RotationRecord, L
             .and_then(|st| RotationStage::parse(&st))
             .ok_or_else(|| bad("stage"))?,
         pending_version: num("pending_version").ok_or_else(|| bad("pending_version"))?,
-        current_version: num("current_version").ok_or_else(|| bad("current_version"))?,
+        // Absent when nothing was current (a takeover's first password).
+        current_version: num("current_version"),
         completed_version: num("completed_version"),
         ticket_id: text("ticket_id").unwrap_or_default(),
         task_token: text("task_token"),
@@ -74,7 +75,7 @@ impl DynamoRotationStore {
 
     /// Creates the record of a prepared rotation; an existing record is returned unchanged.
     pub async fn create(&self, r: &RotationRecord) -> Result<RotationRecord, LambdaError> {
-        let item = HashMap::from([
+        let mut item = HashMap::from([
             ("pk".to_owned(), s(pk(&r.account_id))),
             ("sk".to_owned(), s(&r.execution)),
             ("account_id".to_owned(), s(r.account_id.as_str())),
@@ -86,14 +87,16 @@ impl DynamoRotationStore {
                 "pending_version".to_owned(),
                 AttributeValue::N(r.pending_version.to_string()),
             ),
-            (
-                "current_version".to_owned(),
-                AttributeValue::N(r.current_version.to_string()),
-            ),
             ("ticket_id".to_owned(), s(&r.ticket_id)),
             ("started_at".to_owned(), s(&r.started_at)),
             ("updated_at".to_owned(), s(&r.updated_at)),
         ]);
+        if let Some(current) = r.current_version {
+            item.insert(
+                "current_version".to_owned(),
+                AttributeValue::N(current.to_string()),
+            );
+        }
         let out = self
             .client
             .put_item()

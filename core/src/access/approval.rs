@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::registry::{AccountMode, AccountStatus};
+use crate::rotation::{RotationRecord, TAKEOVER_TRIGGER};
 use crate::tickets::Ticket;
 use crate::AccountId;
 
@@ -14,6 +15,17 @@ use super::{AccessPolicy, Caller, Person, ReasonRule, Role};
 
 /// The reason whose check-out shows the pending password too.
 pub const ROTATION_APPLY: &str = "rotation-apply";
+/// The takeover's apply: like [`ROTATION_APPLY`] it shows the pending password of the
+/// rotation awaiting its apply (a takeover's, trigger `takeover`), with the password reset
+/// link AWS mailed; only for an account in status `taking-over`, which has no current
+/// password yet.
+pub const TAKEOVER: &str = "takeover";
+
+/// Whether a check-out for `reason` applies a pending password (and so is not a use of the
+/// current one: it marks nothing for rotation).
+pub fn applies_pending(reason: &str) -> bool {
+    reason == ROTATION_APPLY || reason == TAKEOVER
+}
 
 /// What an admissible request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,13 +100,20 @@ pub fn ticket_admits(
 }
 
 /// Whether `account` (`registered`: its status and mode, `None`: not registered) has a root
-/// credential to check out: active and vaulted.
+/// credential to check out for `reason`: active and vaulted; for [`TAKEOVER`], vaulted and
+/// `taking-over` (and no other reason is admitted while it is taken over).
 pub fn account_admits(
     account: &AccountId,
     registered: Option<(AccountStatus, AccountMode)>,
+    reason: &str,
 ) -> Result<(), Refusal> {
+    let wanted = if reason == TAKEOVER {
+        AccountStatus::TakingOver
+    } else {
+        AccountStatus::Active
+    };
     match registered {
-        Some((AccountStatus::Active, AccountMode::Vaulted)) => Ok(()),
+        Some((status, AccountMode::Vaulted)) if status == wanted => Ok(()),
         Some((status, mode)) => Err(Refusal::NothingToCheckOut {
             account: account.clone(),
             status,
@@ -108,7 +127,24 @@ pub fn account_admits(
 
 /// Whether a request for `reason` needs a rotation awaiting its apply step.
 pub fn needs_awaiting_rotation(reason: &str) -> bool {
-    reason == ROTATION_APPLY
+    applies_pending(reason)
+}
+
+/// Whether `rotation` (awaiting its apply step) is the kind `reason` applies: a takeover's
+/// for [`TAKEOVER`], any other for [`ROTATION_APPLY`]. `Err` is the refusal's why.
+pub fn rotation_fits(reason: &str, rotation: &RotationRecord) -> Result<(), String> {
+    let takeover = rotation.trigger == TAKEOVER_TRIGGER;
+    match (reason == TAKEOVER, takeover) {
+        (true, true) | (false, false) => Ok(()),
+        (true, false) => Err(format!(
+            "rotation {} is not a takeover's (trigger {})",
+            rotation.execution, rotation.trigger
+        )),
+        (false, true) => Err(format!(
+            "rotation {} is a takeover's: check out with reason takeover",
+            rotation.execution
+        )),
+    }
 }
 
 /// Whether a request for `reason` may be opened, given whether a rotation of `account` awaits

@@ -11,7 +11,7 @@ use super::ports::{AccessAccounts, AccessLedger, AccessPorts};
 use super::record::AccessRequest;
 use super::refusal::Refusal;
 use super::reveal::{apply_gate, decrypt, Revealed};
-use super::ROTATION_APPLY;
+use super::{approval, TAKEOVER};
 use crate::registry::{stamp, RotationReason};
 use crate::{ErrorType, LambdaError};
 
@@ -48,15 +48,29 @@ pub async fn checkout<P: AccessPorts>(
         }
         Err(refusal) => return Err(attempt.refused(refusal).await),
     }
-    let apply = r.reason == ROTATION_APPLY;
+    let apply = approval::applies_pending(&r.reason);
     let awaiting = if apply {
-        match apply_gate(ports, &account, now).await? {
+        let gate = match apply_gate(ports, &account, now).await? {
+            Ok(rot) => approval::rotation_fits(&r.reason, &rot).map(|()| rot),
+            Err(why) => Err(why),
+        };
+        match gate {
             Ok(rot) => Some(rot),
+            Err(why) if r.reason == TAKEOVER => {
+                return Err(attempt.refused(Refusal::Takeover { why }).await)
+            }
             Err(why) => return Err(attempt.refused(Refusal::RotationApply { why }).await),
         }
     } else {
         None
     };
+    if r.reason == TAKEOVER {
+        // Still being taken over: once active, its password is checked out like any other.
+        let standing = ports.accounts().standing(&account).await?;
+        if let Err(refusal) = approval::account_admits(&account, standing, &r.reason) {
+            return Err(attempt.refused(refusal).await);
+        }
+    }
     // Decrypt first; nothing is shown unless the check-out (and its audit record) commits.
     let secrets = decrypt(ports, &account, awaiting.as_ref(), now).await?;
     if !apply {

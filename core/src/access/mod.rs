@@ -30,7 +30,7 @@ mod reveal;
 #[cfg(test)]
 mod tests;
 
-pub use approval::{may_approve, may_deny, may_request, Terms, ROTATION_APPLY};
+pub use approval::{may_approve, may_deny, may_request, Terms, ROTATION_APPLY, TAKEOVER};
 pub use checkout::{may_checkin, may_checkout, may_revoke, LockMove, LockState, Move};
 pub use expiry::{approval_expired, may_expire, Expiry};
 pub use identity::{Caller, Person};

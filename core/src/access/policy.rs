@@ -75,6 +75,7 @@ pub fn default_reasons() -> BTreeMap<String, ReasonRule> {
         ("release", 240),
         ("security-incident", 120),
         ("rotation-apply", 60),
+        ("takeover", 60),
     ]
     .into_iter()
     .map(|(r, m)| {

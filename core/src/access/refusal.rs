@@ -69,6 +69,10 @@ pub enum Refusal {
     },
     #[error("rotation-apply: {why}")]
     RotationApply { why: String },
+    /// A `takeover` check-out's gate refused (no takeover rotation awaits its apply, its
+    /// execution stopped, its deadline passed, or the account is no longer taken over).
+    #[error("takeover: {why}")]
+    Takeover { why: String },
     #[error("request {id} changed during check-out ({})", .status.as_str())]
     ChangedDuringCheckout { id: String, status: AccessStatus },
     #[error("only the requester or an admin can check in request {id}")]
@@ -98,6 +102,7 @@ impl Refusal {
             | NoLongerARequester { .. }
             | ApprovalExpired { .. }
             | RotationApply { .. }
+            | Takeover { .. }
             | MayNotCheckIn { .. }
             | NotAnAdmin { .. } => ErrorType::AccessDenied,
             UnknownReason { .. }

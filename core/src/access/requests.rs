@@ -67,11 +67,15 @@ pub async fn request<P: AccessPorts>(
         }
     }
     let registered = ports.accounts().standing(account).await?;
-    if let Err(refusal) = approval::account_admits(account, registered) {
+    if let Err(refusal) = approval::account_admits(account, registered, &req.reason) {
         return Err(attempt.refused(refusal).await);
     }
     if approval::needs_awaiting_rotation(&req.reason) {
-        let awaits = ports.rotations().awaiting_apply(account).await?.is_some();
+        let awaits = ports
+            .rotations()
+            .awaiting_apply(account)
+            .await?
+            .is_some_and(|r| approval::rotation_fits(&req.reason, &r).is_ok());
         if let Err(refusal) = approval::rotation_apply_admits(&req.reason, account, awaits) {
             return Err(attempt.refused(refusal).await);
         }

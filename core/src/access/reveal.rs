@@ -1,6 +1,7 @@
-//! What a check-out shows: the current root password, the current TOTP code, any unexpired
-//! reset link and, for a `rotation-apply` check-out, the pending password of the rotation that
-//! awaits its apply step (only while its execution really runs and its deadline holds).
+//! What a check-out shows: the current root password (none while a takeover has vaulted none
+//! yet), the current TOTP code, any unexpired reset link and, for a `rotation-apply` or
+//! `takeover` check-out, the pending password of the rotation that awaits its apply step (only
+//! while its execution really runs and its deadline holds).
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -17,9 +18,10 @@ use crate::{AccountId, ErrorType, LambdaError};
 /// What a check-out shows, to the requester only. Dropping it zeroizes the secrets.
 pub struct Revealed {
     pub request: AccessRequest,
-    pub password_version: u32,
-    pub password: SecretString,
-    /// `rotation-apply` only: the pending password to set.
+    /// `None` when no root password is current (an account being taken over).
+    pub password_version: Option<u32>,
+    pub password: Option<SecretString>,
+    /// `rotation-apply` and `takeover` only: the pending password to set.
     pub pending: Option<(u32, SecretString)>,
     pub totp: Option<TotpCode>,
     pub reset_links: Vec<SecretString>,
@@ -34,7 +36,8 @@ impl std::fmt::Debug for Revealed {
     }
 }
 
-/// The rotation a `rotation-apply` check-out of `account` may show the pending password of;
+/// The rotation a `rotation-apply` (or `takeover`) check-out of `account` may show the pending
+/// password of (which kind of rotation it must be is [`super::approval::rotation_fits`]);
 /// `Ok(Err(why))` when it may not (no rotation awaits its apply step, its execution does not
 /// run, its deadline passed, or this deployment cannot ask Step Functions).
 pub(super) async fn apply_gate<P: AccessPorts>(
@@ -59,8 +62,8 @@ pub(super) async fn apply_gate<P: AccessPorts>(
 /// The secrets, decrypted before anything is committed; nothing is shown unless the check-out
 /// (and its audit record) commits.
 pub(super) struct Secrets {
-    pub password_version: u32,
-    pub password: SecretString,
+    pub password_version: Option<u32>,
+    pub password: Option<SecretString>,
     pub pending: Option<(u32, SecretString)>,
     pub totp: Option<TotpCode>,
     pub reset_links: Vec<SecretString>,
@@ -87,9 +90,20 @@ pub(super) async fn decrypt<P: AccessPorts>(
     now: DateTime<Utc>,
 ) -> Result<Secrets, LambdaError> {
     let vault = ports.vault();
-    let (info, password) = vault
-        .reveal(account, CredentialKind::RootPassword, None)
-        .await?;
+    // No current version (a takeover's first password is still pending): nothing to show.
+    let current = vault
+        .head(account, CredentialKind::RootPassword)
+        .await?
+        .and_then(|h| h.current);
+    let (password_version, password) = match current {
+        Some(v) => {
+            let (info, secret) = vault
+                .reveal(account, CredentialKind::RootPassword, Some(v))
+                .await?;
+            (Some(info.version), Some(secret))
+        }
+        None => (None, None),
+    };
     let pending = match awaiting {
         Some(rot) => {
             let (p, secret) = vault
@@ -103,7 +117,8 @@ pub(super) async fn decrypt<P: AccessPorts>(
         }
         None => None,
     };
-    let totp = match vault.head(account, CredentialKind::MfaSeed).await? {
+    let seed_head = vault.head(account, CredentialKind::MfaSeed).await?;
+    let totp = match seed_head.and_then(|h| h.current) {
         Some(_) => {
             let (_, seed) = vault.reveal(account, CredentialKind::MfaSeed, None).await?;
             let seed = TotpSeed::parse(&seed).map_err(|e| {
@@ -125,7 +140,7 @@ pub(super) async fn decrypt<P: AccessPorts>(
         .map(|(_, s)| s)
         .collect();
     Ok(Secrets {
-        password_version: info.version,
+        password_version,
         password,
         pending,
         totp,

@@ -245,30 +245,60 @@ fn an_internal_ticket_must_exist_and_belong_to_no_other_account() {
 fn only_an_active_vaulted_account_has_something_to_check_out() {
     let a = account();
     assert_eq!(
-        account_admits(&a, Some((AccountStatus::Active, AccountMode::Vaulted))),
+        account_admits(
+            &a,
+            Some((AccountStatus::Active, AccountMode::Vaulted)),
+            "billing-issue"
+        ),
         Ok(())
     );
     seen(
         account_admits(
             &a,
             Some((AccountStatus::Active, AccountMode::CredentialLess)),
+            "billing-issue",
         )
         .unwrap_err(),
         ErrorType::ValidationError,
         "account 210987654321 is active and credential-less: nothing to check out",
     );
-    for status in [AccountStatus::Released, AccountStatus::Closed] {
+    for status in [
+        AccountStatus::Released,
+        AccountStatus::Closed,
+        AccountStatus::TakingOver,
+    ] {
         seen(
-            account_admits(&a, Some((status, AccountMode::Vaulted))).unwrap_err(),
+            account_admits(&a, Some((status, AccountMode::Vaulted)), "rotation-apply").unwrap_err(),
             ErrorType::ValidationError,
             &format!("is {} and vaulted", status.as_str()),
         );
     }
     seen(
-        account_admits(&a, None).unwrap_err(),
+        account_admits(&a, None, "billing-issue").unwrap_err(),
         ErrorType::NotFound,
         "account 210987654321 is not registered",
     );
+}
+
+#[test]
+fn the_takeover_reason_is_only_for_a_vaulted_account_being_taken_over() {
+    let a = account();
+    let taking = Some((AccountStatus::TakingOver, AccountMode::Vaulted));
+    assert_eq!(account_admits(&a, taking, "takeover"), Ok(()));
+    for standing in [
+        Some((AccountStatus::Active, AccountMode::Vaulted)),
+        Some((AccountStatus::TakingOver, AccountMode::CredentialLess)),
+    ] {
+        assert_eq!(
+            account_admits(&a, standing, "takeover")
+                .unwrap_err()
+                .error_type(),
+            ErrorType::ValidationError
+        );
+    }
+    assert!(needs_awaiting_rotation("takeover") && needs_awaiting_rotation("rotation-apply"));
+    assert!(!needs_awaiting_rotation("billing-issue"));
+    assert_eq!(policy::default_reasons()["takeover"].max_minutes, 60);
 }
 
 #[test]
@@ -907,6 +937,7 @@ fn every_refusal_maps_to_its_error_type() {
             Refusal::RotationApply { why: s_() },
             ErrorType::AccessDenied,
         ),
+        (Refusal::Takeover { why: s_() }, ErrorType::AccessDenied),
         (
             Refusal::ChangedDuringCheckout {
                 id: s_(),

@@ -362,6 +362,17 @@ mod tests {
                 "AWS Email Verification",
                 Category::VerificationCode,
             ),
+            // The root email change's code (`StartPrimaryEmailUpdate`), to the new address.
+            (
+                "no-reply@verify.signin.aws",
+                "AWS Email Verification",
+                Category::VerificationCode,
+            ),
+            (
+                "no-reply@verify.signin.aws",
+                "Your verification code",
+                Category::VerificationCode,
+            ),
             (
                 "no-reply-aws@amazon.com",
                 "MFA device added to your root user",

@@ -22,6 +22,8 @@ pub async fn abandon<P: RotationPorts>(
     let reason = steps::abandon_reason(error);
     let record = ports.rotations().get(account, execution).await?;
     steps::may_abandon(execution, record.as_ref())?;
+    // A takeover's rotation leaves the schedule to the takeover (resumed, then `activate`).
+    let registered = ports.registry().account(account).await?;
     let discarded = ports
         .vault()
         .discard_pending(
@@ -45,13 +47,18 @@ pub async fn abandon<P: RotationPorts>(
             )
             .await?;
     }
-    let retry_at = now + RETRY_AFTER_ABANDON;
-    ports
-        .registry()
-        .reschedule(account, execution, retry_at, RotationReason::Retry, None)
-        .await?;
+    let retry_at = if steps::moves_schedule(record.as_ref(), registered.as_ref()) {
+        let retry_at = now + RETRY_AFTER_ABANDON;
+        ports
+            .registry()
+            .reschedule(account, execution, retry_at, RotationReason::Retry, None)
+            .await?;
+        Some(retry_at)
+    } else {
+        None
+    };
     let pending = record.as_ref().map(|r| r.pending_version).or(discarded);
-    let current = record.as_ref().map(|r| r.current_version);
+    let current = record.as_ref().and_then(|r| r.current_version);
     let ticket = steps::abandon_ticket(account, execution, now);
     ports
         .tickets()
@@ -80,6 +87,6 @@ pub async fn abandon<P: RotationPorts>(
         execution: execution.to_owned(),
         discarded_version: discarded,
         reason,
-        retry_at: stamp(retry_at),
+        retry_at: retry_at.map(stamp),
     })
 }

@@ -46,22 +46,24 @@ pub async fn finish<P: RotationPorts>(
             &stamp(now),
         )
         .await?;
-    let max_age = ports
-        .registry()
-        .account(account)
-        .await?
-        .map(|a| a.max_age_days);
-    let next_due = steps::next_due(now, max_age);
-    ports
-        .registry()
-        .reschedule(
-            account,
-            execution,
-            next_due,
-            RotationReason::MaxAge,
-            Some(now),
-        )
-        .await?;
+    let registered = ports.registry().account(account).await?;
+    // A takeover's rotation leaves the schedule to the takeover's `activate` step.
+    let next_due = if steps::moves_schedule(Some(&record), registered.as_ref()) {
+        let next_due = steps::next_due(now, registered.map(|a| a.max_age_days));
+        ports
+            .registry()
+            .reschedule(
+                account,
+                execution,
+                next_due,
+                RotationReason::MaxAge,
+                Some(now),
+            )
+            .await?;
+        Some(next_due)
+    } else {
+        None
+    };
     ports
         .tickets()
         .change_task(
@@ -83,6 +85,6 @@ pub async fn finish<P: RotationPorts>(
         account_id: account.to_string(),
         execution: execution.to_owned(),
         current_version: current,
-        next_due: stamp(next_due),
+        next_due: next_due.map(stamp),
     })
 }

@@ -125,7 +125,7 @@ mod tests {
             trigger: "manual".into(),
             stage,
             pending_version: 2,
-            current_version: 1,
+            current_version: Some(1),
             completed_version: None,
             ticket_id: "rotation-e1".into(),
             task_token: None,

@@ -49,7 +49,8 @@ pub use ports::RotationPorts;
 pub use prepare::prepare;
 pub use record::{RotationRecord, RotationStage};
 pub use steps::{
-    ticket_id, Abandoned, Finished, Prepared, StartInput, Step, REJECTED_ERROR, RETRY_AFTER_ABANDON,
+    ticket_id, Abandoned, Finished, Prepared, StartInput, Step, REJECTED_ERROR,
+    RETRY_AFTER_ABANDON, TAKEOVER_TRIGGER,
 };
 pub use store::RotationStore;
 

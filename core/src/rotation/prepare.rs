@@ -68,25 +68,23 @@ pub async fn prepare<P: RotationPorts>(
 ) -> Result<Prepared, LambdaError> {
     let account = steps::account_id(&input.account_id)?;
     let timeout = steps::apply_timeout(input.apply_timeout_seconds, ports.apply_timeout_seconds())?;
+    let trigger = input.trigger.as_deref();
     let registered = ports.registry().account(&account).await?;
-    let registered = steps::rotatable(&account, registered.as_ref())?;
+    let registered = steps::rotatable(&account, registered.as_ref(), trigger)?;
     steps::may_prepare(
         execution,
         ports.rotations().get(&account, execution).await?.as_ref(),
     )?;
-    let head: Head = ports
+    let head: Option<Head> = ports
         .vault()
         .head(&account, CredentialKind::RootPassword)
-        .await?
-        .ok_or_else(|| {
-            LambdaError::new(
-                ErrorType::NotFound,
-                format!("no root password vaulted for {account}"),
-            )
-        })?;
+        .await?;
+    // Retried after its own pending was staged and promoted? `may_prepare` refused already:
+    // its record ended. Otherwise only a takeover stages with no current password.
+    let head = steps::stageable(&account, head.as_ref(), trigger)?;
     // A pending version of another execution: discarded only when that execution no longer
     // runs and no human can have seen it (see `liveness::orphan_pending`).
-    if let Some(other) = steps::orphan_execution(&head, execution) {
+    if let Some(other) = head.and_then(|h| steps::orphan_execution(h, execution)) {
         let other_arn = |r: Option<&RotationRecord>| {
             r.map(|r| r.execution_arn.clone())
                 .filter(|a| !a.is_empty())
@@ -102,6 +100,7 @@ pub async fn prepare<P: RotationPorts>(
     let candidate: SecretString = password::generate(&policy, &terms)
         .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))?;
     let trigger = input.trigger.clone().unwrap_or_else(|| "manual".into());
+    let current = head.and_then(|h| h.current);
     let (pending, _created) = ports
         .vault()
         .stage_pending(
@@ -114,7 +113,7 @@ pub async fn prepare<P: RotationPorts>(
         .await?;
     drop(candidate);
     let now = ports.clock().now();
-    let ticket = steps::apply_ticket(&account, execution, pending, head.current, timeout, now);
+    let ticket = steps::apply_ticket(&account, execution, pending, current, timeout, now);
     let ticket = ports
         .tickets()
         .open_task(&ticket, ports.actor(), execution)
@@ -127,7 +126,7 @@ pub async fn prepare<P: RotationPorts>(
         trigger,
         stage: RotationStage::AwaitingApply,
         pending_version: pending,
-        current_version: head.current,
+        current_version: current,
         completed_version: None,
         ticket_id: ticket.id.clone(),
         task_token: None,

@@ -41,7 +41,9 @@ pub struct RotationRecord {
     pub trigger: String,
     pub stage: RotationStage,
     pub pending_version: u32,
-    pub current_version: u32,
+    /// The current version when it was prepared; `None` when none was (a takeover's first
+    /// password).
+    pub current_version: Option<u32>,
     pub completed_version: Option<u32>,
     pub ticket_id: String,
     #[serde(skip)]

@@ -21,12 +21,16 @@ pub const RETRY_AFTER_ABANDON: Duration = Duration::hours(24);
 pub const MAX_APPLY_TIMEOUT_SECONDS: u64 = 30 * 24 * 3600;
 /// The next due date after a completed rotation of an account the registry no longer has.
 pub const DEFAULT_MAX_AGE_DAYS: u32 = 90;
+/// The trigger of the takeover's password phase (`rootwarden_core::takeover` runs these steps
+/// from its own state machine): the account is `taking-over`, nothing may be vaulted yet, and
+/// the registry's rotation schedule is left to the takeover's `activate` step.
+pub const TAKEOVER_TRIGGER: &str = "takeover";
 
 /// The rotation state machine's execution input.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StartInput {
     pub account_id: String,
-    /// `schedule`, `checkout`, `manual`, ...
+    /// `schedule`, `checkout`, `manual`, `takeover` ([`TAKEOVER_TRIGGER`]) ...
     #[serde(default)]
     pub trigger: Option<String>,
     /// Overrides the configured apply timeout (1 s to 30 days).
@@ -40,7 +44,8 @@ pub struct Prepared {
     pub account_id: String,
     pub execution: String,
     pub pending_version: u32,
-    pub current_version: u32,
+    /// `None` (JSON `null`) when no version is current yet: a takeover's first password.
+    pub current_version: Option<u32>,
     pub ticket_id: String,
     pub apply_timeout_seconds: u64,
 }
@@ -79,7 +84,9 @@ pub struct Finished {
     pub account_id: String,
     pub execution: String,
     pub current_version: u32,
-    pub next_due: String,
+    /// The next due date this rotation set; `None` for a takeover's rotation (its `activate`
+    /// step sets the first due date).
+    pub next_due: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -88,7 +95,9 @@ pub struct Abandoned {
     pub execution: String,
     pub discarded_version: Option<u32>,
     pub reason: String,
-    pub retry_at: String,
+    /// When the sweep retries; `None` for a takeover's rotation (the takeover is resumed
+    /// instead: the account is not active, so the sweep never rotates it).
+    pub retry_at: Option<String>,
 }
 
 /// A step's account id, validated.
@@ -124,10 +133,18 @@ pub fn apply_timeout(requested: Option<u64>, configured: u64) -> Result<u64, Lam
     }
 }
 
-/// Only registered, active, vaulted accounts rotate.
+/// Whether `trigger` is the takeover's password phase.
+pub fn is_takeover(trigger: Option<&str>) -> bool {
+    trigger == Some(TAKEOVER_TRIGGER)
+}
+
+/// Only registered, active, vaulted accounts rotate; the takeover's password phase
+/// ([`TAKEOVER_TRIGGER`]) only a vaulted account in status `taking-over`, and no other
+/// trigger a `taking-over` one.
 pub fn rotatable<'a>(
     account: &AccountId,
     registered: Option<&'a Account>,
+    trigger: Option<&str>,
 ) -> Result<&'a Account, LambdaError> {
     let registered = registered.ok_or_else(|| {
         LambdaError::new(
@@ -135,17 +152,61 @@ pub fn rotatable<'a>(
             format!("account {account} is not registered"),
         )
     })?;
-    if registered.status != AccountStatus::Active || registered.mode != AccountMode::Vaulted {
+    let (wanted, rule) = if is_takeover(trigger) {
+        (
+            AccountStatus::TakingOver,
+            "a takeover's rotation is for a vaulted account being taken over",
+        )
+    } else {
+        (AccountStatus::Active, "only active vaulted accounts rotate")
+    };
+    if registered.status != wanted || registered.mode != AccountMode::Vaulted {
         return Err(LambdaError::new(
             ErrorType::ValidationError,
             format!(
-                "account {account} is {} and {}: only active vaulted accounts rotate",
+                "account {account} is {} and {}: {rule}",
                 registered.status.as_str(),
                 registered.mode.as_str()
             ),
         ));
     }
     Ok(registered)
+}
+
+/// The vault head prepare stages on. Only a takeover stages where nothing is vaulted (`None`)
+/// or nothing is current yet, and never where a password is current (the takeover's password
+/// phase is done: it must not replace it).
+pub fn stageable<'a>(
+    account: &AccountId,
+    head: Option<&'a Head>,
+    trigger: Option<&str>,
+) -> Result<Option<&'a Head>, LambdaError> {
+    let current = head.and_then(|h| h.current);
+    match (is_takeover(trigger), current) {
+        (false, Some(_)) | (true, None) => Ok(head),
+        (false, None) => Err(LambdaError::new(
+            ErrorType::NotFound,
+            format!("no root password vaulted for {account}"),
+        )),
+        (true, Some(c)) => Err(LambdaError::new(
+            ErrorType::Conflict,
+            format!(
+                "account {account} already has a current root password (version {c}): a \
+                 takeover does not replace it"
+            ),
+        )),
+    }
+}
+
+/// Whether the end of `record`'s rotation moves the registry's rotation schedule: every
+/// rotation's does except a takeover's (the account is not active yet; the takeover's
+/// `activate` step sets the first due date). With no record (a prepare that died before
+/// writing it), the account being `taking-over` says it was the takeover's.
+pub fn moves_schedule(record: Option<&RotationRecord>, registered: Option<&Account>) -> bool {
+    match record {
+        Some(r) => !is_takeover(Some(&r.trigger)),
+        None => registered.is_none_or(|a| a.status != AccountStatus::TakingOver),
+    }
 }
 
 /// A retried prepare goes on with its own record while it awaits the apply step; an ended
@@ -169,15 +230,30 @@ pub fn orphan_execution<'a>(head: &'a Head, execution: &str) -> Option<&'a str> 
         .filter(|other| *other != execution)
 }
 
-/// The ticket that asks an operator to apply the pending password.
+/// The ticket that asks an operator to apply the pending password (`current`: `None` for a
+/// takeover's first password, which is set through AWS's password reset).
 pub fn apply_ticket(
     account: &AccountId,
     execution: &str,
     pending: u32,
-    current: u32,
+    current: Option<u32>,
     timeout_seconds: u64,
     now: DateTime<Utc>,
 ) -> Ticket {
+    let how = match current {
+        Some(current) => format!(
+            "Rotation {execution} vaulted a new root password as pending version {pending} \
+             (current: version {current}). To apply it: check out with reason rotation-apply \
+             (shows current and pending), sign in as root, change the password to the pending \
+             one."
+        ),
+        None => format!(
+            "Takeover {execution} vaulted the first root password as pending version {pending} \
+             (no current version). To apply it: when AWS's password reset mail has arrived, \
+             check out with reason takeover (shows the reset link and the pending password), \
+             open the link and set the pending password."
+        ),
+    };
     Ticket::task(
         ticket_id(execution),
         account,
@@ -185,10 +261,7 @@ pub fn apply_ticket(
         Priority::Normal,
         format!("Apply pending root password for account {account}"),
         format!(
-            "Rotation {execution} vaulted a new root password as pending version {pending} \
-             (current: version {current}). To apply it: check out with reason rotation-apply \
-             (shows current and pending), sign in as root, change the password to the pending \
-             one. AWS's \"password changed\" mail completes the rotation; or run `rootwarden \
+            "{how} AWS's \"password changed\" mail completes the rotation; or run `rootwarden \
              rotation confirm --account {account}`. It is abandoned after {} hours.",
             timeout_seconds / 3600
         ),
@@ -327,20 +400,22 @@ pub fn abandon_note(
     reason: &str,
     pending: Option<u32>,
     current: Option<u32>,
-    retry_at: DateTime<Utc>,
+    retry_at: Option<DateTime<Utc>>,
 ) -> String {
+    let retry = match retry_at {
+        Some(at) => format!("Retry due {}.", stamp(at)),
+        None => "The takeover resumes when it is started again.".to_owned(),
+    };
     match pending {
         Some(p) => format!(
             "Rotation abandoned: {reason}. Pending version {p} discarded (kept, never deleted); \
              current version {} unchanged. If the pending password was applied anyway, an \
-             administrator must recover it from the discarded version. Retry due {}.",
+             administrator must recover it from the discarded version. {retry}",
             current.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-            stamp(retry_at)
         ),
         None => format!(
             "Rotation abandoned: {reason}. It vaulted no pending version; nothing was \
-             discarded. Retry due {}.",
-            stamp(retry_at)
+             discarded. {retry}"
         ),
     }
 }

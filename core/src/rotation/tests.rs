@@ -46,7 +46,7 @@ fn record(stage: RotationStage, token: Option<&str>) -> RotationRecord {
         trigger: "manual".into(),
         stage,
         pending_version: 2,
-        current_version: 1,
+        current_version: Some(1),
         completed_version: None,
         ticket_id: "rotation-e1".into(),
         task_token: token.map(str::to_owned),
@@ -59,7 +59,7 @@ fn record(stage: RotationStage, token: Option<&str>) -> RotationRecord {
 
 fn head(pending: Option<u32>, pending_execution: Option<&str>) -> Head {
     Head {
-        current: 1,
+        current: Some(1),
         current_execution: None,
         current_since: "2026-11-01T00:00:00Z".into(),
         previous: None,
@@ -144,10 +144,10 @@ fn the_apply_timeout_is_the_executions_own_within_bounds() {
 #[test]
 fn only_active_vaulted_accounts_rotate() {
     let ok = account(AccountStatus::Active, AccountMode::Vaulted);
-    assert!(rotatable(&id(), Some(&ok)).is_ok());
+    assert!(rotatable(&id(), Some(&ok), None).is_ok());
     assert!(may_start(&id(), Some(&ok)).is_ok());
     assert_eq!(
-        rotatable(&id(), None).unwrap_err().error_type,
+        rotatable(&id(), None, None).unwrap_err().error_type,
         ErrorType::NotFound
     );
     assert_eq!(
@@ -158,7 +158,7 @@ fn only_active_vaulted_accounts_rotate() {
         account(AccountStatus::Released, AccountMode::Vaulted),
         account(AccountStatus::Active, AccountMode::CredentialLess),
     ] {
-        let e = rotatable(&id(), Some(&a)).unwrap_err();
+        let e = rotatable(&id(), Some(&a), None).unwrap_err();
         assert_eq!(e.error_type, ErrorType::ValidationError);
         assert!(
             e.message.contains("only active vaulted accounts rotate"),
@@ -206,7 +206,14 @@ fn only_another_executions_pending_version_needs_settling() {
 
 #[test]
 fn the_apply_ticket_tells_the_operator_what_to_do() {
-    let t = apply_ticket(&id(), "e1", 2, 1, 7 * 24 * 3600, at("2026-12-01T10:00:00Z"));
+    let t = apply_ticket(
+        &id(),
+        "e1",
+        2,
+        Some(1),
+        7 * 24 * 3600,
+        at("2026-12-01T10:00:00Z"),
+    );
     assert_eq!(t.id, "rotation-e1");
     assert_eq!(t.priority, Priority::Normal);
     assert_eq!(
@@ -353,14 +360,14 @@ fn the_abandon_ticket_is_escalated_with_what_was_discarded() {
     let t = abandon_ticket(&id(), "e1", now);
     assert_eq!((t.id.as_str(), t.priority), ("rotation-e1", Priority::High));
     let retry = now + RETRY_AFTER_ABANDON;
-    let note = abandon_note("the apply step timed out", Some(2), Some(1), retry);
+    let note = abandon_note("the apply step timed out", Some(2), Some(1), Some(retry));
     assert!(note
         .starts_with("Rotation abandoned: the apply step timed out. Pending version 2 discarded"));
     assert!(note.contains("current version 1 unchanged"));
     assert!(note.ends_with("Retry due 2026-12-02T10:00:00Z."), "{note}");
-    let note = abandon_note("abandoned", Some(2), None, retry);
+    let note = abandon_note("abandoned", Some(2), None, Some(retry));
     assert!(note.contains("current version - unchanged"), "{note}");
-    let note = abandon_note("abandoned", None, None, retry);
+    let note = abandon_note("abandoned", None, None, Some(retry));
     assert!(note.contains("nothing was discarded"), "{note}");
 }
 

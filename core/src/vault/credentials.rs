@@ -2,8 +2,10 @@
 //! encrypted under KMS. The `Vault` port; the stage moves are decided in [`super::stages`].
 //!
 //! Items (vault table), per account and kind, pk `cred#<account>#<kind>`:
-//! - sk `head`: `current` (N), `current_execution` (S, the rotation that made it current),
-//!   `current_since` (S), `previous` (N, optional), `pending` (N, optional),
+//! - sk `head`: `current` (N; absent while no version is current yet: a takeover's first
+//!   password is staged `pending` on an account where nothing was vaulted, and becomes current
+//!   only when its apply is confirmed), `current_execution` (S, the rotation that made it
+//!   current), `current_since` (S, absent with `current`), `previous` (N, optional), `pending` (N, optional),
 //!   `pending_execution` (S, optional), `next_version` (N), `updated_at` (S).
 //! - sk `v#<10-digit version>`: `version` (N), `stage` (`pending|current|previous|retired|
 //!   discarded`), `ciphertext` (B), `created_at`, `stage_changed_at`, `execution` (S, optional).
@@ -84,7 +86,9 @@ impl Stage {
 /// The stage pointers of one account's credential of one kind. Safe to print.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Head {
-    pub current: u32,
+    /// `None` until a first version becomes current (a takeover vaults its first root
+    /// password as `pending`: [`Head::first_pending`](super::stages)).
+    pub current: Option<u32>,
     pub current_execution: Option<String>,
     pub current_since: String,
     pub previous: Option<u32>,
@@ -170,7 +174,7 @@ pub trait Vault: Send + Sync {
         kind: CredentialKind,
     ) -> impl Future<Output = Result<Vec<VersionInfo>, VaultError>> + Send;
 
-    /// Decrypts a version (`None`: the current one).
+    /// Decrypts a version (`None`: the current one; `NotFound` when none is current).
     fn reveal(
         &self,
         account: &AccountId,
@@ -178,8 +182,9 @@ pub trait Vault: Send + Sync {
         version: Option<u32>,
     ) -> impl Future<Output = Result<(VersionInfo, SecretString), VaultError>> + Send;
 
-    /// Stores `secret` as the pending version for rotation `execution`. Idempotent per
-    /// execution: if that execution already has a pending version it is returned unchanged
+    /// Stores `secret` as the pending version for rotation `execution`; where nothing is vaulted
+    /// yet it becomes version 1, pending, with no current (a takeover's first password: the
+    /// caller decides whether that is allowed). Idempotent per execution: if that execution already has a pending version it is returned unchanged
     /// (`created` = false) and `secret` is dropped. A pending version of another execution →
     /// `Conflict`.
     fn stage_pending(
@@ -191,8 +196,8 @@ pub trait Vault: Send + Sync {
         actor: &Actor,
     ) -> impl Future<Output = Result<(u32, bool), VaultError>> + Send;
 
-    /// pending → current, current → previous, previous → retired. The pending version must
-    /// decrypt first. Idempotent: if `execution`'s version is already current, returns it.
+    /// pending → current, current (if any) → previous, previous → retired. The pending version
+    /// must decrypt first. Idempotent: if `execution`'s version is already current, returns it.
     fn promote(
         &self,
         account: &AccountId,

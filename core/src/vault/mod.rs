@@ -3,9 +3,11 @@
 //! stage move); credentials that arrive by mail
 //! (password-reset links, verification codes) are kept briefly ([`transient`]). Both are
 //! encrypted under KMS with an encryption context; plaintext never reaches DynamoDB, logs or
-//! errors. [`password`] generates root passwords; [`totp`] turns a vaulted seed into codes.
+//! errors. [`password`] generates root passwords; [`totp`] turns a vaulted seed into codes;
+//! [`mfa_seed`] is the operator's `account mfa-seed` (an enrolled device's seed, vaulted).
 
 pub mod credentials;
+pub mod mfa_seed;
 pub mod stages;
 pub mod transient;
 

@@ -208,7 +208,7 @@ async fn dispatch(deps: &Deps, who: &Caller, api: ApiRequest) -> Result<Value, L
             json!({
                 "request": to_json(&out.request),
                 "password_version": out.password_version,
-                "password": out.password.expose_secret(),
+                "password": out.password.as_ref().map(|p| p.expose_secret().to_owned()),
                 "pending": out.pending.as_ref().map(|(v, p)| json!({"version": v, "password": p.expose_secret()})),
                 "totp": out.totp.as_ref().map(|t| json!({"code": t.code.expose_secret(), "valid_for_seconds": t.valid_for_seconds})),
                 "reset_links": out.reset_links.iter().map(|l| l.expose_secret().to_owned()).collect::<Vec<_>>(),

@@ -46,7 +46,7 @@ where
     assert!(registry.is_registered(&a).await.unwrap());
     for kind in [CredentialKind::RootPassword, CredentialKind::MfaSeed] {
         let head = vault.head(&a, kind).await.unwrap().expect("vaulted");
-        assert_eq!(head.current, 1);
+        assert_eq!(head.current, Some(1));
         assert_eq!(head.current_execution.as_deref(), Some(execution.as_str()));
         let versions = vault.versions(&a, kind).await.unwrap();
         assert_eq!(versions.len(), 1);

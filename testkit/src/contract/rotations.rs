@@ -16,7 +16,7 @@ pub(crate) fn record(account: &AccountId, execution: &str, started_at: &str) -> 
         trigger: "max-age".into(),
         stage: RotationStage::AwaitingApply,
         pending_version: 2,
-        current_version: 1,
+        current_version: Some(1),
         completed_version: None,
         ticket_id: format!("rotation-{execution}"),
         task_token: None,

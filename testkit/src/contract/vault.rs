@@ -56,7 +56,8 @@ async fn stages<V: Vault>(v: &V, a: &AccountId) -> Vec<(u32, Stage)> {
 /// `seed(account, secret)` vaults `secret` as the root password of a new account (version 1,
 /// current, as onboarding does) and returns handles onto that vault.
 ///
-/// The stage machine: staging is idempotent per execution and refuses another execution's
+/// The stage machine: staging where nothing is vaulted makes version 1 pending with no
+/// current (a takeover's first password); staging is idempotent per execution and refuses another execution's
 /// pending version; promotion moves pending → current → previous → retired, is idempotent,
 /// and refuses another execution's version; discarding keeps the ciphertext and is idempotent;
 /// versions are never deleted.
@@ -74,7 +75,7 @@ where
 
     // As onboarded.
     let head = w.head(&a, KIND).await.unwrap().expect("seeded head");
-    assert_eq!((head.current, head.next_version), (1, 2));
+    assert_eq!((head.current, head.next_version), (Some(1), 2));
     assert_eq!((head.pending, head.previous), (None, None));
     assert_eq!(stages(&r, &a).await, vec![(1, Stage::Current)]);
     assert_eq!(
@@ -84,10 +85,69 @@ where
     let stranger = fresh_account();
     assert_eq!(w.head(&stranger, KIND).await.unwrap(), None);
     assert!(r.versions(&stranger, KIND).await.unwrap().is_empty());
+    // Where nothing is vaulted (a takeover's first password): version 1, pending, no current
+    // (reveal of the current one is NotFound) until it is promoted; idempotent per execution.
+    let t1 = fresh("takeover");
     assert!(matches!(
-        stage(&w, &stranger, "e", "x").await,
+        stage(&w, &stranger, "", "x").await,
+        Err(VaultError::Invalid(_))
+    ));
+    assert_eq!(w.head(&stranger, KIND).await.unwrap(), None);
+    assert_eq!(
+        stage(&w, &stranger, &t1, "First-Pa55word!!").await.unwrap(),
+        (1, true)
+    );
+    assert_eq!(
+        stage(&w, &stranger, &t1, "Other-Pa55word!!").await.unwrap(),
+        (1, false)
+    );
+    let head = w
+        .head(&stranger, KIND)
+        .await
+        .unwrap()
+        .expect("a first head");
+    assert_eq!(
+        (head.current, head.pending, head.previous, head.next_version),
+        (None, Some(1), None, 2)
+    );
+    assert!(matches!(
+        r.reveal(&stranger, KIND, None).await,
         Err(VaultError::NotFound(_))
     ));
+    assert!(matches!(
+        stage(&w, &stranger, &fresh("takeover"), "x").await,
+        Err(VaultError::Conflict(_))
+    ));
+    assert_eq!(w.promote(&stranger, KIND, &t1, &actor()).await.unwrap(), 1);
+    assert_eq!(w.promote(&stranger, KIND, &t1, &actor()).await.unwrap(), 1);
+    let head = w.head(&stranger, KIND).await.unwrap().unwrap();
+    assert_eq!(
+        (head.current, head.previous, head.pending),
+        (Some(1), None, None)
+    );
+    assert_eq!(stages(&r, &stranger).await, vec![(1, Stage::Current)]);
+    assert_eq!(
+        revealed(&r, &stranger, None).await,
+        (1, Stage::Current, "First-Pa55word!!".into())
+    );
+    // A discarded first pending leaves no current; the next one takes a fresh number.
+    let (other, t2, t3) = (fresh_account(), fresh("takeover"), fresh("takeover"));
+    assert_eq!(
+        stage(&w, &other, &t2, "x-Pa55word!!!!!").await.unwrap(),
+        (1, true)
+    );
+    assert_eq!(
+        w.discard_pending(&other, KIND, &t2, &actor())
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        stage(&w, &other, &t3, "y-Pa55word!!!!!").await.unwrap(),
+        (2, true)
+    );
+    let head = w.head(&other, KIND).await.unwrap().unwrap();
+    assert_eq!((head.current, head.pending), (None, Some(2)));
     assert!(matches!(
         r.reveal(&a, KIND, Some(99)).await,
         Err(VaultError::NotFound(_))
@@ -141,7 +201,7 @@ where
     let head = w.head(&a, KIND).await.unwrap().unwrap();
     assert_eq!(
         (head.current, head.previous, head.pending),
-        (2, Some(1), None)
+        (Some(2), Some(1), None)
     );
     assert_eq!(head.current_execution.as_deref(), Some(e1.as_str()));
     assert_eq!(
@@ -182,7 +242,7 @@ where
     let head = w.head(&a, KIND).await.unwrap().unwrap();
     assert_eq!(
         (head.current, head.pending, head.next_version),
-        (2, None, 4)
+        (Some(2), None, 4)
     );
     assert_eq!(
         revealed(&r, &a, Some(3)).await,

@@ -428,7 +428,10 @@ async fn forged_password_changed_mail_from_lookalike_domain_with_its_own_dkim_ca
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((head_before.current, head_before.pending), (1, Some(2)));
+    assert_eq!(
+        (head_before.current, head_before.pending),
+        (Some(1), Some(2))
+    );
 
     // The attacker's own domain, with valid DKIM and DMARC for it, to the account's root address.
     let root = custody::root_email(&a);

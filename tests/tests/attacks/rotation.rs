@@ -295,7 +295,7 @@ async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotate
         .unwrap();
     assert_eq!(
         (head.current, head.pending),
-        (1, Some(confirmed.pending_version))
+        (Some(1), Some(confirmed.pending_version))
     );
 
     // Still due: the next sweep starts a new execution; it does not throw the confirmed
@@ -323,7 +323,7 @@ async fn a_confirmed_password_whose_finish_failed_is_kept_and_the_account_rotate
         .unwrap();
     assert_eq!(
         (head.current, head.pending),
-        (confirmed.pending_version, None)
+        (Some(confirmed.pending_version), None)
     );
     let r = world
         .rotations

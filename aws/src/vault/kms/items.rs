@@ -38,8 +38,8 @@ fn text(item: &Item, k: &str) -> Option<String> {
 
 pub(super) fn head_from(item: &Item) -> Result<Head, VaultError> {
     Ok(Head {
-        current: num(item, "current")
-            .ok_or_else(|| VaultError::Corrupt("head has no current".into()))?,
+        // Absent while no version is current yet (a takeover's first password is pending).
+        current: num(item, "current"),
         current_execution: text(item, "current_execution"),
         current_since: text(item, "current_since").unwrap_or_default(),
         previous: num(item, "previous"),
@@ -67,12 +67,15 @@ pub(super) fn version_from(item: &Item) -> Result<VersionInfo, VaultError> {
 /// the order an update names them in.
 pub(super) fn head_fields(head: &Head) -> [(&'static str, Option<AttributeValue>); 7] {
     [
-        ("current", Some(n(head.current))),
+        ("current", head.current.map(n)),
         (
             "current_execution",
             head.current_execution.as_deref().map(s),
         ),
-        ("current_since", Some(s(&head.current_since))),
+        (
+            "current_since",
+            head.current.map(|_| s(&head.current_since)),
+        ),
         ("previous", head.previous.map(n)),
         ("pending", head.pending.map(n)),
         (
@@ -128,7 +131,7 @@ mod tests {
 
     fn head() -> Head {
         Head {
-            current: 2,
+            current: Some(2),
             current_execution: Some("exec-2".into()),
             current_since: "2024-01-01T00:00:00Z".into(),
             previous: Some(1),

@@ -140,6 +140,30 @@ impl KmsVault {
         )
     }
 
+    /// Writes a stage-machine `plan` decided on `before` (`secret`: the version it creates)
+    /// with `extra` items (e.g. a registry condition check) and the audit record `entry`, in
+    /// one transaction. `Ok(false)`: a condition failed (the head, a stage, or an extra item's)
+    /// and nothing was written.
+    pub async fn write_plan(
+        &self,
+        subject: &Subject<'_>,
+        before: Option<&Head>,
+        plan: &Plan,
+        secret: Option<&SecretString>,
+        extra: Vec<TransactWriteItem>,
+        entry: &AuditEntry,
+    ) -> Result<bool, VaultError> {
+        let now = self.now();
+        let mut items = self
+            .items(subject.account, subject.kind, before, plan, secret, &now)
+            .await?;
+        items.extend(extra);
+        Ok(matches!(
+            self.transact(items, entry).await?,
+            TxOutcome::Done
+        ))
+    }
+
     /// The transaction items that vault `secret` as version 1, `current`, for a new account
     /// (onboarding puts them in one transaction with the registry item and the audit record).
     /// Fails with `Conflict` in that transaction if anything is vaulted already.
@@ -209,7 +233,16 @@ impl Vault for KmsVault {
     ) -> Result<(VersionInfo, SecretString), VaultError> {
         let v = match version {
             Some(v) => v,
-            None => self.read_head(account, kind).await?.current,
+            None => self
+                .read_head(account, kind)
+                .await?
+                .current
+                .ok_or_else(|| {
+                    VaultError::NotFound(format!(
+                        "no {} is current yet for account {account}",
+                        kind.as_str()
+                    ))
+                })?,
         };
         let item = self
             .get(account, kind, &version_key(v))
@@ -233,19 +266,23 @@ impl Vault for KmsVault {
     ) -> Result<(u32, bool), VaultError> {
         check_execution(execution)?;
         let subject = Subject { account, kind };
-        let head = self.read_head(account, kind).await?;
-        let plan = match head.stage_pending(&subject, execution)? {
-            Decision::Already(p) => return Ok((p, false)),
-            Decision::Write(plan) => plan,
+        // Nothing vaulted yet: version 1, pending, no current (a takeover's first password).
+        let head = self.head(account, kind).await?;
+        let plan = match &head {
+            None => Head::first_pending(execution)?,
+            Some(head) => match head.stage_pending(&subject, execution)? {
+                Decision::Already(p) => return Ok((p, false)),
+                Decision::Write(plan) => plan,
+            },
         };
         let now = self.now();
         let items = self
-            .items(account, kind, Some(&head), &plan, Some(secret), &now)
+            .items(account, kind, head.as_ref(), &plan, Some(secret), &now)
             .await?;
         let entry = self
             .audit_entry(account, kind, "vault.stage-pending", actor)
             .detail("version", plan.version)
-            .detail("current", head.current)
+            .detail("current", head.as_ref().and_then(|h| h.current))
             .detail("execution", execution);
         match self.transact(items, &entry).await? {
             TxOutcome::Done => Ok((plan.version, true)),

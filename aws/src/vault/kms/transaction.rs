@@ -57,6 +57,7 @@ fn condition(expr: &mut Expression, conditions: &[HeadCondition]) -> Result<Stri
             HeadCondition::Current(v) => expr.equals("current", n(*v)),
             HeadCondition::Previous(v) => expr.equals("previous", n(*v)),
             HeadCondition::NextVersion(v) => expr.equals("next_version", n(*v)),
+            HeadCondition::NoCurrent => format!("attribute_not_exists({})", expr.name("current")),
             HeadCondition::NoPending => format!("attribute_not_exists({})", expr.name("pending")),
             HeadCondition::Pending { version, execution } => format!(
                 "{} AND {}",

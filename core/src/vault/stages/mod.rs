@@ -1,7 +1,7 @@
 //! The vault's stage machine: which version moves to which stage, decided from the head alone.
 //!
-//! Each operation ([`Head::initial`], [`Head::stage_pending`], [`Head::promote`],
-//! [`Head::discard_pending`]) reads the head the caller fetched and returns a named refusal
+//! Each operation ([`Head::initial`], [`Head::first_pending`], [`Head::stage_pending`],
+//! [`Head::promote`], [`Head::discard_pending`]) reads the head the caller fetched and returns a named refusal
 //! ([`VaultError`]), [`Decision::Already`] (a retry: the request already holds, nothing to
 //! write) or a [`Plan`]: the new head, the version it creates, the stage moves of existing
 //! versions, and the [`HeadCondition`]s the stored head must still meet. An adapter writes a
@@ -45,6 +45,8 @@ pub enum HeadCondition {
     /// Nothing is vaulted yet for this account and kind.
     Absent,
     Current(u32),
+    /// The head exists and no version is current yet.
+    NoCurrent,
     Previous(u32),
     Pending {
         version: u32,
@@ -83,6 +85,14 @@ pub fn check_execution(execution: &str) -> Result<(), VaultError> {
     Ok(())
 }
 
+/// The condition that `current` is still what `head` says: that version, or none.
+fn current_condition(head: &Head) -> HeadCondition {
+    match head.current {
+        Some(c) => HeadCondition::Current(c),
+        None => HeadCondition::NoCurrent,
+    }
+}
+
 fn lost_race(subject: &Subject<'_>) -> VaultError {
     VaultError::Conflict(format!(
         "another writer changed account {}'s {} stages first",
@@ -97,7 +107,7 @@ impl Head {
         Plan {
             version: 1,
             head: Head {
-                current: 1,
+                current: Some(1),
                 current_execution: Some(execution.to_owned()),
                 current_since: now.to_owned(),
                 previous: None,
@@ -113,6 +123,32 @@ impl Head {
             }),
             moves: Vec::new(),
         }
+    }
+
+    /// Version 1, `pending` for `execution`, with no current, for an account where nothing is
+    /// vaulted yet (a takeover's first root password: the account has no password we know
+    /// until the operator applies this one). The callers decide when that is allowed.
+    pub fn first_pending(execution: &str) -> Result<Plan, VaultError> {
+        check_execution(execution)?;
+        Ok(Plan {
+            version: 1,
+            head: Head {
+                current: None,
+                current_execution: None,
+                current_since: String::new(),
+                previous: None,
+                pending: Some(1),
+                pending_execution: Some(execution.to_owned()),
+                next_version: 2,
+            },
+            conditions: vec![HeadCondition::Absent],
+            create: Some(NewVersion {
+                version: 1,
+                stage: Stage::Pending,
+                execution: execution.to_owned(),
+            }),
+            moves: Vec::new(),
+        })
     }
 
     /// The version `execution` stages as `pending`. Idempotent per execution: its existing
@@ -153,7 +189,7 @@ impl Head {
             conditions: vec![
                 HeadCondition::NoPending,
                 HeadCondition::NextVersion(v),
-                HeadCondition::Current(self.current),
+                current_condition(self),
             ],
             create: Some(NewVersion {
                 version: v,
@@ -165,7 +201,8 @@ impl Head {
     }
 
     /// pending → current, current → previous, previous → retired, for `execution`'s pending
-    /// version. Idempotent: if `execution`'s version is already current, that is the answer.
+    /// version (with no current yet, only pending → current). Idempotent: if `execution`'s
+    /// version is already current, that is the answer.
     /// Another execution's pending version is a `Conflict`; no pending version is `NotFound`.
     pub fn promote(
         &self,
@@ -176,7 +213,14 @@ impl Head {
         let p = match (self.pending, self.pending_execution.as_deref()) {
             (Some(p), Some(e)) if e == execution => p,
             _ if self.current_execution.as_deref() == Some(execution) => {
-                return Ok(Decision::Already(self.current))
+                if let Some(c) = self.current {
+                    return Ok(Decision::Already(c));
+                }
+                return Err(VaultError::Corrupt(format!(
+                    "account {}'s {} head names a current execution but no current version",
+                    subject.account,
+                    subject.kind.as_str()
+                )));
             }
             (Some(p), _) => {
                 return Err(VaultError::Conflict(format!(
@@ -197,21 +241,23 @@ impl Head {
                 version: p,
                 execution: execution.to_owned(),
             },
-            HeadCondition::Current(self.current),
+            current_condition(self),
         ];
-        let mut moves = vec![
-            StageMove {
-                version: p,
-                from: Stage::Pending,
-                to: Stage::Current,
-            },
-            StageMove {
-                version: self.current,
+        let mut moves = vec![StageMove {
+            version: p,
+            from: Stage::Pending,
+            to: Stage::Current,
+        }];
+        if let Some(c) = self.current {
+            moves.push(StageMove {
+                version: c,
                 from: Stage::Current,
                 to: Stage::Previous,
-            },
-        ];
-        if let Some(old) = self.previous {
+            });
+        }
+        // With no current there is no previous either; a previous that outlives its current
+        // (never written by these plans) is left alone rather than guessed at.
+        if let (Some(old), Some(_)) = (self.previous, self.current) {
             conditions.push(HeadCondition::Previous(old));
             moves.push(StageMove {
                 version: old,
@@ -222,10 +268,10 @@ impl Head {
         Ok(Decision::Write(Plan {
             version: p,
             head: Head {
-                current: p,
+                current: Some(p),
                 current_execution: Some(execution.to_owned()),
                 current_since: now.to_owned(),
-                previous: Some(self.current),
+                previous: self.current,
                 pending: None,
                 pending_execution: None,
                 next_version: self.next_version,
@@ -264,6 +310,70 @@ impl Head {
         })
     }
 
+    /// A new version, `current` at once, made by `execution`: the first one where nothing is
+    /// vaulted ([`Head::initial`]), else the old current → previous and previous → retired (an
+    /// MFA seed an operator enrolled and typed in: there is nothing to apply, so no pending
+    /// stage). A pending version is a `Conflict` (a rotation of it is in flight).
+    pub fn replace_current(
+        head: Option<&Head>,
+        subject: &Subject<'_>,
+        execution: &str,
+        now: &str,
+    ) -> Result<Plan, VaultError> {
+        check_execution(execution)?;
+        let Some(head) = head else {
+            return Ok(Head::initial(execution, now));
+        };
+        if let Some(p) = head.pending {
+            return Err(VaultError::Conflict(format!(
+                "account {} has pending {} version {p}",
+                subject.account,
+                subject.kind.as_str()
+            )));
+        }
+        let v = head.next_version;
+        let mut conditions = vec![
+            HeadCondition::NoPending,
+            HeadCondition::NextVersion(v),
+            current_condition(head),
+        ];
+        let mut moves = Vec::new();
+        if let Some(c) = head.current {
+            moves.push(StageMove {
+                version: c,
+                from: Stage::Current,
+                to: Stage::Previous,
+            });
+            if let Some(old) = head.previous {
+                conditions.push(HeadCondition::Previous(old));
+                moves.push(StageMove {
+                    version: old,
+                    from: Stage::Previous,
+                    to: Stage::Retired,
+                });
+            }
+        }
+        Ok(Plan {
+            version: v,
+            head: Head {
+                current: Some(v),
+                current_execution: Some(execution.to_owned()),
+                current_since: now.to_owned(),
+                previous: head.current,
+                pending: None,
+                pending_execution: None,
+                next_version: v + 1,
+            },
+            conditions,
+            create: Some(NewVersion {
+                version: v,
+                stage: Stage::Current,
+                execution: execution.to_owned(),
+            }),
+            moves,
+        })
+    }
+
     /// A `stage_pending` plan lost its race and this is the head now: if the winner was the
     /// same execution (a retry racing itself) its version stands, else `Conflict`.
     pub fn after_lost_stage_pending(
@@ -284,10 +394,9 @@ impl Head {
         subject: &Subject<'_>,
         execution: &str,
     ) -> Result<u32, VaultError> {
-        if self.current_execution.as_deref() == Some(execution) {
-            Ok(self.current)
-        } else {
-            Err(lost_race(subject))
+        match self.current {
+            Some(c) if self.current_execution.as_deref() == Some(execution) => Ok(c),
+            _ => Err(lost_race(subject)),
         }
     }
 
@@ -310,5 +419,7 @@ impl Head {
     }
 }
 
+#[cfg(test)]
+mod first_versions_tests;
 #[cfg(test)]
 mod tests;

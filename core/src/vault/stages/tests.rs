@@ -17,7 +17,7 @@ fn subject(account: &AccountId) -> Subject<'_> {
 /// A head with `current` v2 (made by `exec-2`), `previous` v1, no pending, next v3.
 fn settled() -> Head {
     Head {
-        current: 2,
+        current: Some(2),
         current_execution: Some("exec-2".into()),
         current_since: T0.into(),
         previous: Some(1),
@@ -67,7 +67,7 @@ fn initial_vaults_version_one_as_current_only_where_nothing_is_vaulted() {
     assert_eq!(
         plan.head,
         Head {
-            current: 1,
+            current: Some(1),
             current_execution: Some("onboard-1".into()),
             current_since: T0.into(),
             previous: None,
@@ -177,7 +177,7 @@ fn promote_moves_pending_to_current_current_to_previous_and_previous_to_retired(
     assert_eq!(
         plan.head,
         Head {
-            current: 3,
+            current: Some(3),
             current_execution: Some("exec-3".into()),
             current_since: T1.into(),
             previous: Some(2),
@@ -206,7 +206,7 @@ fn the_first_promote_retires_nothing_and_does_not_condition_on_previous() {
         .iter()
         .any(|c| matches!(c, HeadCondition::Previous(_))));
     assert_eq!(plan.head.previous, Some(1));
-    assert_eq!(plan.head.current, 2);
+    assert_eq!(plan.head.current, Some(2));
 }
 
 #[test]
@@ -320,7 +320,7 @@ fn two_rotations_walk_every_version_through_its_stages() {
     let plan = write(staged3.promote(&s, "r3", T1).unwrap());
     assert_eq!(
         (plan.head.current, plan.head.previous, plan.head.pending),
-        (3, Some(2), None)
+        (Some(3), Some(2), None)
     );
     assert_eq!(
         plan.moves.last(),
@@ -389,7 +389,7 @@ fn every_plan_moves_versions_out_of_the_stage_the_head_says_they_are_in() {
         for m in plan.moves {
             let said = if Some(m.version) == before.pending {
                 Stage::Pending
-            } else if m.version == before.current {
+            } else if Some(m.version) == before.current {
                 Stage::Current
             } else if Some(m.version) == before.previous {
                 Stage::Previous

@@ -11,7 +11,7 @@ const NOW: &str = "2024-02-01T00:00:00Z";
 
 fn settled() -> Head {
     Head {
-        current: 2,
+        current: Some(2),
         current_execution: Some("exec-2".into()),
         current_since: "2024-01-01T00:00:00Z".into(),
         previous: Some(1),
@@ -173,4 +173,30 @@ fn a_new_version_needs_exactly_its_ciphertext() {
     assert!(plan_items("vault", "pk", Some(&before), &p, None, NOW).is_err());
     let promote = with_subject(|sub| plan(pending().promote(sub, "exec-3", NOW)));
     assert!(plan_items("vault", "pk", Some(&pending()), &promote, Some(blob()), NOW).is_err());
+}
+
+#[test]
+fn a_takeovers_first_pending_is_put_with_no_current_and_promoted_on_no_current() {
+    let p = Head::first_pending("takeover-1").unwrap();
+    let items = plan_items("vault", "pk", None, &p, Some(blob()), NOW).unwrap();
+    let head = items[0].put().expect("a put").item();
+    assert_eq!(
+        items[0].put().unwrap().condition_expression(),
+        Some("attribute_not_exists(pk)")
+    );
+    for absent in ["current", "current_since", "current_execution", "previous"] {
+        assert!(!head.contains_key(absent), "{absent}");
+    }
+    assert_eq!(head["pending"], n(1));
+    assert_eq!(items[1].put().unwrap().item()["stage"], s("pending"));
+    let staged = p.head;
+    let promote = with_subject(|sub| plan(staged.promote(sub, "takeover-1", NOW)));
+    let items = plan_items("vault", "pk", Some(&staged), &promote, None, NOW).unwrap();
+    let update = update(&items[0]);
+    assert!(update
+        .condition_expression()
+        .unwrap()
+        .contains("attribute_not_exists(#current)"));
+    assert!(update.update_expression().contains("#current = :current"));
+    assert_eq!(items.len(), 2, "one head update and one stage move");
 }

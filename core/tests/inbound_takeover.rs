@@ -1,0 +1,275 @@
+//! The mail a takeover waits for, through the whole inbound decision on the in-memory ports:
+//! AWS's "MFA device added" mail completes a waiting `mfa` wait, and the root email change's
+//! verification code (from `no-reply@verify.signin.aws`, or `aws-verification@amazon.com`) is
+//! classified `verification-code`, vaulted as a transient secret when authentic, and completes
+//! a waiting `verification-code` wait, under the one trust rule (`mail::workflow_trust`).
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use rootwarden_core::inbound::{process, Delivery, Deps, Processed};
+use rootwarden_core::mail::{Category, SecretKind, SesVerdicts, Verdict};
+use rootwarden_core::tickets::TicketStore;
+use rootwarden_core::vault::TransientStore;
+use rootwarden_core::workflows::{Wait, WorkflowWaits};
+use rootwarden_core::{AccountId, LambdaError, RootEmail};
+use rootwarden_testkit::contract::fixtures::pass;
+use rootwarden_testkit::{
+    MemoryAccountRegistry, MemoryAuditLog, MemoryRawMailStore, MemoryTicketStore,
+    MemoryTransientStore, MemoryWorkflowWaits, RecordingNotifier,
+};
+use secrecy::ExposeSecret;
+
+const ACTOR: &str = "arn:aws:lambda:us-east-1:123456789012:function:inbound-mail";
+const ACCOUNT: &str = "555566667777";
+/// The root address of the fixtures below (their `To:`).
+const MFA_ROOT: &str = "globex-shared@root.provider.example";
+const CODE_ROOT: &str = "newco-dev@root.provider.example";
+const CODE: &str = "483920";
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/mail")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The root email change's code as AWS sends it: the sign-up code fixture, sent by
+/// `no-reply@verify.signin.aws` and DKIM-signed by it (SES's `Authentication-Results`).
+fn verify_signin_code() -> String {
+    let raw = fixture("verification-code-01-signup.eml");
+    let raw = raw
+        .replace(
+            "From: Amazon Web Services <aws-verification@amazon.com>",
+            "From: Amazon Web Services <no-reply@verify.signin.aws>",
+        )
+        .replace(
+            "dkim=pass header.i=@amazon.com;",
+            "dkim=pass header.i=@verify.signin.aws;",
+        )
+        .replace(
+            "dmarc=pass header.from=amazon.com;",
+            "dmarc=pass header.from=verify.signin.aws;",
+        );
+    assert!(raw.contains("<no-reply@verify.signin.aws>"));
+    assert!(raw.contains("header.i=@verify.signin.aws"));
+    raw
+}
+
+#[derive(Default)]
+struct Rig {
+    mail: MemoryRawMailStore,
+    tickets: MemoryTicketStore,
+    vault: MemoryTransientStore,
+    registry: MemoryAccountRegistry,
+    notifier: RecordingNotifier,
+    waits: MemoryWorkflowWaits,
+}
+
+impl Rig {
+    /// `ACCOUNT` registered at `root` (the address a takeover allocated).
+    fn new(root: &str) -> Self {
+        let rig = Rig {
+            tickets: MemoryTicketStore::new(MemoryAuditLog::default()),
+            ..Rig::default()
+        };
+        rig.registry.register(
+            &account(),
+            &RootEmail::parse(root).unwrap(),
+            &["ops@provider.example"],
+        );
+        rig
+    }
+
+    async fn deliver(
+        &self,
+        ses_id: &str,
+        to: &str,
+        raw: &str,
+        verdicts: SesVerdicts,
+        at: DateTime<Utc>,
+    ) -> Result<Processed, LambdaError> {
+        self.mail.deliver(ses_id, raw.as_bytes());
+        let deps = Deps {
+            mail: &self.mail,
+            tickets: &self.tickets,
+            vault: &self.vault,
+            registry: &self.registry,
+            notifier: &self.notifier,
+            waits: &self.waits,
+            actor: ACTOR,
+            max_bytes: 10_000_000,
+        };
+        let delivery = Delivery {
+            ses_message_id: ses_id.to_owned(),
+            recipients: vec![to.to_owned()],
+            verdicts: Some(verdicts),
+            subject: None,
+            from: None,
+            received_at: at,
+            object: None,
+        };
+        process(&deps, &delivery).await
+    }
+}
+
+fn account() -> AccountId {
+    AccountId::parse(ACCOUNT).unwrap()
+}
+
+fn wait(kind: Category, registered_at: DateTime<Utc>) -> Wait {
+    Wait {
+        account: account(),
+        kind,
+        execution: format!("takeover-{ACCOUNT}-1"),
+        task_token: "takeover-token".into(),
+        expires_at: registered_at + Duration::hours(1),
+        registered_at,
+        claimed_by: None,
+    }
+}
+
+#[tokio::test]
+async fn authentic_mfa_device_added_mail_completes_the_takeovers_mfa_wait() {
+    let rig = Rig::new(MFA_ROOT);
+    let now = Utc::now();
+    let w = wait(Category::Mfa, now - Duration::minutes(5));
+    rig.waits.register(&w).await.unwrap();
+    let raw = fixture("mfa-01-device-added.eml");
+    let out = rig
+        .deliver("ses-mfa", MFA_ROOT, &raw, pass(), now)
+        .await
+        .unwrap();
+    assert_eq!(out.category, Category::Mfa);
+    assert_eq!(
+        (out.workflows_completed, out.workflow_claims_refused),
+        (1, 0)
+    );
+    let completed = rig.waits.completed();
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].execution, w.execution);
+    assert_eq!(completed[0].output["ticket_id"], out.ticket_id.as_str());
+}
+
+#[tokio::test]
+async fn spoofed_or_early_mfa_mail_leaves_the_mfa_wait_waiting() {
+    let now = Utc::now();
+    let raw = fixture("mfa-01-device-added.eml");
+    // Spoofed (SES's DKIM/DMARC verdicts fail): quarantined, the wait is not completed.
+    let rig = Rig::new(MFA_ROOT);
+    rig.waits
+        .register(&wait(Category::Mfa, now - Duration::minutes(5)))
+        .await
+        .unwrap();
+    let spoofed = SesVerdicts {
+        dkim: Verdict::Fail,
+        dmarc: Verdict::Fail,
+        ..pass()
+    };
+    let out = rig
+        .deliver("ses-spoof", MFA_ROOT, &raw, spoofed, now)
+        .await
+        .unwrap();
+    assert_eq!(out.workflows_completed, 0);
+    assert!(rig.waits.completed().is_empty());
+    // Received before the wait was registered: not meant for it.
+    let rig = Rig::new(MFA_ROOT);
+    rig.waits
+        .register(&wait(Category::Mfa, now + Duration::minutes(1)))
+        .await
+        .unwrap();
+    let out = rig
+        .deliver("ses-early", MFA_ROOT, &raw, pass(), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.workflows_completed, out.workflow_claims_refused),
+        (0, 1)
+    );
+}
+
+#[tokio::test]
+async fn the_email_change_code_from_verify_signin_aws_is_vaulted_and_completes_the_code_wait() {
+    let rig = Rig::new(CODE_ROOT);
+    let now = Utc::now();
+    let w = wait(Category::VerificationCode, now - Duration::minutes(2));
+    rig.waits.register(&w).await.unwrap();
+    let out = rig
+        .deliver("ses-code", CODE_ROOT, &verify_signin_code(), pass(), now)
+        .await
+        .unwrap();
+    assert_eq!(out.category, Category::VerificationCode);
+    assert!(!out.quarantined);
+    assert_eq!(out.secrets_vaulted, 1);
+    let codes = rig
+        .vault
+        .unexpired(Some(&account()), SecretKind::VerificationCode, now)
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].1.expose_secret(), CODE);
+    assert_eq!(codes[0].0.expires_at, now + Duration::minutes(15));
+    assert_eq!(
+        (out.workflows_completed, out.workflow_claims_refused),
+        (1, 0)
+    );
+    assert_eq!(rig.waits.completed()[0].execution, w.execution);
+    // The code never reaches the ticket.
+    let t = rig.tickets.get(&out.ticket_id).await.unwrap().unwrap();
+    assert!(!serde_json::to_string(&t).unwrap().contains(CODE));
+}
+
+#[tokio::test]
+async fn the_aws_verification_fixtures_classify_vault_and_complete_the_code_wait() {
+    for name in [
+        "verification-code-01-signup.eml",
+        "verification-code-02-de-iso-8859-1-qp.eml",
+    ] {
+        let rig = Rig::new(CODE_ROOT);
+        let now = Utc::now();
+        rig.waits
+            .register(&wait(
+                Category::VerificationCode,
+                now - Duration::minutes(2),
+            ))
+            .await
+            .unwrap();
+        let raw = fixture(name);
+        let out = rig
+            .deliver("ses-code", CODE_ROOT, &raw, pass(), now)
+            .await
+            .unwrap();
+        assert_eq!(out.category, Category::VerificationCode, "{name}");
+        assert_eq!(out.secrets_vaulted, 1, "{name}");
+        assert_eq!(out.workflows_completed, 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_code_from_a_look_alike_sender_is_neither_vaulted_nor_completes_the_wait() {
+    let rig = Rig::new(CODE_ROOT);
+    let now = Utc::now();
+    rig.waits
+        .register(&wait(
+            Category::VerificationCode,
+            now - Duration::minutes(2),
+        ))
+        .await
+        .unwrap();
+    let raw = verify_signin_code()
+        .replace(
+            "no-reply@verify.signin.aws",
+            "no-reply@verify-signin.aws.example",
+        )
+        .replace(
+            "header.i=@verify.signin.aws",
+            "header.i=@verify-signin.aws.example",
+        );
+    let out = rig
+        .deliver("ses-fake", CODE_ROOT, &raw, pass(), now)
+        .await
+        .unwrap();
+    assert_eq!(out.secrets_vaulted, 0);
+    assert_eq!(out.workflows_completed, 0);
+    assert!(rig.waits.completed().is_empty());
+}
