@@ -97,6 +97,9 @@ fn input(mode: AccountMode) -> StartInput {
         reason: "custody of the new acquisition".into(),
         ticket: "CHG-42".into(),
         requested_by: OPERATOR.into(),
+        code_timeout_seconds: None,
+        reset_timeout_seconds: None,
+        mfa_timeout_seconds: None,
     }
 }
 

@@ -24,6 +24,10 @@ pub struct Allocated {
     pub mode: String,
     /// The execution whose stopped takeover this one resumed.
     pub resumed_from: Option<String>,
+    /// The waits' timeouts, defaults applied (the state machine reads them from here).
+    pub code_timeout_seconds: u64,
+    pub reset_timeout_seconds: u64,
+    pub mfa_timeout_seconds: u64,
 }
 
 async fn fresh_address<P: TakeoverPorts>(
@@ -59,6 +63,13 @@ pub async fn allocate<P: TakeoverPorts>(
     let reason = steps::text("reason", &input.reason, 500)?;
     let ticket = steps::text("ticket", &input.ticket, 100)?;
     let requested_by = steps::requested_by(&input.requested_by)?;
+    let human = steps::DEFAULT_HUMAN_TIMEOUT_SECONDS;
+    let code_timeout_seconds = steps::timeout(
+        input.code_timeout_seconds,
+        steps::DEFAULT_CODE_TIMEOUT_SECONDS,
+    )?;
+    let reset_timeout_seconds = steps::timeout(input.reset_timeout_seconds, human)?;
+    let mfa_timeout_seconds = steps::timeout(input.mfa_timeout_seconds, human)?;
     let now = ports.clock().now();
     let existing = ports.store().get(&account_id).await?;
     let (account, expect, previous) = match existing {
@@ -98,6 +109,9 @@ pub async fn allocate<P: TakeoverPorts>(
                 address: account.root_email.to_string(),
                 mode: account.mode.as_str().to_owned(),
                 resumed_from: None,
+                code_timeout_seconds,
+                reset_timeout_seconds,
+                mfa_timeout_seconds,
             });
         }
         Some((mut account, t)) => {
@@ -163,6 +177,9 @@ pub async fn allocate<P: TakeoverPorts>(
         address: account.root_email.to_string(),
         mode: mode.as_str().to_owned(),
         resumed_from,
+        code_timeout_seconds,
+        reset_timeout_seconds,
+        mfa_timeout_seconds,
     })
 }
 

@@ -219,7 +219,7 @@ pub async fn run<P: TakeoverPorts>(ports: &P, step: Step) -> Result<Value, Lambd
             task_token: token,
             timeout_seconds,
         } => {
-            let t = timeout(timeout_seconds, 86_400)?;
+            let t = timeout(timeout_seconds, steps::DEFAULT_HUMAN_TIMEOUT_SECONDS)?;
             await_reset_link(
                 ports,
                 &id(&account_id)?,
@@ -236,7 +236,7 @@ pub async fn run<P: TakeoverPorts>(ports: &P, step: Step) -> Result<Value, Lambd
             task_token: token,
             timeout_seconds,
         } => {
-            let t = timeout(timeout_seconds, 86_400)?;
+            let t = timeout(timeout_seconds, steps::DEFAULT_HUMAN_TIMEOUT_SECONDS)?;
             await_mfa(
                 ports,
                 &id(&account_id)?,

@@ -84,6 +84,9 @@ pub async fn start<P: TakeoverPorts>(
         reason: reason.clone(),
         ticket: ticket.clone(),
         requested_by: ports.actor().to_owned(),
+        code_timeout_seconds: None,
+        reset_timeout_seconds: None,
+        mfa_timeout_seconds: None,
     };
     let input = serde_json::to_string(&input)
         .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))?;

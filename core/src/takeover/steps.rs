@@ -8,6 +8,8 @@ use crate::{AccountId, ErrorType, LambdaError};
 
 /// Default wait for AWS's verification code (seconds).
 pub const DEFAULT_CODE_TIMEOUT_SECONDS: u64 = 900;
+/// Default wait for a human step (the reset link, the MFA enrolment): a day.
+pub const DEFAULT_HUMAN_TIMEOUT_SECONDS: u64 = 86_400;
 /// Bounds of any wait's timeout: a minute to a week (a human enrols MFA at their pace).
 pub const TIMEOUT_BOUNDS: std::ops::RangeInclusive<u64> = 60..=604_800;
 
@@ -20,6 +22,15 @@ pub struct StartInput {
     pub ticket: String,
     /// The starter's ARN, from STS `GetCallerIdentity` in the CLI (never typed by anyone).
     pub requested_by: String,
+    /// How long to wait for each code (default 900 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_timeout_seconds: Option<u64>,
+    /// How long to wait for the reset link (default a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_timeout_seconds: Option<u64>,
+    /// How long to wait for the MFA seed (default a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_timeout_seconds: Option<u64>,
 }
 
 /// One step of the takeover state machine.
