@@ -16,6 +16,7 @@ mod duration;
 mod mail;
 mod rotation;
 mod signed_http;
+mod takeover;
 mod ticket;
 
 use std::process::ExitCode;
