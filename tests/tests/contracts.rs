@@ -570,3 +570,68 @@ async fn access_port_adapters_honour_their_contracts() {
     })
     .await;
 }
+
+/// The takeover's adapters as the takeover function uses them: its store (registry item and
+/// audit record in one transaction; the audit records read back with the harness's
+/// credentials) and AWS's account API (codes read through the emulator's test endpoint, as
+/// inbound mail would receive them).
+#[tokio::test(flavor = "multi_thread")]
+async fn takeover_adapters_honour_their_contracts() {
+    use rootwarden::registry::DynamoAccountRegistry;
+    use rootwarden::takeover::{AccountApiPrimaryEmail, DynamoTakeoverStore};
+    use rootwarden::RootEmail;
+
+    let emu = Emulator::with_stack().await.unwrap();
+    let role = emu.role_config("TakeoverFunction").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&role);
+    let audit_table = emu.env("ROOTWARDEN_AUDIT_TABLE");
+    let store = DynamoTakeoverStore::new(
+        DynamoAccountRegistry::new(ddb.clone(), emu.env("ROOTWARDEN_ACCOUNTS_TABLE")),
+        DynamoAuditLog::new(ddb, &audit_table, Arc::new(SystemClock)),
+    );
+    let harness = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
+    let audit = DynamoAuditLog::new(harness, audit_table, Arc::new(SystemClock));
+    contract::takeover_store_contract(&store, &audit).await;
+
+    let email = AccountApiPrimaryEmail::new(aws_sdk_account::Client::new(&role));
+    let other = contract::fixtures::fresh_account();
+    let taken = RootEmail::parse(&format!("in-use-{other}@customer.example")).unwrap();
+    let (status, _) = emu
+        .test_endpoint(
+            "PUT",
+            &format!("/_rootwarden/primary-email/{other}"),
+            Some(&serde_json::json!({"email": taken.as_str()})),
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    contract::primary_email_contract(
+        &email,
+        |account, old| {
+            let (status, _) = emu
+                .test_endpoint(
+                    "PUT",
+                    &format!("/_rootwarden/primary-email/{account}"),
+                    Some(&serde_json::json!({"email": old.as_str()})),
+                )
+                .unwrap();
+            assert_eq!(status, 200);
+            async {}
+        },
+        |account| {
+            let (status, body) = emu
+                .test_endpoint(
+                    "GET",
+                    &format!("/_rootwarden/primary-email/{account}/otp"),
+                    None,
+                )
+                .unwrap();
+            let code = (status == 200)
+                .then(|| body["otp"].as_str().map(str::to_owned))
+                .flatten();
+            async move { code }
+        },
+        &taken,
+    )
+    .await;
+    custody::assert_audit_intact(&emu, None).await;
+}
