@@ -125,7 +125,10 @@ pub async fn allocate<P: TakeoverPorts>(
                 }
             }
             let domain = ports.root_mail_domain();
-            if !is_scheme_address(&account.root_email, &account_id, domain) {
+            // AWS gave the old address to another account: it is never ours; draw a new one.
+            let conflicted = t.as_ref().and_then(|t| t.stopped.as_deref())
+                == Some(ErrorType::EmailConflict.as_str());
+            if conflicted || !is_scheme_address(&account.root_email, &account_id, domain) {
                 account.root_email = fresh_address(ports, &account_id).await?;
             }
             account.mode = mode;

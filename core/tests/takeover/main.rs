@@ -1,188 +1,23 @@
 //! The takeover use cases on their in-memory twins: a full takeover in each mode, the code's
 //! troubles (wrong code, late code, the resend bound, an address AWS gives to another
-//! account), kills between steps and inside them (a fresh run of every step converges), and
-//! two starts (one execution runs).
+//! account), two starts (one execution runs), and (in `resume`) kills between steps and inside
+//! them: a fresh run of every step converges.
 
-use std::panic::AssertUnwindSafe;
+mod helpers;
+mod resume;
 
-use chrono::{DateTime, Duration, Utc};
-use futures::FutureExt;
-use rootwarden_core::enforcement::{Posture, RootAccessKey};
+use chrono::Duration;
+use rootwarden_core::enforcement::Posture;
 use rootwarden_core::executions::Executions;
-use rootwarden_core::mail::{Category, SecretKind};
+use rootwarden_core::mail::Category;
 use rootwarden_core::registry::{AccountMode, AccountStatus};
-use rootwarden_core::takeover::{
-    self, address, StartInput, StartRequest, Step, TakeoverPorts, TakeoverStep, TakeoverStore,
-};
-use rootwarden_core::vault::{CredentialKind, TransientStore};
-use rootwarden_core::{AccountId, Clock, ErrorType, RootEmail};
-use rootwarden_testkit::{MemoryTakeoverPorts, KILLED};
+use rootwarden_core::takeover::{self, address, StartRequest, TakeoverStep, TakeoverStore};
+use rootwarden_core::vault::CredentialKind;
+use rootwarden_core::{AccountId, ErrorType};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-const SM: &str = "arn:aws:states:us-east-1:999988887777:stateMachine:takeover";
-const DOMAIN: &str = "root.example.com";
-const OPERATOR: &str = "arn:aws:sts::999988887777:assumed-role/RootWardenOperator/alice";
-
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
-        .unwrap()
-        .to_utc()
-}
-
-fn account() -> AccountId {
-    AccountId::parse("111122223333").unwrap()
-}
-
-fn quiet_kills() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let killed = info
-                .payload()
-                .downcast_ref::<&str>()
-                .is_some_and(|m| *m == KILLED);
-            if !killed {
-                default(info);
-            }
-        }));
-    });
-}
-
-/// An account the customer owns: its old root email, a root access key and a certificate.
-fn setup() -> MemoryTakeoverPorts {
-    quiet_kills();
-    let ports = MemoryTakeoverPorts::new(now(), "takeover-fn", DOMAIN);
-    let a = account();
-    ports
-        .email
-        .set(&a, &RootEmail::parse("founder@customer.example").unwrap());
-    ports.root.set_root(
-        &a,
-        Posture {
-            access_keys: vec![RootAccessKey {
-                id: "AKIAOLDROOTKEY".into(),
-                status: "Active".into(),
-                created: None,
-            }],
-            signing_certificates: vec![],
-            mfa_devices: vec!["arn:aws:iam::111122223333:mfa/old".into()],
-            login_profile: true,
-        },
-    );
-    ports
-}
-
-/// An execution started by the operator (Step Functions has it running).
-async fn started(ports: &MemoryTakeoverPorts, mode: AccountMode) -> takeover::Started {
-    takeover::start(
-        &ports.acting_as(OPERATOR),
-        SM,
-        &StartRequest {
-            account_id: account(),
-            mode,
-            reason: "custody of the new acquisition".into(),
-            ticket: "CHG-42".into(),
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn input(mode: AccountMode) -> StartInput {
-    StartInput {
-        account_id: account().to_string(),
-        mode: mode.as_str().into(),
-        reason: "custody of the new acquisition".into(),
-        ticket: "CHG-42".into(),
-        requested_by: OPERATOR.into(),
-        code_timeout_seconds: None,
-        reset_timeout_seconds: None,
-        mfa_timeout_seconds: None,
-    }
-}
-
-fn step(action: &str, exec: &str, extra: Value) -> Step {
-    let mut v = json!({"action": action, "account_id": account().to_string(), "execution": exec});
-    if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
-        m.extend(e.clone());
-    }
-    serde_json::from_value(v).unwrap()
-}
-
-async fn run(ports: &MemoryTakeoverPorts, s: Step) -> Result<Value, rootwarden_core::LambdaError> {
-    takeover::run(ports, s).await
-}
-
-/// What inbound mail does with AWS's verification mail: vaults the code.
-async fn deliver_code(ports: &MemoryTakeoverPorts, code: &str, n: usize) {
-    ports
-        .transient
-        .put(
-            Some(&account()),
-            SecretKind::VerificationCode,
-            &format!("ses-{n}"),
-            0,
-            ports.clock.now(),
-            &SecretString::from(code.to_owned()),
-        )
-        .await
-        .unwrap();
-}
-
-fn allocate(exec: &str, arn: &str, mode: AccountMode) -> Step {
-    Step::Allocate {
-        execution: exec.into(),
-        execution_arn: arn.into(),
-        input: input(mode),
-    }
-}
-
-/// Allocate → start the update → await the code → (mail) → accept, as the state machine does.
-async fn take_email(ports: &MemoryTakeoverPorts, exec: &str, arn: &str, mode: AccountMode) {
-    run(ports, allocate(exec, arn, mode)).await.unwrap();
-    let out = run(ports, step("start-email-update", exec, json!({})))
-        .await
-        .unwrap();
-    if out["already_ours"] == json!(false) {
-        run(
-            ports,
-            step(
-                "await-code",
-                exec,
-                json!({"task_token": "tok-code", "timeout_seconds": 900}),
-            ),
-        )
-        .await
-        .unwrap();
-        let code = ports.email.last_code(&account()).unwrap();
-        deliver_code(ports, &code, ports.email.mailed(&account())).await;
-        run(ports, step("accept-email-update", exec, json!({})))
-            .await
-            .unwrap();
-    }
-}
-
-/// The credential-less path after the email.
-async fn finish_credential_less(ports: &MemoryTakeoverPorts, exec: &str) -> Value {
-    run(ports, step("delete-root-credentials", exec, json!({})))
-        .await
-        .unwrap();
-    run(ports, step("delete-keys", exec, json!({})))
-        .await
-        .unwrap();
-    run(ports, step("activate", exec, json!({}))).await.unwrap()
-}
-
-fn actions(ports: &MemoryTakeoverPorts) -> Vec<String> {
-    ports
-        .audit
-        .records(&format!("account/{}", account()))
-        .into_iter()
-        .map(|r| r.action)
-        .collect()
-}
+use helpers::*;
 
 #[tokio::test]
 async fn a_credential_less_takeover_takes_the_address_and_deletes_every_root_credential() {
@@ -418,6 +253,23 @@ async fn an_address_of_another_aws_account_is_an_email_conflict() {
         .await
         .unwrap_err();
     assert_eq!(err.error_type, ErrorType::EmailConflict);
+    run(
+        &ports,
+        step("fail", e, json!({"error": {"Error": "EmailConflict"}})),
+    )
+    .await
+    .unwrap();
+    // Started again: a new address is drawn, the takeover completes.
+    ports.tags.lock().unwrap().push("ccccdddd".into());
+    let (e2, arn2) = (
+        "takeover-y",
+        "arn:aws:states:r:1:execution:takeover:takeover-y",
+    );
+    take_email(&ports, e2, arn2, AccountMode::CredentialLess).await;
+    assert_eq!(
+        ports.email.email(&account()).unwrap().as_str(),
+        format!("aws-{}-ccccdddd@{DOMAIN}", account())
+    );
 }
 
 #[tokio::test]
@@ -509,100 +361,6 @@ async fn same_second_starts_get_different_names() {
     assert!(a.len() <= 80);
 }
 
-/// Every step of a credential-less takeover, in order, for execution `e`.
-fn credential_less_steps(e: &str, arn: &str) -> Vec<Step> {
-    vec![
-        allocate(e, arn, AccountMode::CredentialLess),
-        step("start-email-update", e, json!({})),
-        step("await-code", e, json!({"task_token": format!("tok-{e}")})),
-        step("accept-email-update", e, json!({})),
-        step("delete-root-credentials", e, json!({})),
-        step("delete-keys", e, json!({})),
-        step("activate", e, json!({})),
-    ]
-}
-
-/// Runs `s`, delivering AWS's newest code before an accept (as mail would have).
-async fn run_delivering(ports: &MemoryTakeoverPorts, s: Step) -> Result<Value, String> {
-    if matches!(s, Step::AcceptEmailUpdate { .. }) {
-        if let Some(code) = ports.email.last_code(&account()) {
-            ports.clock.advance(Duration::seconds(1));
-            deliver_code(ports, &code, ports.email.mailed(&account())).await;
-        }
-    }
-    AssertUnwindSafe(takeover::run(ports, s))
-        .catch_unwind()
-        .await
-        .map_err(|_| KILLED.to_owned())?
-        .map_err(|e| e.to_string())
-}
-
-#[tokio::test]
-async fn a_takeover_stopped_between_any_two_steps_is_resumed_by_a_new_execution() {
-    let first = credential_less_steps(
-        "takeover-a",
-        "arn:aws:states:r:1:execution:takeover:takeover-a",
-    );
-    for stop_after in 1..first.len() {
-        let ports = setup();
-        ports
-            .executions
-            .start(SM.replace("999988887777", "1").as_str(), "x", "{}")
-            .await
-            .unwrap();
-        for s in first.iter().take(stop_after) {
-            run_delivering(&ports, s.clone()).await.unwrap();
-        }
-        // The first execution is gone (it is not RUNNING: Step Functions never heard of it).
-        let second = credential_less_steps(
-            "takeover-b",
-            "arn:aws:states:r:1:execution:takeover:takeover-b",
-        );
-        for s in second {
-            run_delivering(&ports, s).await.unwrap_or_else(|e| {
-                panic!("resume after {stop_after} steps: {e}");
-            });
-        }
-        let (acct, t) = ports.store.get(&account()).await.unwrap().unwrap();
-        assert_eq!(acct.status, AccountStatus::Active, "after {stop_after}");
-        assert_eq!(t.unwrap().execution, "takeover-b");
-        assert_eq!(ports.email.email(&account()).unwrap(), acct.root_email);
-        assert_eq!(ports.root.root(&account()), Posture::default());
-    }
-}
-
-#[tokio::test]
-async fn a_step_killed_at_any_port_call_converges_when_retried() {
-    let arn = "arn:aws:states:r:1:execution:takeover:takeover-a";
-    let steps = credential_less_steps("takeover-a", arn);
-    for (i, _) in steps.iter().enumerate() {
-        for kill in 1..=12 {
-            let ports = setup();
-            for s in steps.iter().take(i) {
-                run_delivering(&ports, s.clone()).await.unwrap();
-            }
-            ports.kill_at(kill);
-            let r = run_delivering(&ports, steps[i].clone()).await;
-            let calls = ports.calls();
-            ports.kill_at(0);
-            if r.is_err() {
-                // Killed (or a retryable error): the retry converges.
-                run_delivering(&ports, steps[i].clone())
-                    .await
-                    .unwrap_or_else(|e| panic!("step {i} killed at {kill}: retry failed: {e}"));
-            }
-            for s in steps.iter().skip(i + 1) {
-                run_delivering(&ports, s.clone()).await.unwrap();
-            }
-            let (acct, _) = ports.store.get(&account()).await.unwrap().unwrap();
-            assert_eq!(acct.status, AccountStatus::Active, "step {i} kill {kill}");
-            if kill > calls {
-                break;
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn status_names_the_step_and_what_it_waits_for() {
     let ports = setup();
@@ -643,5 +401,4 @@ async fn status_names_the_step_and_what_it_waits_for() {
             .error_type,
         ErrorType::NotFound
     );
-    let _ = ports.root_mail_domain();
 }
