@@ -42,7 +42,7 @@ fn cli(emu: &Emulator, args: &[&str]) -> (i32, String) {
 }
 
 /// What inbound mail does with AWS's verification mail (see the module's TODO).
-async fn deliver_code(emu: &Emulator, account: &AccountId, n: usize) {
+async fn deliver_code(emu: &Emulator, account: &AccountId, execution: &str, n: usize) {
     let (status, body) = emu
         .test_endpoint(
             "GET",
@@ -70,15 +70,18 @@ async fn deliver_code(emu: &Emulator, account: &AccountId, n: usize) {
         .waiting(account, Category::VerificationCode, Utc::now())
         .await
         .unwrap();
-    assert_eq!(waits.len(), 1, "one code wait");
+    let wait = waits
+        .iter()
+        .find(|w| w.execution == execution)
+        .expect("the execution's code wait");
     inbound
         .waits
-        .complete(&waits[0], &json!({"received": true}))
+        .complete(wait, &json!({"received": true}))
         .await
         .unwrap();
 }
 
-async fn code_wait_registered(emu: &Emulator, account: &AccountId) {
+async fn code_wait_registered(emu: &Emulator, account: &AccountId, execution: &str) {
     let inbound = emu.inbound_adapters(&emu.role_config("InboundMailFunction").await);
     eventually("the code wait", || async {
         let w = inbound
@@ -86,7 +89,7 @@ async fn code_wait_registered(emu: &Emulator, account: &AccountId) {
             .waiting(account, Category::VerificationCode, Utc::now())
             .await
             .unwrap();
-        (!w.is_empty()).then_some(())
+        w.iter().any(|w| w.execution == execution).then_some(())
     })
     .await;
 }
@@ -138,9 +141,10 @@ async fn a_credential_less_takeover_runs_end_to_end() {
     );
     assert_eq!(code, 0, "{out}");
     let started: Value = serde_json::from_str(&out).unwrap();
-    let arn = started["execution_arn"].as_str().unwrap().to_owned();
+    let first = started["execution"].as_str().unwrap().to_owned();
+    let first_arn = started["execution_arn"].as_str().unwrap().to_owned();
 
-    code_wait_registered(&emu, &account).await;
+    code_wait_registered(&emu, &account, &first).await;
     // A second start while it runs (allocated: it owns the account) is refused, naming it.
     let (code, out) = cli(
         &emu,
@@ -178,9 +182,40 @@ async fn a_credential_less_takeover_runs_end_to_end() {
     let status: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(status["step"], "awaiting-code", "{status}");
     assert_eq!(status["waiting_for"][0]["kind"], "verification-code");
-    deliver_code(&emu, &account, 1).await;
 
+    // The first execution is stopped while it waits (nothing records it); a new start resumes
+    // the takeover: it adopts the account (the old execution no longer runs), keeps the
+    // address, asks for a new code.
     let sfn = aws_sdk_sfn::Client::new(&emu.sdk_config().await);
+    sfn.stop_execution()
+        .execution_arn(&first_arn)
+        .send()
+        .await
+        .unwrap();
+    let (code, out) = cli(
+        &emu,
+        &[
+            "--output",
+            "json",
+            "account",
+            "takeover",
+            "--account",
+            account.as_str(),
+            "--mode",
+            "credential-less",
+            "--reason",
+            "custody of the acquired account (resumed)",
+            "--ticket",
+            "CHG-42",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let started: Value = serde_json::from_str(&out).unwrap();
+    let second = started["execution"].as_str().unwrap().to_owned();
+    let arn = started["execution_arn"].as_str().unwrap().to_owned();
+    code_wait_registered(&emu, &account, &second).await;
+    deliver_code(&emu, &account, &second, 1).await;
+
     let (end, history) = eventually("the takeover to end", || async {
         let d = sfn
             .describe_execution()
@@ -235,7 +270,14 @@ async fn a_credential_less_takeover_runs_end_to_end() {
         &account,
         &emu.env("ROOTWARDEN_ROOT_MAIL_DOMAIN")
     ));
-    assert_eq!(t.unwrap().step, None);
+    assert_eq!(
+        status["root_email"],
+        acct.root_email.as_str(),
+        "the resumed takeover kept its address"
+    );
+    let t = t.unwrap();
+    assert_eq!(t.step, None);
+    assert_eq!(t.execution, second);
     let (_, body) = emu
         .test_endpoint(
             "GET",
