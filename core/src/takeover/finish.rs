@@ -143,7 +143,8 @@ pub async fn fail<P: TakeoverPorts>(
                 ));
             }
         }
-        Err(_) => {
+        // Not this execution's takeover (it lost the allocation, or never got that far).
+        Err(e) if matches!(e.error_type, ErrorType::NotFound | ErrorType::Conflict) => {
             let record = AuditEntry::new(
                 Stream::Account(account.clone()),
                 ports.actor(),
@@ -161,6 +162,7 @@ pub async fn fail<P: TakeoverPorts>(
                 .await
                 .map_err(|e| LambdaError::from_classified(&e))?;
         }
+        Err(e) => return Err(e),
     }
     tracing::warn!(account = %account, execution, error = %error, "takeover stopped");
     Ok(error)

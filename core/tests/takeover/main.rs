@@ -402,3 +402,59 @@ async fn status_names_the_step_and_what_it_waits_for() {
         ErrorType::NotFound
     );
 }
+
+#[tokio::test]
+async fn fail_records_for_an_owner_and_a_loser_but_not_when_the_registry_is_down() {
+    let ports = setup();
+    let (e, arn) = (
+        "takeover-x",
+        "arn:aws:states:r:1:execution:takeover:takeover-x",
+    );
+    run(&ports, allocate(e, arn, AccountMode::CredentialLess))
+        .await
+        .unwrap();
+    ports.store.fail(true);
+    let err = run(
+        &ports,
+        step("fail", e, json!({"error": {"Error": "AwsError"}})),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type, ErrorType::TransientAwsError);
+    ports.store.fail(false);
+    let before = actions(&ports).len();
+    // Retried: recorded once on the owner's item.
+    for _ in 0..2 {
+        run(
+            &ports,
+            step("fail", e, json!({"error": {"Error": "AwsError"}})),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(actions(&ports).len(), before + 1);
+    let (_, t) = ports.store.get(&account()).await.unwrap().unwrap();
+    assert_eq!(t.unwrap().stopped.as_deref(), Some("AwsError"));
+    // A name outside the vocabulary is not recorded as given.
+    run(
+        &ports,
+        step(
+            "fail",
+            "takeover-other",
+            json!({"error": {"Error": "<script>"}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let last = ports
+        .audit
+        .records(&format!("account/{}", account()))
+        .pop()
+        .unwrap();
+    assert_eq!(last.action, "takeover.stopped");
+    assert!(
+        last.details.contains("\"error\":\"InternalError\""),
+        "{}",
+        last.details
+    );
+}
