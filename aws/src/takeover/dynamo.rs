@@ -1,7 +1,9 @@
 //! `DynamoTakeoverStore`: the takeover's progress as `takeover_*` attributes of the account's
-//! registry item (accounts table). A save is one `TransactWriteItems`: the whole item (a `Put`,
-//! conditional on [`Expect`]) and the audit record (conditional on its chain position; a lost
-//! audit race re-prepares it and retries).
+//! registry item (accounts table). A save is one `TransactWriteItems`: an `Update` of the item
+//! (conditional on [`Expect`]) that sets every attribute of the account and its takeover and
+//! removes the known ones they no longer have (attributes other writers add are left alone),
+//! and the audit record (conditional on its chain position; a lost audit race re-prepares it and
+//! retries).
 //!
 //! Attributes: `takeover_execution`, `takeover_execution_arn`, `takeover_reason`,
 //! `takeover_ticket`, `takeover_requested_by`, `takeover_step` (absent once active),
@@ -11,7 +13,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use crate::audit::{backoff, AuditEntry, DynamoAuditLog};
@@ -112,13 +114,64 @@ pub fn takeover_from_item(
     }))
 }
 
-fn conditional_put(
+/// Every attribute the account record or its takeover can have: one they no longer have is
+/// removed by a save.
+const KNOWN: [&str; 24] = [
+    "root_email",
+    "status",
+    "mode",
+    "max_age_days",
+    "contacts",
+    "onboarded_at",
+    "name",
+    "last_rotated_at",
+    "rotation_due",
+    "due_shard",
+    "rotation_reason",
+    "rotation_execution",
+    "posture",
+    "posture_checked_at",
+    "recovery_until",
+    "takeover_execution",
+    "takeover_execution_arn",
+    "takeover_reason",
+    "takeover_ticket",
+    "takeover_requested_by",
+    "takeover_step",
+    "takeover_resends",
+    "takeover_previous_email",
+    "takeover_stopped",
+];
+
+fn conditional_update(
     table: &str,
-    item: HashMap<String, AttributeValue>,
+    mut item: HashMap<String, AttributeValue>,
     expect: &Expect,
-) -> Result<Put, LambdaError> {
+) -> Result<Update, LambdaError> {
+    let key = item
+        .remove("account_id")
+        .ok_or_else(|| LambdaError::new(ErrorType::InternalError, "an item without account_id"))?;
+    let mut names: Vec<String> = item.keys().cloned().collect();
+    names.sort();
+    let mut b = Update::builder().table_name(table).key("account_id", key);
+    let mut set = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        set.push(format!("#a{i} = :v{i}"));
+        b = b
+            .expression_attribute_names(format!("#a{i}"), name)
+            .expression_attribute_values(format!(":v{i}"), item[name].clone());
+    }
+    let mut remove = Vec::new();
+    for (i, name) in KNOWN.iter().filter(|k| !item.contains_key(**k)).enumerate() {
+        remove.push(format!("#r{i}"));
+        b = b.expression_attribute_names(format!("#r{i}"), *name);
+    }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    b = b.update_expression(expression);
     let taking = s(AccountStatus::TakingOver.as_str());
-    let b = Put::builder().table_name(table).set_item(Some(item));
     let b = match expect {
         Expect::Unregistered => b.condition_expression("attribute_not_exists(account_id)"),
         Expect::Adopt { previous: None } => b
@@ -148,7 +201,7 @@ fn conditional_put(
         }
     };
     b.build()
-        .map_err(|e| LambdaError::new(ErrorType::InternalError, format!("building a Put: {e}")))
+        .map_err(|e| LambdaError::new(ErrorType::InternalError, format!("building an Update: {e}")))
 }
 
 impl TakeoverStore for DynamoTakeoverStore {
@@ -191,7 +244,7 @@ impl TakeoverStore for DynamoTakeoverStore {
     ) -> Result<bool, LambdaError> {
         let mut item = account.to_item();
         item.extend(takeover_attributes(takeover));
-        let put = conditional_put(self.registry.table(), item, expect)?;
+        let update = conditional_update(self.registry.table(), item, expect)?;
         let ddb = self.registry.client();
         for attempt in 0..ATTEMPTS {
             let (_, audit_put) = self
@@ -200,7 +253,7 @@ impl TakeoverStore for DynamoTakeoverStore {
                 .await
                 .map_err(|e| LambdaError::from_classified(&e))?;
             let items = vec![
-                TransactWriteItem::builder().put(put.clone()).build(),
+                TransactWriteItem::builder().update(update.clone()).build(),
                 TransactWriteItem::builder().put(audit_put).build(),
             ];
             match ddb
