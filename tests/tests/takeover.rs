@@ -94,12 +94,51 @@ async fn code_wait_registered(emu: &Emulator, account: &AccountId, execution: &s
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_credential_less_takeover_runs_end_to_end() {
-    build_functions().unwrap();
-    let emu = Emulator::with_functions().await.unwrap();
-    let account = custody::account(777, 1);
-    // The customer's account: its own root address, a root access key, a password and MFA.
+/// How execution `arn` ended.
+async fn ended(emu: &Emulator, arn: &str) -> ExecutionStatus {
+    let sfn = aws_sdk_sfn::Client::new(&emu.sdk_config().await);
+    eventually("the takeover to end", || async {
+        let d = sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        (d.status() != &ExecutionStatus::Running).then(|| d.status().clone())
+    })
+    .await
+}
+
+/// The failed tasks of `arn` and the account's audit records, for a failure message.
+async fn explain(emu: &Emulator, account: &AccountId, arn: &str) -> String {
+    use rootwarden::audit::{AuditLog, Stream};
+    let sfn = aws_sdk_sfn::Client::new(&emu.sdk_config().await);
+    let events = sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let failures: Vec<String> = events
+        .events()
+        .iter()
+        .filter(|e| format!("{:?}", e.r#type()).contains("Fail"))
+        .map(|e| format!("{:?}", e.r#type()))
+        .collect();
+    let records: Vec<String> = custody::audit_log(emu)
+        .await
+        .read_stream(&Stream::Account(account.clone()).key())
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| format!("{} {:?}", r.action, r.details))
+        .collect();
+    format!("{}\n{}", failures.join("\n"), records.join("\n"))
+}
+
+/// The customer's account: its own root address, a root access key, MFA and (or not) a password.
+fn seed_customer(emu: &Emulator, account: &AccountId, login_profile: bool) {
     let (status, _) = emu
         .test_endpoint(
             "PUT",
@@ -116,14 +155,17 @@ async fn a_credential_less_takeover_runs_end_to_end() {
                 "access_keys": [{"id": format!("AKIA{account}"), "status": "Active"}],
                 "signing_certificates": [],
                 "mfa_devices": [{"serial": format!("arn:aws:iam::{account}:mfa/root-account-mfa-device")}],
-                "login_profile": true
+                "login_profile": login_profile
             })),
         )
         .unwrap();
     assert!((200..300).contains(&status), "{body}");
+}
 
+/// `account takeover` as the operator alice: the execution's name and ARN.
+fn start(emu: &Emulator, account: &AccountId, mode: &str, reason: &str) -> (String, String) {
     let (code, out) = cli(
-        &emu,
+        emu,
         &[
             "--output",
             "json",
@@ -132,17 +174,33 @@ async fn a_credential_less_takeover_runs_end_to_end() {
             "--account",
             account.as_str(),
             "--mode",
-            "credential-less",
+            mode,
             "--reason",
-            "custody of the acquired account",
+            reason,
             "--ticket",
             "CHG-42",
         ],
     );
     assert_eq!(code, 0, "{out}");
     let started: Value = serde_json::from_str(&out).unwrap();
-    let first = started["execution"].as_str().unwrap().to_owned();
-    let first_arn = started["execution_arn"].as_str().unwrap().to_owned();
+    (
+        started["execution"].as_str().unwrap().to_owned(),
+        started["execution_arn"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_less_takeover_runs_end_to_end() {
+    build_functions().unwrap();
+    let emu = Emulator::with_functions().await.unwrap();
+    let account = custody::account(777, 1);
+    seed_customer(&emu, &account, true);
+    let (first, first_arn) = start(
+        &emu,
+        &account,
+        "credential-less",
+        "custody of the acquired account",
+    );
 
     code_wait_registered(&emu, &account, &first).await;
     // A second start while it runs (allocated: it owns the account) is refused, naming it.
@@ -162,10 +220,7 @@ async fn a_credential_less_takeover_runs_end_to_end() {
         ],
     );
     assert_ne!(code, 0, "{out}");
-    assert!(
-        out.contains(started["execution"].as_str().unwrap()),
-        "{out}"
-    );
+    assert!(out.contains(&first), "{out}");
 
     let (code, out) = cli(
         &emu,
@@ -192,70 +247,22 @@ async fn a_credential_less_takeover_runs_end_to_end() {
         .send()
         .await
         .unwrap();
-    let (code, out) = cli(
+    let (second, arn) = start(
         &emu,
-        &[
-            "--output",
-            "json",
-            "account",
-            "takeover",
-            "--account",
-            account.as_str(),
-            "--mode",
-            "credential-less",
-            "--reason",
-            "custody of the acquired account (resumed)",
-            "--ticket",
-            "CHG-42",
-        ],
+        &account,
+        "credential-less",
+        "custody of the acquired account (resumed)",
     );
-    assert_eq!(code, 0, "{out}");
-    let started: Value = serde_json::from_str(&out).unwrap();
-    let second = started["execution"].as_str().unwrap().to_owned();
-    let arn = started["execution_arn"].as_str().unwrap().to_owned();
     code_wait_registered(&emu, &account, &second).await;
     deliver_code(&emu, &account, &second, 1).await;
 
-    let (end, history) = eventually("the takeover to end", || async {
-        let d = sfn
-            .describe_execution()
-            .execution_arn(&arn)
-            .send()
-            .await
-            .unwrap();
-        (d.status() != &ExecutionStatus::Running)
-            .then(|| (d.status().clone(), format!("{:?}", d.output())))
-    })
-    .await;
-    if end != ExecutionStatus::Succeeded {
-        let events = sfn
-            .get_execution_history()
-            .execution_arn(&arn)
-            .send()
-            .await
-            .unwrap();
-        let failures: Vec<String> = events
-            .events()
-            .iter()
-            .filter(|e| format!("{:?}", e.r#type()).contains("Fail"))
-            .map(|e| format!("{e:?}"))
-            .collect();
-        use rootwarden::audit::{AuditLog, Stream};
-        let records: Vec<String> = custody::audit_log(&emu)
-            .await
-            .read_stream(&Stream::Account(account.clone()).key())
-            .await
-            .unwrap()
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|r| format!("{} {:?}", r.action, r.details))
-            .collect();
-        panic!(
-            "{end:?} {history}\n{}\n{}",
-            failures.join("\n"),
-            records.join("\n")
-        );
-    }
+    let end = ended(&emu, &arn).await;
+    assert_eq!(
+        end,
+        ExecutionStatus::Succeeded,
+        "{}",
+        explain(&emu, &account, &arn).await
+    );
 
     let deps = rootwarden::takeover::Deps::new(
         &custody::config(&emu),
@@ -305,6 +312,89 @@ async fn a_credential_less_takeover_runs_end_to_end() {
         assert!(
             actions.iter().any(|x| x == a),
             "{a} missing from {actions:?}"
+        );
+    }
+    custody::assert_audit_intact(&emu, Some(&account)).await;
+}
+
+/// Vaulted mode up to its first human step: the email is taken, password recovery is enabled
+/// (a login profile without a password, through an `IAMCreateRootUserPassword` session), then
+/// the rotation function prepares the pending password and the workflow waits for the reset
+/// link (a human's "Forgot password").
+///
+/// TODO(rotation trigger `takeover`, Category::Mfa waits, `account mfa-seed`): until the rotation
+/// function prepares for a `taking-over` account, its prepare refuses, the pending step is
+/// abandoned and the takeover stops (recorded, resumable): both outcomes are accepted here. Once
+/// those are merged, drive the rest: reset link and apply (check-out `--reason takeover`), the
+/// MFA seed, verify-mfa, activation.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vaulted_takeover_enables_recovery_before_its_password_steps() {
+    build_functions().unwrap();
+    let emu = Emulator::with_functions().await.unwrap();
+    let account = custody::account(777, 2);
+    seed_customer(&emu, &account, false);
+    let (name, arn) = start(&emu, &account, "vaulted", "custody of the acquired account");
+    code_wait_registered(&emu, &account, &name).await;
+    deliver_code(&emu, &account, &name, 1).await;
+
+    let inbound = emu.inbound_adapters(&emu.role_config("InboundMailFunction").await);
+    let sfn = aws_sdk_sfn::Client::new(&emu.sdk_config().await);
+    let waiting = eventually("the reset-link wait or the end", || async {
+        let w = inbound
+            .waits
+            .waiting(&account, Category::PasswordReset, Utc::now())
+            .await
+            .unwrap();
+        if w.iter().any(|w| w.execution == name) {
+            return Some(true);
+        }
+        let d = sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        (d.status() != &ExecutionStatus::Running).then_some(false)
+    })
+    .await;
+    let (_, root) = emu
+        .test_endpoint("GET", &format!("/_rootwarden/root-state/{account}"), None)
+        .unwrap();
+    assert_eq!(root["login_profile"], json!(true), "{root}");
+    let actions = custody::audit_actions(&emu, &account).await;
+    for a in ["takeover.email-updated", "takeover.recovery-enabled"] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
+    }
+    if waiting {
+        let (code, out) = cli(
+            &emu,
+            &[
+                "--output",
+                "json",
+                "account",
+                "takeover-status",
+                "--account",
+                account.as_str(),
+            ],
+        );
+        assert_eq!(code, 0, "{out}");
+        let status: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(status["step"], "awaiting-reset-link", "{status}");
+    } else {
+        assert_eq!(
+            ended(&emu, &arn).await,
+            ExecutionStatus::Failed,
+            "{}",
+            explain(&emu, &account, &arn).await
+        );
+        assert_eq!(actions.last().map(String::as_str), Some("takeover.stopped"));
+        eprintln!(
+            "vaulted takeover stopped at the password steps (expected until the rotation \
+             function prepares for a taking-over account):\n{}",
+            explain(&emu, &account, &arn).await
         );
     }
     custody::assert_audit_intact(&emu, Some(&account)).await;
