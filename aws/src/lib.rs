@@ -27,6 +27,7 @@ pub mod onboarding;
 pub mod registry;
 pub mod rotation;
 pub mod sdk;
+pub mod takeover;
 pub mod tickets;
 pub mod vault;
 pub mod workflows;

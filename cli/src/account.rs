@@ -67,6 +67,25 @@ pub enum AccountCommand {
     /// Vault the TOTP seed (stdin, no echo) of the MFA device enrolled for the root user of an
     /// account being taken over; completes the takeover's wait for it.
     MfaSeed(crate::mfa_seed::MfaSeedArgs),
+    /// Take custody of an account: start the takeover workflow (docs/takeover.md). Its root
+    /// email becomes a Root Warden address; vaulted mode then needs an operator for "Forgot
+    /// password", the password's apply and the MFA enrolment (`takeover-status` says when).
+    Takeover {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long, value_enum)]
+        mode: Mode,
+        #[arg(long)]
+        reason: String,
+        /// The change ticket this takeover is done under.
+        #[arg(long)]
+        ticket: String,
+    },
+    /// Where a takeover is: its step, what it waits for and until when (no secrets).
+    TakeoverStatus {
+        #[arg(long)]
+        account: AccountId,
+    },
 }
 
 /// One line typed without echo, prompted for on the terminal (through `rpassword`, which
@@ -205,6 +224,19 @@ pub async fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode>
         }
         AccountCommand::Enforce { account } => enforce(ctx, account.as_ref()).await,
         AccountCommand::MfaSeed(args) => crate::mfa_seed::run(ctx, args).await,
+        AccountCommand::Takeover {
+            account,
+            mode,
+            reason,
+            ticket,
+        } => {
+            let mode = match mode {
+                Mode::Vaulted => AccountMode::Vaulted,
+                Mode::CredentialLess => AccountMode::CredentialLess,
+            };
+            crate::takeover::start(ctx, account, mode, reason, ticket).await
+        }
+        AccountCommand::TakeoverStatus { account } => crate::takeover::status(ctx, &account).await,
     }
 }
 

@@ -111,6 +111,18 @@ impl Context {
         ))
     }
 
+    /// What `account takeover` and `takeover-status` talk to.
+    pub async fn takeover(&self, actor: Actor) -> anyhow::Result<rootwarden::takeover::Deps> {
+        let config = self.config()?;
+        let actor = self.actor(actor).await?;
+        Ok(rootwarden::takeover::Deps::new(
+            config,
+            self.sdk().await,
+            Arc::new(SystemClock),
+            actor,
+        ))
+    }
+
     /// What enforcement and recovery talk to; they always act as the caller.
     pub async fn enforcement(&self) -> anyhow::Result<rootwarden::enforcement::Deps> {
         let config = self.config()?;

@@ -17,6 +17,7 @@ mod mail;
 mod mfa_seed;
 mod rotation;
 mod signed_http;
+mod takeover;
 mod ticket;
 
 use std::process::ExitCode;

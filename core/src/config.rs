@@ -27,6 +27,10 @@ pub mod vars {
     pub const ACCESS_POLICY: &str = "ROOTWARDEN_ACCESS_POLICY";
     /// The access function's URL (the CLI's `access` commands; stack output `AccessFunctionUrl`).
     pub const ACCESS_URL: &str = "ROOTWARDEN_ACCESS_URL";
+    /// The domain of managed root addresses (`aws-<account>-<tag>@<domain>`; MX at SES inbound).
+    pub const ROOT_MAIL_DOMAIN: &str = "ROOTWARDEN_ROOT_MAIL_DOMAIN";
+    /// The takeover state machine (the CLI's `account takeover`).
+    pub const TAKEOVER_STATE_MACHINE: &str = "ROOTWARDEN_TAKEOVER_STATE_MACHINE_ARN";
 
     /// Every variable above, in order. The README's environment table lists exactly these
     /// (`core/tests/readme_env.rs`); a unit test checks this list against the constants.
@@ -51,6 +55,8 @@ pub mod vars {
         DIGEST_MAX_AGE_SECONDS,
         ACCESS_POLICY,
         ACCESS_URL,
+        ROOT_MAIL_DOMAIN,
+        TAKEOVER_STATE_MACHINE,
     ];
 }
 
@@ -110,6 +116,12 @@ pub struct Config {
     /// The break-glass access policy as JSON (`None` where nothing grants access; see
     /// [`Config::access_policy`]). Parsed and validated by `access::AccessPolicy`.
     pub access_policy: Option<String>,
+    /// The domain of managed root addresses (`None` where nothing allocates one; see
+    /// [`Config::root_mail_domain`]).
+    pub root_mail_domain: Option<String>,
+    /// The takeover state machine (`None` where nothing starts takeovers; see
+    /// [`Config::takeover_state_machine`]).
+    pub takeover_state_machine: Option<String>,
 }
 
 /// Default size limit for inbound mail: 40 MB (SES itself accepts up to 40 MB).
@@ -233,7 +245,35 @@ impl Config {
             30 * 24 * 3600,
         )?;
         let access_policy = optional(vars::ACCESS_POLICY);
+        let root_mail_domain = optional(vars::ROOT_MAIL_DOMAIN).map(|d| d.to_ascii_lowercase());
+        if let Some(d) = &root_mail_domain {
+            let ok = d.len() <= 40
+                && d.contains('.')
+                && d.split('.').all(|l| {
+                    !l.is_empty()
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    var: vars::ROOT_MAIL_DOMAIN,
+                    reason: "must be a domain name of at most 40 characters".into(),
+                });
+            }
+        }
+        let takeover_state_machine = optional(vars::TAKEOVER_STATE_MACHINE);
+        if let Some(arn) = &takeover_state_machine {
+            if !arn.starts_with("arn:") || !arn.contains(":stateMachine:") {
+                return Err(ConfigError::Invalid {
+                    var: vars::TAKEOVER_STATE_MACHINE,
+                    reason: "must be a state machine ARN".into(),
+                });
+            }
+        }
         Ok(Self {
+            root_mail_domain,
+            takeover_state_machine,
             digest_key,
             digest_max_age_seconds,
             access_policy,
@@ -269,6 +309,24 @@ impl Config {
         self.access_policy.as_deref().ok_or(ConfigError::Missing {
             var: vars::ACCESS_POLICY,
         })
+    }
+
+    /// The domain of managed root addresses, for the takeover.
+    pub fn root_mail_domain(&self) -> Result<&str, ConfigError> {
+        self.root_mail_domain
+            .as_deref()
+            .ok_or(ConfigError::Missing {
+                var: vars::ROOT_MAIL_DOMAIN,
+            })
+    }
+
+    /// The takeover state machine's ARN, for `account takeover`.
+    pub fn takeover_state_machine(&self) -> Result<&str, ConfigError> {
+        self.takeover_state_machine
+            .as_deref()
+            .ok_or(ConfigError::Missing {
+                var: vars::TAKEOVER_STATE_MACHINE,
+            })
     }
 
     /// The rotation state machine's ARN, for the components that start or inspect rotations.

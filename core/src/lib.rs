@@ -22,6 +22,7 @@ pub mod notify;
 pub mod onboarding;
 pub mod registry;
 pub mod rotation;
+pub mod takeover;
 pub mod tickets;
 pub mod vault;
 pub mod workflows;

@@ -270,3 +270,30 @@ async fn memory_access_ports_honour_their_contracts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn memory_takeover_store_honours_the_takeover_store_contract() {
+    let audit = MemoryAuditLog::default();
+    let store = rootwarden_testkit::MemoryTakeoverStore::new(audit.clone());
+    contract::takeover_store_contract(&store, &audit).await;
+}
+
+#[tokio::test]
+async fn memory_primary_email_honours_the_primary_email_contract() {
+    let email = rootwarden_testkit::MemoryPrimaryEmail::default();
+    let taken = rootwarden_core::RootEmail::parse("taken@customer.example").unwrap();
+    email.take(taken.as_str());
+    contract::primary_email_contract(
+        &email,
+        |account, old| {
+            email.set(&account, &old);
+            async {}
+        },
+        |account| {
+            let code = email.last_code(&account);
+            async move { code }
+        },
+        &taken,
+    )
+    .await;
+}

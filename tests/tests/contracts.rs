@@ -570,3 +570,146 @@ async fn access_port_adapters_honour_their_contracts() {
     })
     .await;
 }
+
+/// The takeover's adapters as the takeover function uses them: its store (registry item and
+/// audit record in one transaction; the audit records read back with the harness's
+/// credentials) and AWS's account API (codes read through the emulator's test endpoint, as
+/// inbound mail would receive them).
+#[tokio::test(flavor = "multi_thread")]
+async fn takeover_adapters_honour_their_contracts() {
+    use rootwarden::registry::DynamoAccountRegistry;
+    use rootwarden::takeover::{AccountApiPrimaryEmail, DynamoTakeoverStore};
+    use rootwarden::RootEmail;
+
+    let emu = Emulator::with_stack().await.unwrap();
+    let role = emu.role_config("TakeoverFunction").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&role);
+    let audit_table = emu.env("ROOTWARDEN_AUDIT_TABLE");
+    let store = DynamoTakeoverStore::new(
+        DynamoAccountRegistry::new(ddb.clone(), emu.env("ROOTWARDEN_ACCOUNTS_TABLE")),
+        DynamoAuditLog::new(ddb, &audit_table, Arc::new(SystemClock)),
+    );
+    let harness = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
+    let audit = DynamoAuditLog::new(harness, audit_table, Arc::new(SystemClock));
+    contract::takeover_store_contract(&store, &audit).await;
+    // A save leaves attributes it does not know alone (other writers' fields on the item).
+    {
+        use rootwarden::registry::AccountStatus;
+        use rootwarden::takeover::{Expect, Takeover, TakeoverStep, TakeoverStore};
+        let mut account = contract::fresh_account_record(Utc::now());
+        account.status = AccountStatus::TakingOver;
+        let id = account.account_id.clone();
+        let t = Takeover {
+            account_id: id.clone(),
+            execution: "takeover-other-attrs".into(),
+            execution_arn: "arn:aws:states:us-east-1:1:execution:t:takeover-other-attrs".into(),
+            reason: "contract".into(),
+            ticket: "CHG-1".into(),
+            requested_by: "arn:aws:sts::1:assumed-role/Operator/alice".into(),
+            step: Some(TakeoverStep::Allocated),
+            resends: 0,
+            previous_email: None,
+            stopped: None,
+            started_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let entry = |action: &str| {
+            rootwarden::audit::AuditEntry::new(
+                rootwarden::audit::Stream::Account(id.clone()),
+                "contract",
+                action,
+            )
+        };
+        assert!(store
+            .save(
+                &account,
+                &t,
+                &Expect::Unregistered,
+                &entry("takeover.allocated")
+            )
+            .await
+            .unwrap());
+        let harness = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
+        let table = emu.env("ROOTWARDEN_ACCOUNTS_TABLE");
+        harness
+            .update_item()
+            .table_name(&table)
+            .key("account_id", AttributeValue::S(id.to_string()))
+            .update_expression("SET other_writer = :v")
+            .expression_attribute_values(":v", AttributeValue::S("kept".into()))
+            .send()
+            .await
+            .unwrap();
+        let mut next = t.clone();
+        next.step = Some(TakeoverStep::EmailUpdateStarted);
+        let expect = Expect::Step {
+            execution: t.execution.clone(),
+            step: t.step,
+        };
+        assert!(store
+            .save(
+                &account,
+                &next,
+                &expect,
+                &entry("takeover.email-update-started")
+            )
+            .await
+            .unwrap());
+        let item = harness
+            .get_item()
+            .table_name(&table)
+            .key("account_id", AttributeValue::S(id.to_string()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert_eq!(item["other_writer"], AttributeValue::S("kept".into()));
+        assert_eq!(
+            item["takeover_step"],
+            AttributeValue::S("email-update-started".into())
+        );
+    }
+
+    let email = AccountApiPrimaryEmail::new(aws_sdk_account::Client::new(&role));
+    let other = contract::fixtures::fresh_account();
+    let taken = RootEmail::parse(&format!("in-use-{other}@customer.example")).unwrap();
+    let (status, _) = emu
+        .test_endpoint(
+            "PUT",
+            &format!("/_rootwarden/primary-email/{other}"),
+            Some(&serde_json::json!({"email": taken.as_str()})),
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    contract::primary_email_contract(
+        &email,
+        |account, old| {
+            let (status, _) = emu
+                .test_endpoint(
+                    "PUT",
+                    &format!("/_rootwarden/primary-email/{account}"),
+                    Some(&serde_json::json!({"email": old.as_str()})),
+                )
+                .unwrap();
+            assert_eq!(status, 200);
+            async {}
+        },
+        |account| {
+            let (status, body) = emu
+                .test_endpoint(
+                    "GET",
+                    &format!("/_rootwarden/primary-email/{account}/otp"),
+                    None,
+                )
+                .unwrap();
+            let code = (status == 200)
+                .then(|| body["otp"].as_str().map(str::to_owned))
+                .flatten();
+            async move { code }
+        },
+        &taken,
+    )
+    .await;
+    custody::assert_audit_intact(&emu, None).await;
+}
