@@ -14,7 +14,7 @@ use crate::notify::{Notice, Notifier};
 use crate::registry::AccountRegistry;
 use crate::tickets::{IncomingMessage, RecordOutcome, TicketStore};
 use crate::vault::TransientStore;
-use crate::workflows::{Wait, WorkflowWaits, WAITABLE};
+use crate::workflows::{Wait, WorkflowWaits, MAIL_COMPLETES};
 use crate::{LambdaError, RootEmail};
 
 /// What SES tells us about one delivery (the body is not in the event).
@@ -310,7 +310,7 @@ where
     W: WorkflowWaits,
 {
     let waits = match &decision.account_id {
-        Some(account) if WAITABLE.contains(&decision.category) => {
+        Some(account) if MAIL_COMPLETES.contains(&decision.category) => {
             deps.waits
                 .waiting(account, decision.category, Utc::now())
                 .await?

@@ -19,14 +19,22 @@ use chrono::{DateTime, Utc};
 use crate::mail::Category;
 use crate::{AccountId, LambdaError};
 
-/// Mail kinds a workflow can wait for. `Mfa`: the takeover's `await-mfa` (AWS's "MFA device
-/// added" mail, from `no-reply@signin.aws`, under the same trust rule as every kind; the
-/// operator's `account mfa-seed` completes it too).
+/// Kinds a workflow can wait for. `Mfa`: the takeover's `await-mfa`, which only the
+/// operator's `account mfa-seed` completes (see [`MAIL_COMPLETES`]).
 pub const WAITABLE: [Category; 4] = [
     Category::PasswordChanged,
     Category::VerificationCode,
     Category::PasswordReset,
     Category::Mfa,
+];
+
+/// Kinds whose wait authentic AWS mail may complete. Not `Mfa`: AWS's "MFA device added"
+/// mail comes the moment a device is enrolled, before its seed is in the vault, and the wait is
+/// for the seed (its mail is ticketed like any other root mail, which records it).
+pub const MAIL_COMPLETES: [Category; 3] = [
+    Category::PasswordChanged,
+    Category::VerificationCode,
+    Category::PasswordReset,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

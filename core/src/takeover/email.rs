@@ -186,8 +186,11 @@ pub async fn allocate<P: TakeoverPorts>(
     })
 }
 
-/// Step 2: asks AWS to change the primary email to the allocated address (AWS mails the code
-/// there). `true` when it is ours already (nothing sent; the code steps are skipped).
+/// Step 2: is the account's primary email the allocated address already? `true`: nothing is
+/// sent and the code steps are skipped. Otherwise the old address is kept on the record and the
+/// change is due: the code is asked for by [`await_code`], **after** its wait is registered, so
+/// AWS's mail can never arrive before the wait it is meant for (it would be refused as
+/// `received-before-wait`).
 pub async fn start_email_update<P: TakeoverPorts>(
     ports: &P,
     account: &AccountId,
@@ -197,9 +200,6 @@ pub async fn start_email_update<P: TakeoverPorts>(
     let address = &o.account.root_email;
     let current = ports.email().get(account).await?;
     let ours = current == *address;
-    if !ours {
-        ports.email().start_update(account, address).await?;
-    }
     let mut next = o.takeover.clone();
     if !ours && next.previous_email.is_none() {
         next.previous_email = Some(current.to_string());
@@ -216,8 +216,9 @@ pub async fn start_email_update<P: TakeoverPorts>(
     Ok(ours)
 }
 
-/// Step 3: registers the `verification-code` wait; inbound mail vaults AWS's code and
-/// completes it.
+/// Step 3: registers the `verification-code` wait, then asks AWS to change the primary email
+/// (`StartPrimaryEmailUpdate`: AWS mails the code to the allocated address); inbound mail
+/// vaults AWS's code and completes the wait.
 pub async fn await_code<P: TakeoverPorts>(
     ports: &P,
     account: &AccountId,
@@ -234,23 +235,31 @@ pub async fn await_code<P: TakeoverPorts>(
         timeout_seconds,
     )
     .await?;
-    if o.takeover.step != Some(TakeoverStep::AwaitingCode) {
-        let record = entry(ports, &o.takeover, "awaiting-code")
-            .detail("deadline", crate::registry::stamp(wait.expires_at));
-        advance(
-            ports,
-            &o,
-            o.takeover.clone(),
-            TakeoverStep::AwaitingCode,
-            record,
-        )
-        .await?;
+    if o.takeover.step == Some(TakeoverStep::AwaitingCode) {
+        // A retry of this step: the code was asked for (or the ask was lost with the process,
+        // and the wait's timeout resends). Asking again would void a code already on its way.
+        return Ok(());
+    }
+    // Recorded before the ask: the mail (and the next step) may come within a second.
+    let record = entry(ports, &o.takeover, "awaiting-code")
+        .detail("deadline", crate::registry::stamp(wait.expires_at));
+    advance(
+        ports,
+        &o,
+        o.takeover.clone(),
+        TakeoverStep::AwaitingCode,
+        record,
+    )
+    .await?;
+    let address = &o.account.root_email;
+    if ports.email().get(account).await? != *address {
+        ports.email().start_update(account, address).await?;
     }
     Ok(())
 }
 
-/// The code did not come (timeout) or was refused: ask AWS for a new one, at most
-/// [`MAX_RESENDS`] times, then `CodeNotReceived`. Returns how many resends were made.
+/// The code did not come (timeout) or was refused: counts a resend (the next [`await_code`]
+/// asks AWS for a new code), at most [`MAX_RESENDS`] times, then `CodeNotReceived`. Returns how many resends were made.
 pub async fn resend<P: TakeoverPorts>(
     ports: &P,
     account: &AccountId,
@@ -263,10 +272,7 @@ pub async fn resend<P: TakeoverPorts>(
             format!("no usable verification code for {account} after {MAX_RESENDS} resends"),
         ));
     }
-    let address = &o.account.root_email;
-    if ports.email().get(account).await? != *address {
-        ports.email().start_update(account, address).await?;
-    }
+    // The new code is asked for by the next `await_code`, after its wait is registered.
     let mut next = o.takeover.clone();
     next.resends += 1;
     let record = entry(ports, &next, "code-resent").detail("resends", next.resends);

@@ -128,6 +128,15 @@ pub async fn deliver_code(ports: &MemoryTakeoverPorts, code: &str, n: usize) {
         .unwrap();
 }
 
+/// The code's wait step (registers the wait, then asks AWS for the code).
+pub fn await_code(exec: &str) -> Step {
+    step(
+        "await-code",
+        exec,
+        json!({"task_token": format!("tok-{exec}"), "timeout_seconds": 900}),
+    )
+}
+
 pub fn allocate(exec: &str, arn: &str, mode: AccountMode) -> Step {
     Step::Allocate {
         execution: exec.into(),
@@ -194,14 +203,38 @@ pub fn credential_less_steps(e: &str, arn: &str) -> Vec<Step> {
     ]
 }
 
-/// Runs `s`, delivering AWS's newest code before an accept (as mail would have).
+/// Runs `s`, delivering AWS's newest code before an accept (as mail would have); an accept
+/// refused for want of a code goes round the state machine's resend loop once (resend, await
+/// the code, accept), as a kill between asking for the code and recording it leaves it.
 pub async fn run_delivering(ports: &MemoryTakeoverPorts, s: Step) -> Result<Value, String> {
-    if matches!(s, Step::AcceptEmailUpdate { .. }) {
-        if let Some(code) = ports.email.last_code(&account()) {
-            ports.clock.advance(Duration::seconds(1));
-            deliver_code(ports, &code, ports.email.mailed(&account())).await;
-        }
+    let accept = matches!(s, Step::AcceptEmailUpdate { .. });
+    let execution = match &s {
+        Step::AcceptEmailUpdate { execution, .. } => execution.clone(),
+        _ => String::new(),
+    };
+    if accept {
+        deliver_newest(ports).await;
     }
+    let r = attempt(ports, s.clone()).await;
+    match r {
+        Err(e) if accept && e.starts_with("WrongCode") => {
+            attempt(ports, step("resend", &execution, json!({}))).await?;
+            attempt(ports, await_code(&execution)).await?;
+            deliver_newest(ports).await;
+            attempt(ports, s).await
+        }
+        r => r,
+    }
+}
+
+async fn deliver_newest(ports: &MemoryTakeoverPorts) {
+    if let Some(code) = ports.email.last_code(&account()) {
+        ports.clock.advance(Duration::seconds(1));
+        deliver_code(ports, &code, ports.email.mailed(&account())).await;
+    }
+}
+
+async fn attempt(ports: &MemoryTakeoverPorts, s: Step) -> Result<Value, String> {
     AssertUnwindSafe(takeover::run(ports, s))
         .catch_unwind()
         .await

@@ -168,6 +168,10 @@ async fn a_wrong_code_is_refused_and_a_resend_recovers() {
     run(&ports, step("start-email-update", e, json!({})))
         .await
         .unwrap();
+    // Nothing is asked of AWS before the code's wait is registered.
+    assert_eq!(ports.email.mailed(&account()), 0);
+    run(&ports, await_code(e)).await.unwrap();
+    assert_eq!(ports.email.mailed(&account()), 1);
     deliver_code(&ports, "000000", 1).await;
     let err = run(&ports, step("accept-email-update", e, json!({})))
         .await
@@ -176,6 +180,9 @@ async fn a_wrong_code_is_refused_and_a_resend_recovers() {
     assert!(!err.message.contains("000000"));
     let out = run(&ports, step("resend", e, json!({}))).await.unwrap();
     assert_eq!(out["resends"], json!(1));
+    // The new code is asked for once its wait is registered again.
+    assert_eq!(ports.email.mailed(&account()), 1);
+    run(&ports, await_code(e)).await.unwrap();
     assert_eq!(ports.email.mailed(&account()), 2);
     ports.clock.advance(Duration::seconds(1));
     let code = ports.email.last_code(&account()).unwrap();
@@ -191,6 +198,7 @@ async fn a_wrong_code_is_refused_and_a_resend_recovers() {
     run(&ports, step("start-email-update", e, json!({})))
         .await
         .unwrap();
+    run(&ports, await_code(e)).await.unwrap();
     let err = run(&ports, step("accept-email-update", e, json!({})))
         .await
         .unwrap_err();
@@ -210,9 +218,13 @@ async fn resends_are_bounded_then_code_not_received() {
     run(&ports, step("start-email-update", e, json!({})))
         .await
         .unwrap();
+    run(&ports, await_code(e)).await.unwrap();
     for n in 1..=takeover::MAX_RESENDS {
         let out = run(&ports, step("resend", e, json!({}))).await.unwrap();
         assert_eq!(out["resends"], json!(n));
+        run(&ports, await_code(e)).await.unwrap();
+        // A retry of the await step does not void the code just asked for.
+        run(&ports, await_code(e)).await.unwrap();
     }
     let err = run(&ports, step("resend", e, json!({}))).await.unwrap_err();
     assert_eq!(err.error_type, ErrorType::CodeNotReceived);
@@ -249,9 +261,10 @@ async fn an_address_of_another_aws_account_is_an_email_conflict() {
     ports
         .email
         .take(&format!("aws-{}-aaaabbbb@{DOMAIN}", account()));
-    let err = run(&ports, step("start-email-update", e, json!({})))
+    run(&ports, step("start-email-update", e, json!({})))
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = run(&ports, await_code(e)).await.unwrap_err();
     assert_eq!(err.error_type, ErrorType::EmailConflict);
     run(
         &ports,
