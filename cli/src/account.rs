@@ -80,6 +80,10 @@ pub enum AccountCommand {
         /// The change ticket this takeover is done under.
         #[arg(long)]
         ticket: String,
+        /// How long to wait for AWS's one-time code before asking for a new one (e.g. 15m;
+        /// default 15 minutes, at least 10s).
+        #[arg(long, value_parser = crate::duration::seconds)]
+        code_timeout: Option<u64>,
     },
     /// Where a takeover is: its step, what it waits for and until when (no secrets).
     TakeoverStatus {
@@ -229,12 +233,13 @@ pub async fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode>
             mode,
             reason,
             ticket,
+            code_timeout,
         } => {
             let mode = match mode {
                 Mode::Vaulted => AccountMode::Vaulted,
                 Mode::CredentialLess => AccountMode::CredentialLess,
             };
-            crate::takeover::start(ctx, account, mode, reason, ticket).await
+            crate::takeover::start(ctx, account, mode, reason, ticket, code_timeout).await
         }
         AccountCommand::TakeoverStatus { account } => crate::takeover::status(ctx, &account).await,
     }

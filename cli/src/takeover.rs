@@ -15,6 +15,7 @@ pub async fn start(
     mode: AccountMode,
     reason: String,
     ticket: String,
+    code_timeout_seconds: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
     let state_machine = ctx.config()?.takeover_state_machine()?.to_owned();
     let deps = ctx.takeover(Actor::Caller).await?;
@@ -26,6 +27,7 @@ pub async fn start(
             mode,
             reason,
             ticket,
+            code_timeout_seconds,
         },
     )
     .await?;

@@ -17,10 +17,12 @@ overridable with ROOTWARDEN_EMULATOR_OTP_TTL_SECONDS; POST .../otp/expire expire
 POST .../mail {"mode": "deliver"|"hold"|"drop"} decides what happens to the next mails (hold:
 kept until POST .../mail/release sends them, late; drop: never sent); PUT|GET
 /_rootwarden/primary-email/conflicts {"emails": [...]} makes Start to those addresses a
-ConflictException (in use by another AWS account).
+ConflictException (in use by another AWS account); an entry may be a glob (`aws-1234*@d`), for
+addresses a test cannot know in advance.
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import secrets
@@ -115,7 +117,8 @@ class AccountStore:
     def _email_in_use(self, email: str) -> bool:
         low = email.lower()
         with self.lock:
-            if low in self.conflicts or any(e.lower() == low for e in self.emails.values()):
+            if any(fnmatch.fnmatchcase(low, c) for c in self.conflicts) or any(
+                    e.lower() == low for e in self.emails.values()):
                 return True
         try:
             from moto.organizations.models import organizations_backends
@@ -321,7 +324,8 @@ class AccountStore:
 
 def conflicts_endpoint(store: AccountStore, req: Req) -> Resp:
     """PUT|GET /_rootwarden/primary-email/conflicts {"emails": [...]}: addresses that belong to
-    another AWS account (StartPrimaryEmailUpdate to them is a ConflictException). PUT replaces."""
+    another AWS account (StartPrimaryEmailUpdate to them is a ConflictException); entries may be
+    globs (fnmatch, case-insensitive). PUT replaces."""
     if req.method == "PUT":
         try:
             data = req.json_body()

@@ -20,6 +20,8 @@ pub struct StartRequest {
     pub mode: AccountMode,
     pub reason: String,
     pub ticket: String,
+    /// How long each wait for AWS's one-time code lasts before a resend (default 900 s).
+    pub code_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,6 +79,9 @@ pub async fn start<P: TakeoverPorts>(
             }
         }
     }
+    if let Some(t) = req.code_timeout_seconds {
+        super::steps::timeout(Some(t), t)?;
+    }
     let name = execution_name(account, ports.clock().now(), &mut rand::thread_rng());
     let input = StartInput {
         account_id: account.to_string(),
@@ -84,7 +89,7 @@ pub async fn start<P: TakeoverPorts>(
         reason: reason.clone(),
         ticket: ticket.clone(),
         requested_by: ports.actor().to_owned(),
-        code_timeout_seconds: None,
+        code_timeout_seconds: req.code_timeout_seconds,
         reset_timeout_seconds: None,
         mfa_timeout_seconds: None,
     };

@@ -11,7 +11,7 @@ pub const DEFAULT_CODE_TIMEOUT_SECONDS: u64 = 900;
 /// Default wait for a human step (the reset link, the MFA enrolment): a day.
 pub const DEFAULT_HUMAN_TIMEOUT_SECONDS: u64 = 86_400;
 /// Bounds of any wait's timeout: a minute to a week (a human enrols MFA at their pace).
-pub const TIMEOUT_BOUNDS: std::ops::RangeInclusive<u64> = 60..=604_800;
+pub const TIMEOUT_BOUNDS: std::ops::RangeInclusive<u64> = 10..=604_800;
 
 /// What the CLI passes as the execution input (and `allocate` reads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +151,7 @@ pub fn timeout(raw: Option<u64>, default: u64) -> Result<u64, LambdaError> {
     TIMEOUT_BOUNDS
         .contains(&t)
         .then_some(t)
-        .ok_or_else(|| invalid("timeout_seconds must be 60 to 604800"))
+        .ok_or_else(|| invalid("timeout_seconds must be 10 to 604800"))
 }
 
 pub fn task_token(raw: &str) -> Result<&str, LambdaError> {

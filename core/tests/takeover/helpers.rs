@@ -78,6 +78,7 @@ pub async fn started(ports: &MemoryTakeoverPorts, mode: AccountMode) -> takeover
             mode,
             reason: "custody of the new acquisition".into(),
             ticket: "CHG-42".into(),
+            code_timeout_seconds: None,
         },
     )
     .await

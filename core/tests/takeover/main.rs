@@ -307,6 +307,7 @@ async fn start_refuses_accounts_in_custody_and_a_running_takeover() {
             mode: AccountMode::Vaulted,
             reason: "again".into(),
             ticket: "CHG-43".into(),
+            code_timeout_seconds: None,
         },
     )
     .await
@@ -357,6 +358,7 @@ async fn start_refuses_accounts_in_custody_and_a_running_takeover() {
             mode: AccountMode::Vaulted,
             reason: "again".into(),
             ticket: "CHG-44".into(),
+            code_timeout_seconds: None,
         },
     )
     .await
