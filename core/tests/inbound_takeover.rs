@@ -152,7 +152,10 @@ async fn mfa_mail_is_ticketed_and_never_completes_the_mfa_wait() {
             .register(&wait(Category::Mfa, now - Duration::minutes(5)))
             .await
             .unwrap();
-        let out = rig.deliver(id, MFA_ROOT, &raw, verdicts, now).await.unwrap();
+        let out = rig
+            .deliver(id, MFA_ROOT, &raw, verdicts, now)
+            .await
+            .unwrap();
         assert_eq!(out.category, Category::Mfa, "{id}");
         assert_eq!(
             (out.workflows_completed, out.workflow_claims_refused),

@@ -3,6 +3,7 @@
 //! host, and stops the whole process group by PID when the guard drops, even if the test panics.
 
 pub mod custody;
+pub mod leaks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

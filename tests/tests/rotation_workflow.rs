@@ -8,7 +8,6 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration as StdDuration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{Duration, Utc};
@@ -18,6 +17,7 @@ use rootwarden::tickets::{TicketStatus, TicketStore};
 use rootwarden::vault::{CredentialKind, Stage, Vault};
 use rootwarden::AccountId;
 use rootwarden_tests::custody::{awaiting_apply, eventually, execution_arn};
+use rootwarden_tests::leaks::{everything_stored, execution_histories, logs};
 use rootwarden_tests::{build_functions, cli_bin, custody, repo_root, Emulator};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -117,82 +117,6 @@ async fn deliver_password_changed(emu: &Emulator, account: &AccountId, ses_id: &
         .unwrap();
     assert!(out.function_error().is_none(), "{:?}", out.payload());
     serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap()
-}
-
-/// Every attribute of every item of every table of the stack, as text (binary as hex and raw).
-async fn everything_stored(emu: &Emulator) -> String {
-    let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
-    let mut all = String::new();
-    for var in [
-        "ROOTWARDEN_AUDIT_TABLE",
-        "ROOTWARDEN_TICKETS_TABLE",
-        "ROOTWARDEN_ACCOUNTS_TABLE",
-        "ROOTWARDEN_VAULT_TABLE",
-        "ROOTWARDEN_WORKFLOWS_TABLE",
-    ] {
-        let mut start = None;
-        loop {
-            let out = ddb
-                .scan()
-                .table_name(emu.env(var))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
-            for item in out.items() {
-                for (k, v) in item {
-                    let text = match v {
-                        AttributeValue::B(b) => String::from_utf8_lossy(b.as_ref()).into_owned(),
-                        other => format!("{other:?}"),
-                    };
-                    all.push_str(&format!("{var}.{k}={text}\n"));
-                }
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
-    }
-    all
-}
-
-async fn execution_histories(emu: &Emulator, state_machine: &str) -> String {
-    let sfn = aws_sdk_sfn::Client::new(&emu.sdk_config().await);
-    let mut text = String::new();
-    let list = sfn
-        .list_executions()
-        .state_machine_arn(state_machine)
-        .send()
-        .await
-        .unwrap();
-    for e in list.executions() {
-        let h = sfn
-            .get_execution_history()
-            .execution_arn(e.execution_arn())
-            .send()
-            .await
-            .unwrap();
-        text.push_str(&format!("{:?}", h.events()));
-        let d = sfn
-            .describe_execution()
-            .execution_arn(e.execution_arn())
-            .send()
-            .await
-            .unwrap();
-        text.push_str(&format!("{:?}{:?}", d.input(), d.output()));
-    }
-    text
-}
-
-fn logs(emu: &Emulator) -> String {
-    let mut text = String::new();
-    for entry in std::fs::read_dir(emu.log_dir()).unwrap().flatten() {
-        if let Ok(s) = std::fs::read_to_string(entry.path()) {
-            text.push_str(&s);
-        }
-    }
-    text
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -41,8 +41,30 @@ pub async fn enable_recovery<P: TakeoverPorts>(
         .open(account, TaskPolicy::CreateRootUserPassword)
         .await?;
     let created = session.create_login_profile().await?;
-    if o.takeover.step != Some(TakeoverStep::RecoveryEnabled) {
-        let record = entry(ports, &o.takeover, "recovery-enabled").detail("created", created);
+    // The previous owner's MFA devices go: sign-in needs the root's MFA, and custody means ours
+    // (enrolled at `await-mfa`). Once a seed of ours is vaulted, the devices are ours: a resumed
+    // takeover leaves them.
+    let ours = ports
+        .vault()
+        .head(account, CredentialKind::MfaSeed)
+        .await?
+        .and_then(|h| h.current)
+        .is_some();
+    let mut removed = Vec::new();
+    if !ours {
+        let session = ports
+            .root()
+            .open(account, TaskPolicy::DeleteRootUserCredentials)
+            .await?;
+        for serial in session.posture().await?.mfa_devices {
+            session.remove(&Removal::MfaDevice(serial.clone())).await?;
+            removed.push(serial);
+        }
+    }
+    if o.takeover.step != Some(TakeoverStep::RecoveryEnabled) || !removed.is_empty() {
+        let record = entry(ports, &o.takeover, "recovery-enabled")
+            .detail("created", created)
+            .detail("previous_mfa_devices_removed", removed);
         advance(
             ports,
             &o,
@@ -131,7 +153,7 @@ pub async fn verify_mfa<P: TakeoverPorts>(
         ));
     }
     let head = ports.vault().head(account, CredentialKind::MfaSeed).await?;
-    if head.is_none() {
+    if head.and_then(|h| h.current).is_none() {
         return Err(LambdaError::new(
             ErrorType::MfaNotEnrolled,
             format!("no MFA seed of {account} is vaulted"),
