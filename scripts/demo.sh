@@ -11,6 +11,8 @@ ACCOUNT=111122223333
 if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B='' N=''; fi
 say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+# As a break-glass principal (an IAM user with its own keys, .local/principals/<name>.env).
+as() { local who=$1; shift; (unset AWS_SESSION_TOKEN; set -a; . .local/principals/$who.env; set +a; "$@"); }
 
 say "The local stack is up: moto on $AWS_ENDPOINT_URL, provisioned from infra/template.yaml"
 $PY scripts/demo_aws.py stack
@@ -57,11 +59,45 @@ $RW mail inspect $M/quarantine-04-phishing-signin-aws-unaligned-dkim.eml | grep 
 say "Every ticket wrote its audit record in the same transaction; the chains still verify"
 run $RW audit verify
 
-say "Onboarding: root password and MFA seed come from stdin, never from arguments or the environment"
+say "Taking custody of Pi Corp from scratch: its root user is still the founder's"
+$PY scripts/demo_aws.py customer 314159265358 founder@picorp.example
+echo "  Break-glass principals first (the takeover's human steps use a check-out):"
+$PY scripts/demo_aws.py principals
+run $RW account takeover --account 314159265358 --mode vaulted --reason "custody of Pi Corp production" --ticket CHG-1000
+echo "  The workflow allocates a root address, registers it, then asks AWS to change the root email;"
+echo "  AWS mails the one-time code there, SES stores it and invokes inbound-mail, which vaults it"
+echo "  and completes the wait; the workflow accepts the code. Nobody relays anything:"
+$PY scripts/demo_aws.py wait-takeover 314159265358 awaiting-reset-link
+run $RW account takeover-status --account 314159265358
+
+say "Human step: \"Forgot password\" on the root sign-in page (no AWS API sends it; the emulator stands in for the browser)"
+$PY scripts/demo_aws.py console 314159265358 forgot-password
+echo "  AWS mails the reset link; inbound mail vaults it (the ticket shows only a marker):"
+$PY scripts/demo_aws.py wait-for-wait 314159265358 password-changed
+
+say "Human step: alice checks out the reset link and the pending password (reason takeover, bob approves) and sets it"
+REQ=$(as alice $RW access request --account 314159265358 --reason takeover --ticket INC-1000)
+as bob $RW access approve "$REQ"
+umask 077
+as alice $RW --output json access checkout "$REQ" > .local/takeover-checkout.json
+echo "  shown once, to alice only (here into .local/takeover-checkout.json, mode 600)"
+$PY scripts/demo_aws.py console 314159265358 reset-password .local/takeover-checkout.json
+as alice $RW access checkin "$REQ"
+echo "  AWS's \"password changed\" mail makes the pending password current:"
+$PY scripts/demo_aws.py wait-takeover 314159265358 awaiting-mfa
+
+say "Human step: enrol a virtual MFA device; its seed goes from stdin into the vault, never onto a command line"
+$PY scripts/demo_aws.py console 314159265358 mfa .local/takeover-checkout.json | \
+  run $RW account mfa-seed --account 314159265358
+rm -f .local/takeover-checkout.json
+$PY scripts/demo_aws.py wait-takeover 314159265358 active
+echo "  The root access key is gone, the MFA device is ours, the account is active and scheduled for rotation:"
+$PY scripts/demo_aws.py root-state 314159265358
+run $RW account takeover-status --account 314159265358
+$RW audit log --account 314159265358 | grep -E 'takeover\.|mfa-seed|vault' | cut -c1-160
+
+say "Onboarding (for accounts whose root address is already ours): root password and MFA seed come from stdin, never from arguments or the environment"
 PW='Current-Root-Pa55word!'   # the demo's stand-in for what an operator pastes
-printf '%s\n%s\n' "$PW" JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP | \
-  run $RW account onboard --account 314159265358 --root-email aws-root+314159265358@provider.example \
-  --name "Pi Corp production" --max-age 90d --contacts ops@provider.example
 printf '%s\n' "$PW-2" | \
   run $RW account onboard --account 271828182845 --root-email aws-root+271828182845@provider.example --name "Euler staging"
 run $RW account onboard --account 161803398874 --root-email aws-root+161803398874@provider.example \
@@ -79,7 +115,7 @@ run $RW rotation status --account 314159265358
 $RW ticket list --account 314159265358
 
 say "An operator applies the pending password at the AWS sign-in page; AWS mails \"password changed\""
-$PY scripts/demo_aws.py deliver $M/password-changed-01-sub-address.eml aws-root+314159265358@provider.example demo-0007
+$PY scripts/demo_aws.py deliver $M/password-changed-01-sub-address.eml "$($PY scripts/demo_aws.py root-email 314159265358)" demo-0007
 $PY scripts/demo_aws.py wait-rotation 314159265358 completed
 run $RW rotation status --account 314159265358
 
@@ -103,7 +139,6 @@ run $RW audit verify
 say "Break-glass access: who may do what is the access function's policy; who you are is whoever AWS authenticates the signed request as"
 $PY scripts/demo_aws.py principals
 echo "  the CLI signs each request (SigV4) to the function URL: $ROOTWARDEN_ACCESS_URL"
-as() { local who=$1; shift; (unset AWS_SESSION_TOKEN; set -a; . .local/principals/$who.env; set +a; "$@"); }
 echo "  mallory (not in the policy) asks for Pi Corp's root password:"
 as mallory $RW access request --account 314159265358 --reason billing-issue --ticket INC-2042 || true
 echo "  alice asks, with a reason and a ticket:"

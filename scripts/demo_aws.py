@@ -64,7 +64,8 @@ def principals():
     lam.update_function_configuration(FunctionName=fn, Environment={"Variables": env})
     print(f"  requester, approver: {arns['alice']}\n  approver, admin: {arns['bob']}\n"
           f"  not in the policy: {arns['mallory']}")
-    print("  reasons: billing-issue, root-only-task, account-recovery, release, security-incident, rotation-apply")
+    print("  reasons: billing-issue, root-only-task, account-recovery, release, security-incident, "
+          "rotation-apply, takeover")
 
 
 def stack():
@@ -230,6 +231,96 @@ def root_state(account, seed=None):
           f"login profile {'yes' if state.get('login_profile') else 'no'}")
 
 
+def _endpoint(method, path, body=None):
+    """A test-only endpoint of the emulator (the stand-ins for AWS's side and for a browser)."""
+    import os
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        return json.loads(urllib.request.urlopen(req).read() or b"{}")
+    except urllib.error.HTTPError as e:
+        sys.exit(f"  {method} {path}: HTTP {e.code} {e.read().decode(errors='replace')}")
+
+
+def _account_item(account):
+    import os
+
+    return _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_ACCOUNTS_TABLE"]).get_item(
+        Key={"account_id": account}).get("Item") or {}
+
+
+def customer(account, email):
+    """The account as a customer hands it over: its own root address, a password, an MFA device
+    and a root access key someone created."""
+    _endpoint("PUT", f"/_rootwarden/primary-email/{account}", {"email": email})
+    _endpoint("PUT", f"/_rootwarden/root-state/{account}", {
+        "access_keys": [{"id": "AKIAFOUNDER000000001", "status": "Active"}],
+        "signing_certificates": [],
+        "mfa_devices": [{"serial": f"arn:aws:iam::{account}:mfa/root-account-mfa-device"}],
+        "login_profile": True,
+    })
+    print(f"  {account}: root email {email}, password and MFA (the founder's), one root access key")
+
+
+def root_email(account):
+    print(_account_item(account)["root_email"])
+
+
+def wait_takeover(account, step, timeout=90):
+    """Waits until the takeover of `account` has done `step` (`active`: completed)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        item = _account_item(account)
+        if (step == "active" and item.get("status") == "active") or item.get("takeover_step") == step:
+            print(f"  takeover of {account}: {step}")
+            return
+        if item.get("takeover_stopped"):
+            sys.exit(f"  takeover of {account} stopped: {item['takeover_stopped']}")
+        time.sleep(0.3)
+    sys.exit(f"  takeover of {account} did not reach {step}")
+
+
+def wait_for_wait(account, kind, timeout=60):
+    """Waits until a workflow waits for mail of `kind` for `account`."""
+    import os
+
+    table = _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_WORKFLOWS_TABLE"])
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        items = table.query(KeyConditionExpression="pk = :pk AND begins_with(sk, :k)",
+                            ExpressionAttributeValues={":pk": f"wait#{account}", ":k": f"{kind}#"})["Items"]
+        if items:
+            print(f"  the workflow now waits for {kind} mail")
+            return
+        time.sleep(0.3)
+    sys.exit(f"  nothing waits for {kind} mail of {account}")
+
+
+def console(account, action, checkout=None):
+    """A person in a browser on the root sign-in page (the emulator's stand-ins)."""
+    shown = json.load(open(checkout)) if checkout else {}
+    pending = ((shown.get("pending") or {}).get("password")) if shown else None
+    if action == "forgot-password":
+        email = _account_item(account)["root_email"]
+        out = _endpoint("POST", f"/_rootwarden/console/{account}/forgot-password", {"email": email})
+        print(f"  Forgot password for {email}: AWS {'mailed a reset link' if out.get('sent') else 'sent nothing'}")
+    elif action == "reset-password":
+        link = shown["reset_links"][0]
+        _endpoint("POST", f"/_rootwarden/console/{account}/reset-password", {"link": link, "password": pending})
+        print("  the reset link opened, the pending password set: AWS mails \"password changed\"")
+    elif action == "mfa":
+        out = _endpoint("POST", f"/_rootwarden/console/{account}/mfa", {"password": pending})
+        print(f"  virtual MFA device {out['serial']} enrolled (AWS mails \"MFA device added\")",
+              file=sys.stderr)
+        print(out["seed"])  # for the pipe into `account mfa-seed`, never a terminal
+    else:
+        sys.exit(f"unknown console action {action}")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "stack":
@@ -252,6 +343,16 @@ if __name__ == "__main__":
         invoke(args[0], *(args[1:2]))
     elif cmd == "wait-rotation":
         wait_rotation(args[0], args[1])
+    elif cmd == "customer":
+        customer(args[0], args[1])
+    elif cmd == "root-email":
+        root_email(args[0])
+    elif cmd == "wait-takeover":
+        wait_takeover(args[0], args[1])
+    elif cmd == "wait-for-wait":
+        wait_for_wait(args[0], args[1])
+    elif cmd == "console":
+        console(args[0], args[1], args[2] if len(args) > 2 else None)
     elif cmd == "root-state":
         root_state(args[0], args[1] if len(args) > 1 else None)
     else:

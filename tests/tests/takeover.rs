@@ -209,10 +209,12 @@ async fn succeeds(emu: &Emulator, account: &AccountId, arn: &str) {
 
 /// Every one-time code AWS mailed to `address`, read from the raw messages SES stored.
 async fn codes_mailed_to(emu: &Emulator, address: &str) -> Vec<String> {
-    // As inbound mail reads them (the bucket's key lets only it decrypt).
+    // Listed as the harness; read as inbound mail reads them (the bucket's key lets only it
+    // decrypt), with the one call its role makes.
+    let lister = rootwarden::sdk::s3_client(&emu.sdk_config().await);
     let s3 = rootwarden::sdk::s3_client(&emu.role_config("InboundMailFunction").await);
     let bucket = emu.env("ROOTWARDEN_MAIL_BUCKET");
-    let list = s3
+    let list = lister
         .list_objects_v2()
         .bucket(&bucket)
         .prefix(emu.env("ROOTWARDEN_MAIL_PREFIX"))
