@@ -624,16 +624,13 @@ pub fn bin_dir() -> PathBuf {
 }
 
 /// Builds the Lambda binaries the function host runs, if a test needs them and they are stale.
+/// Exactly `make build`'s command: the same packages resolve the same features, so after
+/// `make build` this is a no-op. (Leaving a package out, as this once did with
+/// `--exclude rootwarden-tests`, resolves other features and recompiled the whole AWS SDK in
+/// the middle of a cold `make test`: two minutes inside the first test that called it.)
 pub fn build_functions() -> anyhow::Result<()> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--quiet",
-            "--bins",
-            "--workspace",
-            "--exclude",
-            "rootwarden-tests",
-        ])
+        .args(["build", "--quiet", "--bins", "--workspace"])
         .current_dir(repo_root())
         .status()?;
     if !status.success() {

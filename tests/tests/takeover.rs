@@ -397,29 +397,7 @@ async fn a_credential_less_takeover_runs_end_to_end_with_mail_doing_the_relay() 
 async fn a_vaulted_takeover_through_reset_apply_and_mfa() {
     build_functions().unwrap();
     let emu = Emulator::with_functions().await.unwrap();
-    // Break-glass principals and the access policy, as a deployment sets them.
-    let alice = emu.break_glass_user("alice-bg").await.unwrap();
-    let bob = emu.break_glass_user("bob-bg").await.unwrap();
-    let policy = format!(
-        r#"{{"principals": [{{"arn": "{}", "roles": ["requester"]}}, {{"arn": "{}", "roles": ["approver"]}}], "ticket_pattern": "^CHG-[0-9]+$"}}"#,
-        alice.arn, bob.arn
-    );
-    emu.set_function_env("AccessFunction", "ROOTWARDEN_ACCESS_POLICY", &policy)
-        .await
-        .unwrap();
-    let as_user = |p: &rootwarden_tests::Principal| -> Vec<(String, String)> {
-        let mut env = emu.process_env();
-        env.retain(|(k, _)| k != "AWS_SESSION_TOKEN");
-        for (k, v) in [
-            ("AWS_ACCESS_KEY_ID", p.access_key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY", p.secret_access_key.clone()),
-        ] {
-            env.retain(|(key, _)| key != k);
-            env.push((k.to_owned(), v));
-        }
-        env
-    };
-
+    let (alice, bob) = break_glass(&emu).await;
     let account = custody::account(777, 2);
     seed_customer(&emu, &account, false);
     let (_, arn) = start(&emu, &account, "vaulted", &[]);
@@ -460,44 +438,7 @@ async fn a_vaulted_takeover_through_reset_apply_and_mfa() {
 
     // The operator checks out the reset link and the pending password (reason `takeover`,
     // dual control) and applies them.
-    let (code, out) = cli_env(
-        &emu,
-        as_user(&alice),
-        &[
-            "access",
-            "request",
-            "--account",
-            account.as_str(),
-            "--reason",
-            "takeover",
-            "--ticket",
-            "CHG-42",
-        ],
-        None,
-    );
-    assert_eq!(code, 0, "{out}");
-    let id = out.lines().next().unwrap().trim().to_owned();
-    let (code, out) = cli_env(&emu, as_user(&bob), &["access", "approve", &id], None);
-    assert_eq!(code, 0, "{out}");
-    let (code, shown) = cli_env(
-        &emu,
-        as_user(&alice),
-        &["--output", "json", "access", "checkout", &id],
-        None,
-    );
-    assert_eq!(code, 0, "{shown}");
-    let json_start = shown.find('{').unwrap();
-    let revealed: Value = serde_json::Deserializer::from_str(&shown[json_start..])
-        .into_iter::<Value>()
-        .next()
-        .unwrap()
-        .unwrap();
-    assert!(
-        revealed["password"].is_null(),
-        "nothing vaulted is current yet"
-    );
-    let pending = revealed["pending"]["password"].as_str().unwrap().to_owned();
-    let link = revealed["reset_links"][0].as_str().unwrap().to_owned();
+    let (pending, link) = takeover_checkout(&emu, &alice, &bob, &account);
     assert!(link.starts_with("https://signin.aws.amazon.com/"), "{link}");
     let reset = endpoint(
         &emu,
@@ -781,4 +722,234 @@ async fn conflict(emu: &Emulator, account: AccountId) {
         body["email"], first["root_email"],
         "a new address was drawn"
     );
+}
+
+/// The break-glass principals alice (requester) and bob (approver), and the access policy
+/// naming them, set on the access function as a deployment does.
+async fn break_glass(emu: &Emulator) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let alice = emu.break_glass_user("alice-bg").await.unwrap();
+    let bob = emu.break_glass_user("bob-bg").await.unwrap();
+    let policy = format!(
+        r#"{{"principals": [{{"arn": "{}", "roles": ["requester"]}}, {{"arn": "{}", "roles": ["approver"]}}], "ticket_pattern": "^CHG-[0-9]+$"}}"#,
+        alice.arn, bob.arn
+    );
+    emu.set_function_env("AccessFunction", "ROOTWARDEN_ACCESS_POLICY", &policy)
+        .await
+        .unwrap();
+    let env_of = |p: &rootwarden_tests::Principal| -> Vec<(String, String)> {
+        let mut env = emu.process_env();
+        env.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "AWS_SESSION_TOKEN" | "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY"
+            )
+        });
+        env.push(("AWS_ACCESS_KEY_ID".into(), p.access_key_id.clone()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), p.secret_access_key.clone()));
+        env
+    };
+    (env_of(&alice), env_of(&bob))
+}
+
+/// alice checks out the account's reset link and pending password (reason `takeover`, bob
+/// approves): (pending password, reset link).
+fn takeover_checkout(
+    emu: &Emulator,
+    alice: &[(String, String)],
+    bob: &[(String, String)],
+    account: &AccountId,
+) -> (String, String) {
+    let (code, out) = cli_env(
+        emu,
+        alice.to_vec(),
+        &[
+            "access",
+            "request",
+            "--account",
+            account.as_str(),
+            "--reason",
+            "takeover",
+            "--ticket",
+            "CHG-42",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let id = out.lines().next().unwrap().trim().to_owned();
+    let (code, out) = cli_env(emu, bob.to_vec(), &["access", "approve", &id], None);
+    assert_eq!(code, 0, "{out}");
+    let (code, shown) = cli_env(
+        emu,
+        alice.to_vec(),
+        &["--output", "json", "access", "checkout", &id],
+        None,
+    );
+    assert_eq!(code, 0, "{shown}");
+    let revealed: Value = serde_json::Deserializer::from_str(&shown[shown.find('{').unwrap()..])
+        .into_iter::<Value>()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(revealed["password"].is_null(), "nothing is current yet");
+    (
+        revealed["pending"]["password"].as_str().unwrap().to_owned(),
+        revealed["reset_links"][0].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Waits until execution `execution` of the takeover of `account` has reached `step`.
+async fn reaches_in(emu: &Emulator, account: &AccountId, execution: &str, step: &str) {
+    eventually(&format!("{execution} at {step}"), || async {
+        try_status(emu, account)
+            .ok()
+            .filter(|s| s["execution"] == execution && s["step"] == step)
+    })
+    .await;
+}
+
+async fn stop(emu: &Emulator, arn: &str) {
+    aws_sdk_sfn::Client::new(&emu.sdk_config().await)
+        .stop_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Killed at each human step, a vaulted takeover resumes from where it was: a pending password
+/// it left waits for an operator's `rotation reject` (never applied) or `confirm` (applied), and
+/// a password or MFA seed vaulted already is not asked for again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vaulted_takeover_killed_at_each_human_step_resumes() {
+    build_functions().unwrap();
+    let emu = Emulator::with_functions().await.unwrap();
+    let (alice, bob) = break_glass(&emu).await;
+    let account = custody::account(779, 1);
+    seed_customer(&emu, &account, true);
+
+    // Killed while it waits for "Forgot password", after its pending password was staged: a
+    // resumed takeover never discards a pending password on its own (the apply ticket named
+    // it), so it stops for an operator's decision; nobody applied it, so they reject it, and
+    // the next start prepares a new one.
+    let (first, arn) = start(&emu, &account, "vaulted", &[]);
+    reaches_in(&emu, &account, &first, "awaiting-reset-link").await;
+    stop(&emu, &arn).await;
+    let (_, arn) = start(&emu, &account, "vaulted", &[]);
+    assert_eq!(ended(&emu, &arn).await, ExecutionStatus::Failed);
+    assert_eq!(status(&emu, &account)["stopped"], "PendingDecisionRequired");
+    let (code, out) = cli(
+        &emu,
+        &[
+            "rotation",
+            "reject",
+            "--account",
+            account.as_str(),
+            "--reason",
+            "never applied: the takeover stopped before the reset",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let (second, arn) = start(&emu, &account, "vaulted", &[]);
+    reaches_in(&emu, &account, &second, "awaiting-reset-link").await;
+
+    // Killed after the operator checked the pending password out (it may be live): the
+    // human sets it anyway; a resumed takeover stops for an operator's decision, which
+    // `rotation confirm` gives.
+    let address = status(&emu, &account)["root_email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    endpoint(
+        &emu,
+        "POST",
+        &format!("/_rootwarden/console/{account}/forgot-password"),
+        Some(json!({ "email": address })),
+    );
+    let inbound = emu.inbound_adapters(&emu.role_config("InboundMailFunction").await);
+    eventually("the apply wait", || async {
+        let w = rootwarden::workflows::WorkflowWaits::waiting(
+            &inbound.waits,
+            &account,
+            rootwarden::mail::Category::PasswordChanged,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        (!w.is_empty()).then_some(())
+    })
+    .await;
+    let (pending, link) = takeover_checkout(&emu, &alice, &bob, &account);
+    stop(&emu, &arn).await;
+    endpoint(
+        &emu,
+        "POST",
+        &format!("/_rootwarden/console/{account}/reset-password"),
+        Some(json!({ "link": link, "password": pending })),
+    );
+    let (_, arn) = start(&emu, &account, "vaulted", &[]);
+    assert_eq!(ended(&emu, &arn).await, ExecutionStatus::Failed);
+    assert_eq!(status(&emu, &account)["stopped"], "PendingDecisionRequired");
+    let (code, out) = cli(
+        &emu,
+        &["rotation", "confirm", "--account", account.as_str()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+
+    // Resumed: the password is vaulted, so it goes straight to the MFA step. Killed there
+    // after the seed was vaulted: resumed, it verifies the device at once.
+    let (fourth, arn) = start(&emu, &account, "vaulted", &[]);
+    reaches_in(&emu, &account, &fourth, "awaiting-mfa").await;
+    stop(&emu, &arn).await;
+    let enrolled = endpoint(
+        &emu,
+        "POST",
+        &format!("/_rootwarden/console/{account}/mfa"),
+        Some(json!({ "password": pending })),
+    );
+    let seed = enrolled["seed"].as_str().unwrap().to_owned();
+    let (code, out) = cli(
+        &emu,
+        &["account", "mfa-seed", "--account", account.as_str()],
+        Some(&format!("{seed}\n")),
+    );
+    assert_eq!(code, 0, "{out}");
+    let (_, arn) = start(&emu, &account, "vaulted", &[]);
+    succeeds(&emu, &account, &arn).await;
+
+    let ops = custody::inspector_deps(&emu).await;
+    let (_, current) = ops
+        .vault
+        .reveal(&account, CredentialKind::RootPassword, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        current.expose_secret(),
+        pending,
+        "the password set is the one vaulted"
+    );
+    let (_, vaulted_seed) = ops
+        .vault
+        .reveal(&account, CredentialKind::MfaSeed, None)
+        .await
+        .unwrap();
+    assert_eq!(vaulted_seed.expose_secret(), seed);
+    let root = endpoint(
+        &emu,
+        "GET",
+        &format!("/_rootwarden/root-state/{account}"),
+        None,
+    );
+    assert_eq!(
+        root["mfa_devices"].as_array().map(Vec::len),
+        Some(1),
+        "{root}"
+    );
+    let actions = custody::audit_actions(&emu, &account).await;
+    assert_eq!(
+        actions.last().map(String::as_str),
+        Some("takeover.completed")
+    );
+    custody::assert_audit_intact(&emu, Some(&account)).await;
 }

@@ -29,11 +29,21 @@ fn require(o: &Owned, mode: AccountMode, step: &str) -> Result<(), LambdaError> 
 
 /// Vaulted step: a login profile without a password (`IAMCreateRootUserPassword`), so that
 /// "Forgot password" works. `true` when one was created (false: it existed).
+/// What [`enable_recovery`] found and did. `password_current` / `mfa_seed_current`: a
+/// resumed takeover whose password (or MFA seed) is vaulted already skips that phase (the
+/// state machine's choices), so a stop after it never redoes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Recovery {
+    pub login_profile_created: bool,
+    pub password_current: bool,
+    pub mfa_seed_current: bool,
+}
+
 pub async fn enable_recovery<P: TakeoverPorts>(
     ports: &P,
     account: &AccountId,
     execution: &str,
-) -> Result<bool, LambdaError> {
+) -> Result<Recovery, LambdaError> {
     let o = owned(ports, account, execution).await?;
     require(&o, AccountMode::Vaulted, "enable-recovery")?;
     let session = ports
@@ -74,7 +84,17 @@ pub async fn enable_recovery<P: TakeoverPorts>(
         )
         .await?;
     }
-    Ok(created)
+    let password_current = ports
+        .vault()
+        .head(account, CredentialKind::RootPassword)
+        .await?
+        .and_then(|h| h.current)
+        .is_some();
+    Ok(Recovery {
+        login_profile_created: created,
+        password_current,
+        mfa_seed_current: ours,
+    })
 }
 
 async fn await_kind<P: TakeoverPorts>(

@@ -210,8 +210,8 @@ pub async fn run<P: TakeoverPorts>(ports: &P, step: Step) -> Result<Value, Lambd
             account_id,
             execution,
         } => {
-            let created = enable_recovery(ports, &id(&account_id)?, ex(&execution)?).await?;
-            Ok(json!({"login_profile_created": created}))
+            let r = enable_recovery(ports, &id(&account_id)?, ex(&execution)?).await?;
+            Ok(json!(r))
         }
         Step::AwaitResetLink {
             account_id,

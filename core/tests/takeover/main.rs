@@ -81,11 +81,26 @@ async fn a_vaulted_takeover_enables_recovery_waits_for_the_humans_and_verifies_m
     let s = started(&ports, AccountMode::Vaulted).await;
     let (e, a) = (s.execution.as_str(), account());
     take_email(&ports, e, &s.execution_arn, AccountMode::Vaulted).await;
-    ports.root.set_root(&a, Posture::default());
+    // The founder's MFA device is still on the root user: it goes (ours comes at await-mfa).
+    ports.root.set_root(
+        &a,
+        Posture {
+            mfa_devices: vec!["arn:aws:iam::111122223333:mfa/founder".into()],
+            ..Posture::default()
+        },
+    );
     let out = run(&ports, step("enable-recovery", e, json!({})))
         .await
         .unwrap();
+    assert!(ports.root.root(&a).mfa_devices.is_empty());
     assert_eq!(out["login_profile_created"], json!(true));
+    assert_eq!(
+        (
+            out["password_current"].clone(),
+            out["mfa_seed_current"].clone()
+        ),
+        (json!(false), json!(false))
+    );
     assert!(ports.root.root(&a).login_profile);
     // (The rotation function prepares the pending password here.)
     run(
@@ -110,14 +125,8 @@ async fn a_vaulted_takeover_enables_recovery_waits_for_the_humans_and_verifies_m
         ),
     )
     .await;
-    // Category::Mfa becomes waitable with the mfa-seed work (workflows::WAITABLE); until that
-    // is merged the wait is refused and nothing is written.
-    if rootwarden_core::workflows::WAITABLE.contains(&Category::Mfa) {
-        r.unwrap();
-        assert!(ports.waits.record(&a, Category::Mfa, e).is_some());
-    } else {
-        assert_eq!(r.unwrap_err().error_type, ErrorType::ValidationError);
-    }
+    r.unwrap();
+    assert!(ports.waits.record(&a, Category::Mfa, e).is_some());
     // No device, no seed: not enrolled.
     let err = run(&ports, step("verify-mfa", e, json!({})))
         .await
@@ -143,6 +152,13 @@ async fn a_vaulted_takeover_enables_recovery_waits_for_the_humans_and_verifies_m
         .unwrap();
     let out = run(&ports, step("verify-mfa", e, json!({}))).await.unwrap();
     assert_eq!(out["mfa_devices"], json!(1));
+    // Resumed now (a stop after the MFA step): recovery says what is vaulted, so the state
+    // machine skips the password and MFA phases, and our device stays.
+    let out = run(&ports, step("enable-recovery", e, json!({})))
+        .await
+        .unwrap();
+    assert_eq!(out["mfa_seed_current"], json!(true));
+    assert_eq!(ports.root.root(&a).mfa_devices.len(), 1, "our device stays");
     run(&ports, step("delete-keys", e, json!({})))
         .await
         .unwrap();
