@@ -282,6 +282,72 @@ async fn assert_nowhere(emu: &Emulator, account: &AccountId, secrets: &[(&str, &
     }
 }
 
+/// The human's "Forgot password" for `address`; returns once AWS's reset mail was vaulted and
+/// the workflow waits for the password to be set (the rotation's apply wait).
+async fn forgot_password(emu: &Emulator, account: &AccountId, address: &str) {
+    let sent = endpoint(
+        emu,
+        "POST",
+        &format!("/_rootwarden/console/{account}/forgot-password"),
+        Some(json!({ "email": address })),
+    );
+    assert_eq!(sent["sent"], true, "{sent}");
+    let inbound = emu.inbound_adapters(&emu.role_config("InboundMailFunction").await);
+    eventually("the apply wait", || async {
+        let w = rootwarden::workflows::WorkflowWaits::waiting(
+            &inbound.waits,
+            account,
+            rootwarden::mail::Category::PasswordChanged,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        (!w.is_empty()).then_some(())
+    })
+    .await;
+}
+
+/// The human enrols a virtual MFA device (signing in with `password`); the operator pipes the
+/// seed it shows to `account mfa-seed`. (seed, the command's output)
+fn enrol_mfa(emu: &Emulator, account: &AccountId, password: &str) -> (String, String) {
+    let enrolled = endpoint(
+        emu,
+        "POST",
+        &format!("/_rootwarden/console/{account}/mfa"),
+        Some(json!({ "password": password })),
+    );
+    let seed = enrolled["seed"].as_str().unwrap().to_owned();
+    let (code, out) = cli(
+        emu,
+        &["account", "mfa-seed", "--account", account.as_str()],
+        Some(&format!("{seed}\n")),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains(&seed), "{out}");
+    (seed, out)
+}
+
+/// The vault holds `password` as the current root password and `seed` as the MFA seed.
+async fn assert_vaulted(emu: &Emulator, account: &AccountId, password: &str, seed: &str) {
+    let ops = custody::inspector_deps(emu).await;
+    let (_, current) = ops
+        .vault
+        .reveal(account, CredentialKind::RootPassword, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        current.expose_secret(),
+        password,
+        "the password set is current"
+    );
+    let (_, vaulted_seed) = ops
+        .vault
+        .reveal(account, CredentialKind::MfaSeed, None)
+        .await
+        .unwrap();
+    assert_eq!(vaulted_seed.expose_secret(), seed);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_credential_less_takeover_runs_end_to_end_with_mail_doing_the_relay() {
     build_functions().unwrap();
@@ -415,26 +481,7 @@ async fn a_vaulted_takeover_through_reset_apply_and_mfa() {
 
     // The human: "Forgot password" at the root sign-in page. AWS mails the reset link; mail
     // vaults it and completes the wait.
-    let sent = endpoint(
-        &emu,
-        "POST",
-        &format!("/_rootwarden/console/{account}/forgot-password"),
-        Some(json!({ "email": address })),
-    );
-    assert_eq!(sent["sent"], true, "{sent}");
-    let inbound = emu.inbound_adapters(&emu.role_config("InboundMailFunction").await);
-    eventually("the apply wait", || async {
-        let w = rootwarden::workflows::WorkflowWaits::waiting(
-            &inbound.waits,
-            &account,
-            rootwarden::mail::Category::PasswordChanged,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-        (!w.is_empty()).then_some(())
-    })
-    .await;
+    forgot_password(&emu, &account, &address).await;
 
     // The operator checks out the reset link and the pending password (reason `takeover`,
     // dual control) and applies them.
@@ -450,40 +497,12 @@ async fn a_vaulted_takeover_through_reset_apply_and_mfa() {
 
     // AWS's "password changed" mail promotes pending to current; then the MFA enrolment.
     reaches(&emu, &account, "awaiting-mfa").await;
-    let enrolled = endpoint(
-        &emu,
-        "POST",
-        &format!("/_rootwarden/console/{account}/mfa"),
-        Some(json!({ "password": pending })),
-    );
-    let seed = enrolled["seed"].as_str().unwrap().to_owned();
-    // AWS's "MFA device added" mail is ticketed; the seed comes from stdin.
-    let (code, out) = cli(
-        &emu,
-        &["account", "mfa-seed", "--account", account.as_str()],
-        Some(&format!("{seed}\n")),
-    );
-    assert_eq!(code, 0, "{out}");
-    assert!(!out.contains(&seed));
+    // The human enrols a device (AWS mails "MFA device added", which is ticketed); the
+    // operator pipes its seed to `account mfa-seed`.
+    let (seed, out) = enrol_mfa(&emu, &account, &pending);
     succeeds(&emu, &account, &arn).await;
 
-    let ops = custody::inspector_deps(&emu).await;
-    let (_, current) = ops
-        .vault
-        .reveal(&account, CredentialKind::RootPassword, None)
-        .await
-        .unwrap();
-    assert_eq!(
-        current.expose_secret(),
-        pending,
-        "the applied password is current"
-    );
-    let (_, vaulted_seed) = ops
-        .vault
-        .reveal(&account, CredentialKind::MfaSeed, None)
-        .await
-        .unwrap();
-    assert_eq!(vaulted_seed.expose_secret(), seed);
+    assert_vaulted(&emu, &account, &pending, &seed).await;
     let deps = rootwarden::takeover::Deps::new(
         &custody::config(&emu),
         &emu.sdk_config().await,
@@ -860,25 +879,7 @@ async fn a_vaulted_takeover_killed_at_each_human_step_resumes() {
         .as_str()
         .unwrap()
         .to_owned();
-    endpoint(
-        &emu,
-        "POST",
-        &format!("/_rootwarden/console/{account}/forgot-password"),
-        Some(json!({ "email": address })),
-    );
-    let inbound = emu.inbound_adapters(&emu.role_config("InboundMailFunction").await);
-    eventually("the apply wait", || async {
-        let w = rootwarden::workflows::WorkflowWaits::waiting(
-            &inbound.waits,
-            &account,
-            rootwarden::mail::Category::PasswordChanged,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-        (!w.is_empty()).then_some(())
-    })
-    .await;
+    forgot_password(&emu, &account, &address).await;
     let (pending, link) = takeover_checkout(&emu, &alice, &bob, &account);
     stop(&emu, &arn).await;
     endpoint(
@@ -902,39 +903,13 @@ async fn a_vaulted_takeover_killed_at_each_human_step_resumes() {
     let (fourth, arn) = start(&emu, &account, "vaulted", &[]);
     reaches_in(&emu, &account, &fourth, "awaiting-mfa").await;
     stop(&emu, &arn).await;
-    let enrolled = endpoint(
-        &emu,
-        "POST",
-        &format!("/_rootwarden/console/{account}/mfa"),
-        Some(json!({ "password": pending })),
-    );
-    let seed = enrolled["seed"].as_str().unwrap().to_owned();
-    let (code, out) = cli(
-        &emu,
-        &["account", "mfa-seed", "--account", account.as_str()],
-        Some(&format!("{seed}\n")),
-    );
-    assert_eq!(code, 0, "{out}");
+    // The human enrols a device (AWS mails "MFA device added", which is ticketed); the
+    // operator pipes its seed to `account mfa-seed`.
+    let (seed, _) = enrol_mfa(&emu, &account, &pending);
     let (_, arn) = start(&emu, &account, "vaulted", &[]);
     succeeds(&emu, &account, &arn).await;
 
-    let ops = custody::inspector_deps(&emu).await;
-    let (_, current) = ops
-        .vault
-        .reveal(&account, CredentialKind::RootPassword, None)
-        .await
-        .unwrap();
-    assert_eq!(
-        current.expose_secret(),
-        pending,
-        "the password set is the one vaulted"
-    );
-    let (_, vaulted_seed) = ops
-        .vault
-        .reveal(&account, CredentialKind::MfaSeed, None)
-        .await
-        .unwrap();
-    assert_eq!(vaulted_seed.expose_secret(), seed);
+    assert_vaulted(&emu, &account, &pending, &seed).await;
     let root = endpoint(
         &emu,
         "GET",
