@@ -1,15 +1,6 @@
-//! `MemoryRotationPorts`: the rotation use cases' ports, all twins, with a kill switch.
-//!
-//! The kill switch simulates the process dying between two port calls: [`kill_at`]`(n)` makes
-//! the n-th port call (counted from the last `kill_at`) panic before it reaches the port, so
-//! everything the step did before stays and nothing after happens. Run the step under
-//! `catch_unwind`, then run it again: it must converge. (Killing "after the n-th call took
-//! effect" leaves the same state as killing before call n + 1; after the last call it is a
-//! retry of a finished step.)
-//!
-//! [`kill_at`]: MemoryRotationPorts::kill_at
+//! `MemoryRotationPorts`: the rotation use cases' ports, all twins, with a
+//! [`KillSwitch`](crate::KillSwitch).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
@@ -17,13 +8,11 @@ use rootwarden_core::audit::MemoryAuditLog;
 use rootwarden_core::rotation::RotationPorts;
 use rootwarden_core::Clock;
 
+use crate::kill_switch::KillSwitch;
 use crate::{
     lock, MemoryExecutions, MemoryRotationSchedule, MemoryRotationStore, MemoryTicketStore,
     MemoryVault, MemoryWorkflowWaits,
 };
-
-/// The message of a simulated kill's panic.
-pub const KILLED: &str = "killed (simulated)";
 
 /// A clock a test sets and moves.
 #[derive(Clone)]
@@ -61,8 +50,7 @@ pub struct MemoryRotationPorts {
     pub actor: String,
     pub password_length: usize,
     pub apply_timeout_seconds: u64,
-    calls: Arc<AtomicUsize>,
-    kill_at: Arc<AtomicUsize>,
+    kill: KillSwitch,
 }
 
 impl MemoryRotationPorts {
@@ -82,8 +70,7 @@ impl MemoryRotationPorts {
             actor: actor.to_owned(),
             password_length: 32,
             apply_timeout_seconds: 3600,
-            calls: Arc::default(),
-            kill_at: Arc::default(),
+            kill: KillSwitch::default(),
         }
     }
 
@@ -95,22 +82,18 @@ impl MemoryRotationPorts {
         }
     }
 
-    /// Kills the n-th port call from now (1-based); 0: never.
+    /// Kills the n-th port call from now (1-based); 0: never (see [`KillSwitch`]).
     pub fn kill_at(&self, n: usize) {
-        self.calls.store(0, Ordering::SeqCst);
-        self.kill_at.store(n, Ordering::SeqCst);
+        self.kill.kill_at(n);
     }
 
     /// Port calls since the last [`kill_at`](Self::kill_at).
     pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
+        self.kill.calls()
     }
 
     fn call(&self) {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if n == self.kill_at.load(Ordering::SeqCst) {
-            panic!("{KILLED}");
-        }
+        self.kill.call();
     }
 }
 

@@ -1,7 +1,6 @@
 //! `MemoryTakeoverPorts`: the takeover's ports, all twins, with the kill switch of
 //! [`MemoryRotationPorts`](crate::MemoryRotationPorts) (the n-th port call panics).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -9,9 +8,10 @@ use rootwarden_core::audit::MemoryAuditLog;
 use rootwarden_core::takeover::TakeoverPorts;
 use rootwarden_core::Clock;
 
+use crate::kill_switch::KillSwitch;
 use crate::{
     lock, MemoryExecutions, MemoryPrimaryEmail, MemoryRootCredentials, MemoryTakeoverStore,
-    MemoryTransientStore, MemoryVault, MemoryWorkflowWaits, TestClock, KILLED,
+    MemoryTransientStore, MemoryVault, MemoryWorkflowWaits, TestClock,
 };
 
 #[derive(Clone)]
@@ -29,8 +29,7 @@ pub struct MemoryTakeoverPorts {
     pub domain: String,
     /// Tags `random_tag` hands out first (then random ones).
     pub tags: Arc<Mutex<Vec<String>>>,
-    calls: Arc<AtomicUsize>,
-    kill_at: Arc<AtomicUsize>,
+    kill: KillSwitch,
 }
 
 impl MemoryTakeoverPorts {
@@ -51,8 +50,7 @@ impl MemoryTakeoverPorts {
             actor: actor.to_owned(),
             domain: domain.to_owned(),
             tags: Arc::default(),
-            calls: Arc::default(),
-            kill_at: Arc::default(),
+            kill: KillSwitch::default(),
         }
     }
 
@@ -64,22 +62,18 @@ impl MemoryTakeoverPorts {
         }
     }
 
-    /// Kills the n-th port call from now (1-based); 0: never.
+    /// Kills the n-th port call from now (1-based); 0: never (see [`KillSwitch`]).
     pub fn kill_at(&self, n: usize) {
-        self.calls.store(0, Ordering::SeqCst);
-        self.kill_at.store(n, Ordering::SeqCst);
+        self.kill.kill_at(n);
     }
 
     /// Port calls since the last [`kill_at`](Self::kill_at).
     pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
+        self.kill.calls()
     }
 
     fn call(&self) {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if n == self.kill_at.load(Ordering::SeqCst) {
-            panic!("{KILLED}");
-        }
+        self.kill.call();
     }
 }
 
