@@ -299,7 +299,7 @@ def invite(inviter: str, target_type: str, target_id: str, notes: str | None = N
         if notes:
             resources.append({"Type": "NOTES", "Value": notes})
         h = {"Id": hid, "Arn": f"arn:aws:organizations::{inviter}:handshake/{be.org.id}/invite/{hid}",
-             "Parties": [{"Id": be.org.id[2:], "Type": "ORGANIZATION"},
+             "Parties": [{"Id": be.org.id, "Type": "ORGANIZATION"},
                          {"Id": acct_id, "Type": "ACCOUNT"}],
              "State": "REQUESTED", "RequestedTimestamp": now,
              "ExpirationTimestamp": now + HANDSHAKE_DAYS * DAY, "Action": "INVITE",

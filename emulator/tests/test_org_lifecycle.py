@@ -165,6 +165,7 @@ def test_transfer_to_customer_organization(endpoint, org):
     hid = out["handshake_id"]
     hs = me.list_handshakes_for_account(Filter={"ActionType": "INVITE"})["Handshakes"]
     assert [h["Id"] for h in hs] == [hid] and hs[0]["State"] == "REQUESTED"
+    assert {"Id": out["organization_id"], "Type": "ORGANIZATION"} in hs[0]["Parties"]
     # too young: created in the organization a moment ago
     with pytest.raises(ClientError) as e:
         me.accept_handshake(HandshakeId=hid)
