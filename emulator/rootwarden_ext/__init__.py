@@ -9,6 +9,8 @@ Modules:
   ses_delivery  storing inbound mail in S3 as ses.amazonaws.com (bucket and key policy checks)
   ses_receipt   SES inbound receipt: the active rule set's rules and S3 / Lambda actions
   console       test-only stand-ins for the root sign-in page (forgot / reset password, MFA)
+  org_lifecycle CloseAccount (states, quota, mail), handshakes from a second organization,
+                contact information (account release, issue 14)
   kms_state     KMS key-state enforcement (DisabledException / KMSInvalidStateException)
   function_host Lambda Invoke -> real handler binaries through `cargo lambda watch`
   function_urls Lambda function URLs (AWS_IAM, SigV4) and the URL-only invoke permission

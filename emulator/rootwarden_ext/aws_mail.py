@@ -22,6 +22,7 @@ FOOTER = ("Amazon Web Services, Inc. is a subsidiary of Amazon.com, Inc. Amazon.
 
 FROM_VERIFY = "Amazon Web Services <no-reply@verify.signin.aws>"
 FROM_SIGNIN = "Amazon Web Services <no-reply@signin.aws>"
+FROM_AWS = "Amazon Web Services <no-reply-aws@amazon.com>"
 
 
 def _ses_id(now: datetime) -> str:
@@ -143,3 +144,22 @@ def mfa_device_added(to: str, account_id: str, device_name: str) -> bytes:
         "Sincerely,\n"
         "Amazon Web Services\n\n" + FOOTER)
     return build(FROM_SIGNIN, to, "MFA device added to your AWS account root user", text)
+
+
+def account_closed(to: str, account_id: str) -> bytes:
+    """"AWS Account Closure Confirmation" (tests/fixtures/mail/account-01-closure-confirmation.eml)."""
+    acct = f"{account_id[0:4]}-{account_id[4:8]}-{account_id[8:12]}"
+    text = (
+        "Greetings from Amazon Web Services,\n\n"
+        "This email confirms that you have closed your AWS account.\n\n"
+        f"Account ID: {acct}\n\n"
+        "For 90 days after closure (the \"post-closure period\"), you can sign in to\n"
+        "your account to view past bills, access AWS Support, and reopen the\n"
+        "account. After the post-closure period, AWS will permanently close your\n"
+        "account and you will no longer be able to reopen it. Any content remaining\n"
+        "in your account will be deleted.\n\n"
+        "You may receive a final bill for usage incurred before you closed the\n"
+        "account.\n\n"
+        "Sincerely,\n"
+        "Amazon Web Services\n\n" + FOOTER)
+    return build(FROM_AWS, to, "AWS Account Closure Confirmation", text)

@@ -11,6 +11,10 @@ Order of handling:
   sts Action=AssumeRoot            STS AssumeRoot
   account /…PrimaryEmail…          AWS Account API primary email operations (the OTP is mailed
                                    through ses_receipt after the response: Resp.after)
+  account /…ContactInformation     Account API contact information (org_lifecycle)
+  Organizations CloseAccount,      asynchronous closure with its quota and mail; handshakes from a
+    handshakes                     second organization (org_lifecycle); other actions: moto, after
+                                   due closures complete
   KMS crypto on a non-Enabled key  DisabledException / KMSInvalidStateException
   POST /moto-api/reset             also clears the extension state
   everything else                  moto
@@ -22,7 +26,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import account_api, function_urls, kms_state, service_credentials, ses_delivery, ses_receipt
+from . import account_api, function_urls, kms_state, org_lifecycle, service_credentials, ses_delivery, ses_receipt
 from .common import Req, Resp, log, plain_json, query_error
 from .console import Console
 from .iam import enforce as iam_enforce
@@ -49,6 +53,7 @@ class RootWardenMiddleware:
         self.accounts.reset()
         self.console.reset()
         ses_receipt.reset()
+        org_lifecycle.reset()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         try:
@@ -91,9 +96,17 @@ class RootWardenMiddleware:
                 if req.form().get("Action") == "AssumeRoot":
                     return self.roots.assume_root(req)
 
-        if req.service == "account" or (req.service is None and path in account_api.PATHS):
+        account_paths = account_api.PATHS | org_lifecycle.CONTACT_PATHS
+        if req.service == "account" or (req.service is None and path in account_paths):
             if path in account_api.PATHS:
                 return self.accounts.handle(req)
+            if path in org_lifecycle.CONTACT_PATHS:
+                return org_lifecycle.handle_contact(req)
+
+        if (req.target or "").startswith(org_lifecycle.TARGET_PREFIX):
+            out = org_lifecycle.handle_organizations(req)
+            if out is not None:
+                return out
 
         if (req.target or "").startswith("TrentService."):
             return kms_state.check(req)
@@ -113,6 +126,8 @@ class RootWardenMiddleware:
         m = _EMAIL_RE.match(path)
         if m:
             return self.accounts.test_endpoint(req, m.group(1), m.group(2) or "")
+        if path.startswith("/_rootwarden/organizations/"):
+            return org_lifecycle.test_endpoint(req)
         if path.startswith(ses_delivery.PREFIX):
             return ses_delivery.store(req)
         if path.rstrip("/") in ("/_rootwarden/ses/receive", "/_rootwarden/ses/received"):
