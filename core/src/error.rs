@@ -49,10 +49,22 @@ pub enum ErrorType {
     /// The root user has no MFA device, or its seed is not in the vault. Not retryable until an
     /// operator enrols one.
     MfaNotEnrolled,
+    /// An operator cancelled a release before its point of no return; the release workflow's
+    /// `Catch` restores custody. Not retryable.
+    Cancelled,
+    /// `organizations:CloseAccount` refused: the rolling 30-day closure quota is used up. The
+    /// message says when closing becomes possible again. Not retryable until then.
+    CloseQuotaExceeded,
+    /// A transfer's precondition does not hold (the message names which). Not retryable until
+    /// the operator or the customer fixes it.
+    TransferPreconditionFailed,
+    /// AWS has not finished a change (closure, email propagation, departure) within the bound
+    /// the workflow polls for. The release stops resumable. Not retryable.
+    StillPending,
 }
 
 impl ErrorType {
-    pub const ALL: [ErrorType; 16] = [
+    pub const ALL: [ErrorType; 20] = [
         ErrorType::ValidationError,
         ErrorType::ConfigError,
         ErrorType::NotFound,
@@ -69,6 +81,10 @@ impl ErrorType {
         ErrorType::WrongCode,
         ErrorType::CodeNotReceived,
         ErrorType::MfaNotEnrolled,
+        ErrorType::Cancelled,
+        ErrorType::CloseQuotaExceeded,
+        ErrorType::TransferPreconditionFailed,
+        ErrorType::StillPending,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +105,10 @@ impl ErrorType {
             ErrorType::WrongCode => "WrongCode",
             ErrorType::CodeNotReceived => "CodeNotReceived",
             ErrorType::MfaNotEnrolled => "MfaNotEnrolled",
+            ErrorType::Cancelled => "Cancelled",
+            ErrorType::CloseQuotaExceeded => "CloseQuotaExceeded",
+            ErrorType::TransferPreconditionFailed => "TransferPreconditionFailed",
+            ErrorType::StillPending => "StillPending",
         }
     }
 

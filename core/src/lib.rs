@@ -21,6 +21,7 @@ pub mod mail;
 pub mod notify;
 pub mod onboarding;
 pub mod registry;
+pub mod release;
 pub mod rotation;
 pub mod takeover;
 pub mod tickets;

@@ -45,6 +45,9 @@ pub enum AccountStatus {
     /// custody is not complete; only the takeover workflow acts on it.
     TakingOver,
     Active,
+    /// A release (closure, hand-back, transfer) runs: custody is stopped (no rotation, no
+    /// check-out); only the release workflow acts on it; mail is still ticketed.
+    Releasing,
     /// Handed back to the customer (reverse assumption) or closed: nothing runs on it.
     Released,
     Closed,
@@ -55,6 +58,7 @@ impl AccountStatus {
         match self {
             AccountStatus::TakingOver => "taking-over",
             AccountStatus::Active => "active",
+            AccountStatus::Releasing => "releasing",
             AccountStatus::Released => "released",
             AccountStatus::Closed => "closed",
         }
@@ -63,6 +67,7 @@ impl AccountStatus {
         match s {
             "taking-over" => Some(AccountStatus::TakingOver),
             "active" => Some(AccountStatus::Active),
+            "releasing" => Some(AccountStatus::Releasing),
             "released" => Some(AccountStatus::Released),
             "closed" => Some(AccountStatus::Closed),
             _ => None,
