@@ -31,6 +31,16 @@ pub mod vars {
     pub const ROOT_MAIL_DOMAIN: &str = "ROOTWARDEN_ROOT_MAIL_DOMAIN";
     /// The takeover state machine (the CLI's `account takeover`).
     pub const TAKEOVER_STATE_MACHINE: &str = "ROOTWARDEN_TAKEOVER_STATE_MACHINE_ARN";
+    /// The release state machines (the access function starts them on approval).
+    pub const RELEASE_CLOSE_STATE_MACHINE: &str = "ROOTWARDEN_RELEASE_CLOSE_STATE_MACHINE_ARN";
+    pub const RELEASE_HANDBACK_STATE_MACHINE: &str =
+        "ROOTWARDEN_RELEASE_HANDBACK_STATE_MACHINE_ARN";
+    pub const RELEASE_TRANSFER_STATE_MACHINE: &str =
+        "ROOTWARDEN_RELEASE_TRANSFER_STATE_MACHINE_ARN";
+    /// The KMS key that signs handover certificates (ECC_NIST_P256).
+    pub const CERTIFICATE_KEY: &str = "ROOTWARDEN_CERTIFICATE_KEY";
+    /// The role the release function assumes inside a member account to accept a handshake.
+    pub const RELEASE_MEMBER_ROLE: &str = "ROOTWARDEN_RELEASE_MEMBER_ROLE";
 
     /// Every variable above, in order. The README's environment table lists exactly these
     /// (`core/tests/readme_env.rs`); a unit test checks this list against the constants.
@@ -57,6 +67,11 @@ pub mod vars {
         ACCESS_URL,
         ROOT_MAIL_DOMAIN,
         TAKEOVER_STATE_MACHINE,
+        RELEASE_CLOSE_STATE_MACHINE,
+        RELEASE_HANDBACK_STATE_MACHINE,
+        RELEASE_TRANSFER_STATE_MACHINE,
+        CERTIFICATE_KEY,
+        RELEASE_MEMBER_ROLE,
     ];
 }
 
@@ -122,6 +137,13 @@ pub struct Config {
     /// The takeover state machine (`None` where nothing starts takeovers; see
     /// [`Config::takeover_state_machine`]).
     pub takeover_state_machine: Option<String>,
+    /// The release state machines (close, handback, transfer), where something starts or
+    /// inspects releases.
+    pub release_state_machines: [Option<String>; 3],
+    /// The handover certificate key (`None` where nothing signs or publishes certificates).
+    pub certificate_key: Option<String>,
+    /// The member role's name (default `RootWardenReleaseMember`).
+    pub release_member_role: String,
 }
 
 /// Default size limit for inbound mail: 40 MB (SES itself accepts up to 40 MB).
@@ -130,6 +152,8 @@ pub const DEFAULT_MAIL_MAX_BYTES: u64 = 40_000_000;
 pub const DEFAULT_APPLY_TIMEOUT_SECONDS: u64 = 72 * 3600;
 /// Two runs of the hourly digest job.
 pub const DEFAULT_DIGEST_MAX_AGE_SECONDS: u64 = 2 * 3600;
+/// The member role the release function assumes to accept an invitation.
+pub const DEFAULT_RELEASE_MEMBER_ROLE: &str = "RootWardenReleaseMember";
 
 /// An optional whole number within a range: the default when unset, a named error when invalid.
 fn bounded<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
@@ -271,7 +295,40 @@ impl Config {
                 });
             }
         }
+        let mut release_state_machines: [Option<String>; 3] = [None, None, None];
+        for (slot, var) in release_state_machines.iter_mut().zip([
+            vars::RELEASE_CLOSE_STATE_MACHINE,
+            vars::RELEASE_HANDBACK_STATE_MACHINE,
+            vars::RELEASE_TRANSFER_STATE_MACHINE,
+        ]) {
+            *slot = optional(var);
+            if let Some(arn) = slot {
+                if !arn.starts_with("arn:") || !arn.contains(":stateMachine:") {
+                    return Err(ConfigError::Invalid {
+                        var,
+                        reason: "must be a state machine ARN".into(),
+                    });
+                }
+            }
+        }
+        let certificate_key = optional(vars::CERTIFICATE_KEY);
+        let release_member_role = optional(vars::RELEASE_MEMBER_ROLE)
+            .unwrap_or_else(|| DEFAULT_RELEASE_MEMBER_ROLE.to_owned());
+        let role_ok = !release_member_role.is_empty()
+            && release_member_role.len() <= 64
+            && release_member_role
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+        if !role_ok {
+            return Err(ConfigError::Invalid {
+                var: vars::RELEASE_MEMBER_ROLE,
+                reason: "must be an IAM role name (1-64 of A-Za-z0-9+=,.@_-)".into(),
+            });
+        }
         Ok(Self {
+            release_state_machines,
+            certificate_key,
+            release_member_role,
             root_mail_domain,
             takeover_state_machine,
             digest_key,
@@ -327,6 +384,25 @@ impl Config {
             .ok_or(ConfigError::Missing {
                 var: vars::TAKEOVER_STATE_MACHINE,
             })
+    }
+
+    /// The state machine of release `exit`, for the components that start or inspect releases.
+    pub fn release_state_machine(&self, exit: crate::release::Exit) -> Result<&str, ConfigError> {
+        let (i, var) = match exit {
+            crate::release::Exit::Close => (0, vars::RELEASE_CLOSE_STATE_MACHINE),
+            crate::release::Exit::Handback => (1, vars::RELEASE_HANDBACK_STATE_MACHINE),
+            crate::release::Exit::Transfer => (2, vars::RELEASE_TRANSFER_STATE_MACHINE),
+        };
+        self.release_state_machines[i]
+            .as_deref()
+            .ok_or(ConfigError::Missing { var })
+    }
+
+    /// The handover certificate key, for the components that sign or publish certificates.
+    pub fn certificate_key(&self) -> Result<&str, ConfigError> {
+        self.certificate_key.as_deref().ok_or(ConfigError::Missing {
+            var: vars::CERTIFICATE_KEY,
+        })
     }
 
     /// The rotation state machine's ARN, for the components that start or inspect rotations.

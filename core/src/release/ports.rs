@@ -79,7 +79,10 @@ pub trait Organizations: Send + Sync {
         account: &AccountId,
     ) -> impl Future<Output = Result<Option<Member>, OrganizationsError>> + Send;
     /// `CloseAccount`. An account already closed or closing counts as done.
-    fn close(&self, account: &AccountId) -> impl Future<Output = Result<(), OrganizationsError>> + Send;
+    fn close(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<(), OrganizationsError>> + Send;
     /// Our organization's partition (`aws`, `aws-cn`, `aws-us-gov`): its region group.
     fn partition(&self) -> &str;
 }
@@ -184,9 +187,7 @@ pub trait ReleaseStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<DateTime<Utc>>, LambdaError>> + Send;
     /// Closed accounts whose vault is due for destruction (`shred_after` ≤ `now`, not yet
     /// shredded), and closed accounts still inside their window (a reinstatement check).
-    fn closed(
-        &self,
-    ) -> impl Future<Output = Result<Vec<(Account, Release)>, LambdaError>> + Send;
+    fn closed(&self) -> impl Future<Output = Result<Vec<(Account, Release)>, LambdaError>> + Send;
     /// The certificate issued for `account`'s release (JSON), if any.
     fn certificate(
         &self,

@@ -38,9 +38,15 @@ pub enum Step {
         input: StartInput,
     },
     /// Transfer: status, age in our organization, Control Tower.
-    CheckTransfer { account_id: String, execution: String },
+    CheckTransfer {
+        account_id: String,
+        execution: String,
+    },
     /// Closure: `CloseAccount` (the point of no return).
-    CloseAccount { account_id: String, execution: String },
+    CloseAccount {
+        account_id: String,
+        execution: String,
+    },
     /// Closure: registers the wait for AWS's "account closed" mail (completes the task).
     AwaitClosureMail {
         account_id: String,
@@ -49,10 +55,19 @@ pub enum Step {
         timeout_seconds: Option<u64>,
     },
     /// Closure: `DescribeAccount`; `{"done", "wait_seconds"}`.
-    CheckClosure { account_id: String, execution: String },
+    CheckClosure {
+        account_id: String,
+        execution: String,
+    },
     /// Closure: the account is `closed`, its vault sealed until `shred_after`.
-    Closed { account_id: String, execution: String },
-    StartEmailUpdate { account_id: String, execution: String },
+    Closed {
+        account_id: String,
+        execution: String,
+    },
+    StartEmailUpdate {
+        account_id: String,
+        execution: String,
+    },
     /// Registers the wait for the customer's code (`release otp` completes it).
     AwaitCode {
         account_id: String,
@@ -60,23 +75,56 @@ pub enum Step {
         task_token: String,
         timeout_seconds: Option<u64>,
     },
-    Resend { account_id: String, execution: String },
+    Resend {
+        account_id: String,
+        execution: String,
+    },
     /// `AcceptPrimaryEmailUpdate` with the relayed code (the point of no return).
-    AcceptEmailUpdate { account_id: String, execution: String },
+    AcceptEmailUpdate {
+        account_id: String,
+        execution: String,
+    },
     /// `GetPrimaryEmail` until it is the customer's; `{"done", "wait_seconds"}`.
-    CheckEmail { account_id: String, execution: String },
-    PutContacts { account_id: String, execution: String },
-    RemoveRootCredentials { account_id: String, execution: String },
-    CreateLoginProfile { account_id: String, execution: String },
+    CheckEmail {
+        account_id: String,
+        execution: String,
+    },
+    PutContacts {
+        account_id: String,
+        execution: String,
+    },
+    RemoveRootCredentials {
+        account_id: String,
+        execution: String,
+    },
+    CreateLoginProfile {
+        account_id: String,
+        execution: String,
+    },
     /// Transfer: an open invitation from the customer's organization; `{"found", "wait_seconds"}`.
-    CheckInvitation { account_id: String, execution: String },
-    AcceptInvitation { account_id: String, execution: String },
+    CheckInvitation {
+        account_id: String,
+        execution: String,
+    },
+    AcceptInvitation {
+        account_id: String,
+        execution: String,
+    },
     /// Transfer: `DescribeAccount` until the account is gone; `{"done", "wait_seconds"}`.
-    CheckDeparture { account_id: String, execution: String },
+    CheckDeparture {
+        account_id: String,
+        execution: String,
+    },
     /// Crypto-shreds the vault; the account is `released`.
-    Shred { account_id: String, execution: String },
+    Shred {
+        account_id: String,
+        execution: String,
+    },
     /// Signs and stores the handover certificate.
-    Certify { account_id: String, execution: String },
+    Certify {
+        account_id: String,
+        execution: String,
+    },
     /// The `Catch` of `Cancelled`: restores custody (before the point of no return).
     Cancel {
         account_id: String,
