@@ -33,10 +33,10 @@ pub mod vars {
     pub const TAKEOVER_STATE_MACHINE: &str = "ROOTWARDEN_TAKEOVER_STATE_MACHINE_ARN";
     /// The release state machines (the access function starts them on approval).
     pub const RELEASE_CLOSE_STATE_MACHINE: &str = "ROOTWARDEN_RELEASE_CLOSE_STATE_MACHINE_ARN";
-    pub const RELEASE_HANDBACK_STATE_MACHINE: &str =
-        "ROOTWARDEN_RELEASE_HANDBACK_STATE_MACHINE_ARN";
-    pub const RELEASE_TRANSFER_STATE_MACHINE: &str =
-        "ROOTWARDEN_RELEASE_TRANSFER_STATE_MACHINE_ARN";
+    #[rustfmt::skip]
+    pub const RELEASE_HANDBACK_STATE_MACHINE: &str = "ROOTWARDEN_RELEASE_HANDBACK_STATE_MACHINE_ARN";
+    #[rustfmt::skip]
+    pub const RELEASE_TRANSFER_STATE_MACHINE: &str = "ROOTWARDEN_RELEASE_TRANSFER_STATE_MACHINE_ARN";
     /// The KMS key that signs handover certificates (ECC_NIST_P256).
     pub const CERTIFICATE_KEY: &str = "ROOTWARDEN_CERTIFICATE_KEY";
     /// The role the release function assumes inside a member account to accept a handshake.
