@@ -68,10 +68,10 @@ lint-rust:
 
 lint-infra: tools
 	$(VENV)/bin/ruff check emulator scripts
-	$(TOOLS)/venv-sam/bin/cfn-lint infra/template.yaml
+	$(TOOLS)/venv-sam/bin/cfn-lint infra/template.yaml infra/member-role.yaml
 	$(TOOLS)/venv-sam/bin/sam validate --lint -t infra/template.yaml
 	$(TOOLS)/npm/node_modules/.bin/asl-validator $(addprefix --json-path ,$(ASL_FILES))
-	$(TOOLS)/venv-checkov/bin/checkov --framework cloudformation --skip-download --quiet --compact -f infra/template.yaml
+	$(TOOLS)/venv-checkov/bin/checkov --framework cloudformation --skip-download --quiet --compact -f infra/template.yaml -f infra/member-role.yaml
 
 # Function binaries for the function host, and the CLI used by tests and the demo.
 build:
