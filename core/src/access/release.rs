@@ -28,7 +28,9 @@ use super::refusal::Refusal;
 use crate::audit::{backoff, AuditLog};
 use crate::config::vars;
 use crate::executions::{Executions, Started};
-use crate::release::{Customer, Exit, ReleaseTerms, StartInput, RELEASE_REASON};
+use crate::release::StartInput;
+/// The terms a release request carries.
+pub use crate::release::{Customer, Exit, ReleaseTerms, RELEASE_REASON};
 use crate::{AccountId, ErrorType, LambdaError};
 
 /// Longest contact name (AWS's `FullName` takes 50 characters).
