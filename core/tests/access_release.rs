@@ -410,6 +410,18 @@ async fn a_release_request_is_opened_with_its_terms_for_an_active_account_of_any
 }
 
 #[tokio::test]
+async fn a_stopped_release_resumes_through_a_new_request() {
+    // The account is still `releasing`: a new request (and its approval) is how it resumes;
+    // `begin` adopts the recorded release only if its execution stopped.
+    let p = Ports::new(1, AccountMode::Vaulted);
+    p.accounts
+        .register(&account(), AccountStatus::Releasing, AccountMode::Vaulted);
+    let r = requested(&p, close()).await;
+    access::approve(&p, BOB, &r.id).await.unwrap();
+    assert_eq!(p.started().len(), 1);
+}
+
+#[tokio::test]
 async fn a_release_request_is_refused_and_audited_for_each_reason() {
     let p = Ports::new(1, AccountMode::Vaulted);
     let e = access::request(&p, ALICE, ask(None)).await.unwrap_err();
@@ -429,7 +441,7 @@ async fn a_release_request_is_refused_and_audited_for_each_reason() {
         .unwrap_err();
     refused(e, ErrorType::ValidationError, "E.164");
     for status in [
-        AccountStatus::Releasing,
+        AccountStatus::Released,
         AccountStatus::Closed,
         AccountStatus::TakingOver,
     ] {

@@ -103,7 +103,9 @@ pub fn ticket_admits(
 /// Whether `account` (`registered`: its status and mode, `None`: not registered) has a root
 /// credential to check out for `reason`: active and vaulted; for [`TAKEOVER`], vaulted and
 /// `taking-over` (and no other reason is admitted while it is taken over). A release
-/// ([`RELEASE_REASON`]) shows no credential: it needs the account `active`, in any mode.
+/// ([`RELEASE_REASON`]) shows no credential: it needs the account `active`, in any mode, or
+/// `releasing`: a new approved request is how a stopped release resumes (its `begin` adopts
+/// the recorded release only if that one's execution no longer runs and the exit matches).
 pub fn account_admits(
     account: &AccountId,
     registered: Option<(AccountStatus, AccountMode)>,
@@ -111,7 +113,7 @@ pub fn account_admits(
 ) -> Result<(), Refusal> {
     if reason == RELEASE_REASON {
         return match registered {
-            Some((AccountStatus::Active, _)) => Ok(()),
+            Some((AccountStatus::Active | AccountStatus::Releasing, _)) => Ok(()),
             Some((status, _)) => Err(Refusal::NotReleasable {
                 account: account.clone(),
                 status,

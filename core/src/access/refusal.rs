@@ -53,7 +53,11 @@ pub enum Refusal {
          self_service in the access policy)"
     )]
     ReleaseNeedsDualControl,
-    #[error("account {account} is {}: only an active account can be released", .status.as_str())]
+    #[error(
+        "account {account} is {}: only an active account can be released (or a stopped \
+         release of it resumed)",
+        .status.as_str()
+    )]
     NotReleasable {
         account: AccountId,
         status: AccountStatus,
