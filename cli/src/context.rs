@@ -123,6 +123,18 @@ impl Context {
         ))
     }
 
+    /// What `release status|cancel|otp|certificate` talk to.
+    pub async fn release(&self, actor: Actor) -> anyhow::Result<rootwarden::release::Deps> {
+        let config = self.config()?;
+        let actor = self.actor(actor).await?;
+        Ok(rootwarden::release::Deps::new(
+            config,
+            self.sdk().await,
+            Arc::new(SystemClock),
+            actor,
+        ))
+    }
+
     /// What enforcement and recovery talk to; they always act as the caller.
     pub async fn enforcement(&self) -> anyhow::Result<rootwarden::enforcement::Deps> {
         let config = self.config()?;

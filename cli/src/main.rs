@@ -15,6 +15,8 @@ mod context;
 mod duration;
 mod mail;
 mod mfa_seed;
+mod release;
+mod release_custody;
 mod rotation;
 mod signed_http;
 mod takeover;
@@ -52,6 +54,10 @@ enum Command {
     /// Root password rotation: start, status, confirm, reject, sweep.
     #[command(subcommand)]
     Rotation(rotation::RotationCommand),
+    /// Giving up custody: close, hand back or transfer an account (dual control), follow,
+    /// cancel, relay the customer's code, and the handover certificate.
+    #[command(subcommand)]
+    Release(release::ReleaseCommand),
     /// The hash-chained audit trail: verify, read, annotate.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -88,6 +94,7 @@ fn main() -> ExitCode {
             Command::Access(cmd) => access::run(&ctx, cmd).await,
             Command::Account(cmd) => account::run(&ctx, cmd).await,
             Command::Rotation(cmd) => rotation::run(&ctx, cmd).await,
+            Command::Release(cmd) => release::run(&ctx, cmd).await,
             Command::Audit(cmd) => audit::run(&ctx, cmd).await,
             Command::Mail(cmd) => mail::run(&ctx, cmd),
             Command::Ticket(cmd) => ticket::run(&ctx, cmd).await,

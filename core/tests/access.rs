@@ -182,6 +182,7 @@ fn ask(reason: &str) -> NewRequest {
         reason: reason.into(),
         ticket: "INC-42".into(),
         duration_minutes: Some(30),
+        release: None,
     }
 }
 

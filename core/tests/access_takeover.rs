@@ -217,6 +217,7 @@ fn ask(reason: &str) -> NewRequest {
         reason: reason.into(),
         ticket: "INC-7".into(),
         duration_minutes: Some(30),
+        release: None,
     }
 }
 

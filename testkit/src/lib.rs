@@ -11,6 +11,7 @@
 
 mod access_ledger;
 mod access_ports;
+mod access_release;
 pub mod contract;
 mod digest_signer;
 mod enforcement_ports;
@@ -40,6 +41,7 @@ pub use access_ledger::MemoryAccessLedger;
 pub use access_ports::{
     AccessAccount, MemoryAccessAccounts, MemoryAccessTickets, MemoryRotationLookup,
 };
+pub use access_release::MemoryReleaseAccess;
 pub use digest_signer::HmacDigestSigner;
 pub use enforcement_ports::{MemoryEnforcementPorts, MemoryOnboardingPorts};
 pub use enforcement_tickets::MemoryEnforcementTickets;

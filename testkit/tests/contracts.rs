@@ -220,6 +220,19 @@ async fn memory_access_ledger_honours_the_access_ledger_contract() {
 }
 
 #[tokio::test]
+async fn memory_release_access_honours_the_release_access_contract() {
+    let audit = MemoryAuditLog::default();
+    let ledger = rootwarden_testkit::MemoryAccessLedger::new(audit.clone());
+    let clock = std::sync::Arc::new(rootwarden_core::SystemClock);
+    let access = rootwarden_testkit::MemoryReleaseAccess::new(ledger.clone(), clock, "release");
+    contract::release_access_contract(access, "release", ledger, &audit).await;
+    assert!(rootwarden_core::audit::verify(&audit, None)
+        .await
+        .unwrap()
+        .is_ok());
+}
+
+#[tokio::test]
 async fn memory_digest_store_and_hmac_signer_honour_the_digest_contracts() {
     use rootwarden_core::audit::{AuditEntry, AuditLog};
     let log = MemoryAuditLog::default();

@@ -133,6 +133,7 @@ fn ask(account: &AccountId, reason: &str, ticket: &str, minutes: Option<u32>) ->
         reason: reason.into(),
         ticket: ticket.into(),
         duration_minutes: minutes,
+        release: None,
     }
 }
 

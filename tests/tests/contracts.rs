@@ -412,6 +412,29 @@ async fn dynamo_access_ledger_honours_the_access_ledger_contract() {
     contract::access_ledger_contract(ledger, &audit).await;
 }
 
+/// The access ledger as a release sees it: read the approving request, revoke the account's
+/// other open access. As the release function's role, which runs it in production.
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamo_release_access_honours_the_release_access_contract() {
+    let emu = Emulator::with_stack().await.unwrap();
+    let config = custody::config(&emu);
+    let release = emu.role_config("ReleaseFunction").await;
+    let access = rootwarden::access::DynamoReleaseAccess::new(
+        aws_sdk_dynamodb::Client::new(&release),
+        &config,
+        "release",
+    );
+    // The harness seeds and reads the ledger (requests as the access function writes them).
+    let harness = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
+    let audit = DynamoAuditLog::new(harness.clone(), &config.audit_table, Arc::new(SystemClock));
+    let ledger = rootwarden::access::DynamoAccessLedger::new(
+        harness,
+        &config.workflows_table,
+        audit.clone(),
+    );
+    contract::release_access_contract(access, "release", ledger, &audit).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn digest_adapters_honour_the_digest_contracts() {
     use rootwarden::audit::{AuditEntry, AuditLog, DynamoDigestStore, KmsDigestSigner};

@@ -18,15 +18,18 @@
 //! (`rootwarden_core::access`, generic over [`AccessPorts`]); this module is their AWS bundle:
 //! [`Deps`] with the DynamoDB, KMS and Step Functions adapters, the [`DynamoAccessLedger`]
 //! (requests, locks and audit record in one transaction, `ledger.rs`, item mapping in
-//! `store.rs`), and access's view of the registry, tickets and rotations (`adapters.rs`).
+//! `store.rs`), access's view of the registry, tickets and rotations (`adapters.rs`), and the
+//! ledger as a release sees it ([`DynamoReleaseAccess`], `release_access.rs`). An approved release
+//! request starts its exit's state machine (`release_state_machines`) through Step Functions.
 
 pub mod identity;
 pub mod store;
 
 mod adapters;
 mod ledger;
+mod release_access;
 
-pub use rootwarden_core::access::{approval, policy, ports, refusal};
+pub use rootwarden_core::access::{approval, policy, ports, refusal, release};
 
 use std::sync::Arc;
 
@@ -36,13 +39,15 @@ use crate::registry::DynamoAccountRegistry;
 use crate::rotation::DynamoRotationStore;
 use crate::tickets::DynamoTicketStore;
 use crate::vault::{KmsTransientStore, KmsVault};
-use crate::{Clock, Config, ErrorType, LambdaError};
+use crate::{Clock, Config, ConfigError, ErrorType, LambdaError};
+use rootwarden_core::release::Exit;
 
 pub use approval::{ROTATION_APPLY, TAKEOVER};
 pub use identity::IamRoleDirectory;
 pub use ledger::DynamoAccessLedger;
 pub use policy::{AccessPolicy, ReasonRule, Role};
 pub use refusal::Refusal;
+pub use release_access::DynamoReleaseAccess;
 pub use rootwarden_core::access::identity::{Caller, Person};
 pub use rootwarden_core::access::{
     approve, checkin, checkout, deny, expire_due, get, list, locks, request, revoke,
@@ -66,8 +71,10 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// Step Functions, asked whether a rotation's execution really runs before a
     /// `rotation-apply` check-out ([`Deps::with_executions`]); without it that check-out is
-    /// refused.
+    /// refused. Also what an approved release request starts.
     pub executions: Option<SfnExecutions>,
+    /// The release state machines by exit (close, handback, transfer), from the configuration.
+    pub release_state_machines: [Option<String>; 3],
 }
 
 impl Deps {
@@ -113,6 +120,7 @@ impl Deps {
             policy,
             clock,
             executions: None,
+            release_state_machines: config.release_state_machines.clone(),
         })
     }
 
@@ -162,5 +170,17 @@ impl AccessPorts for Deps {
     }
     fn policy(&self) -> &AccessPolicy {
         &self.policy
+    }
+    fn release_state_machine(&self, exit: Exit) -> Result<&str, ConfigError> {
+        let i = match exit {
+            Exit::Close => 0,
+            Exit::Handback => 1,
+            Exit::Transfer => 2,
+        };
+        self.release_state_machines[i]
+            .as_deref()
+            .ok_or(ConfigError::Missing {
+                var: release::state_machine_var(exit),
+            })
     }
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::registry::{AccountMode, AccountStatus};
+use crate::release::RELEASE_REASON;
 use crate::rotation::{RotationRecord, TAKEOVER_TRIGGER};
 use crate::tickets::Ticket;
 use crate::AccountId;
@@ -101,12 +102,27 @@ pub fn ticket_admits(
 
 /// Whether `account` (`registered`: its status and mode, `None`: not registered) has a root
 /// credential to check out for `reason`: active and vaulted; for [`TAKEOVER`], vaulted and
-/// `taking-over` (and no other reason is admitted while it is taken over).
+/// `taking-over` (and no other reason is admitted while it is taken over). A release
+/// ([`RELEASE_REASON`]) shows no credential: it needs the account `active`, in any mode, or
+/// `releasing`: a new approved request is how a stopped release resumes (its `begin` adopts
+/// the recorded release only if that one's execution no longer runs and the exit matches).
 pub fn account_admits(
     account: &AccountId,
     registered: Option<(AccountStatus, AccountMode)>,
     reason: &str,
 ) -> Result<(), Refusal> {
+    if reason == RELEASE_REASON {
+        return match registered {
+            Some((AccountStatus::Active | AccountStatus::Releasing, _)) => Ok(()),
+            Some((status, _)) => Err(Refusal::NotReleasable {
+                account: account.clone(),
+                status,
+            }),
+            None => Err(Refusal::AccountNotRegistered {
+                account: account.clone(),
+            }),
+        };
+    }
     let wanted = if reason == TAKEOVER {
         AccountStatus::TakingOver
     } else {
@@ -181,6 +197,7 @@ pub fn opened(
         reason: reason.to_owned(),
         ticket: terms.ticket,
         duration_minutes: terms.duration_minutes,
+        release: None,
         status: AccessStatus::Requested,
         approvals: Vec::new(),
         review_ticket: None,

@@ -7,6 +7,7 @@ use super::expiry::{approval_expired, checkout_ends_at};
 use super::record::{AccessRequest, AccessStatus, Lock};
 use super::refusal::Refusal;
 use super::{AccessPolicy, Caller, Role};
+use crate::release::RELEASE_REASON;
 
 /// What a decision does to the check-out lock of the request's account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +28,8 @@ pub struct Move {
 }
 
 /// Whether `who` may check out `r` now, before anything is looked at: the requester (same
-/// ARN), still a requester, on an approved request whose approval has not lapsed.
+/// ARN), still a requester, on an approved request whose approval has not lapsed, and never a
+/// release request ([`Refusal::ReleaseShowsNoCredential`]).
 ///
 /// [`Refusal::ApprovalExpired`] means the request is due to expire
 /// ([`super::expiry::may_expire`]).
@@ -37,6 +39,10 @@ pub fn may_checkout(
     r: &AccessRequest,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
+    // A release's approval starts its workflow; nothing of the account is ever shown for it.
+    if r.reason == RELEASE_REASON || r.release.is_some() {
+        return Err(Refusal::ReleaseShowsNoCredential { id: r.id.clone() });
+    }
     if who.arn() != r.requester {
         return Err(Refusal::NotTheRequester { id: r.id.clone() });
     }

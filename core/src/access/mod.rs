@@ -10,6 +10,9 @@
 //! ([`request`], [`approve`], [`deny`]); checking out, in and revoking ([`checkout()`],
 //! [`checkin`], [`revoke`]); the automatic check-in ([`expire_due`]). A check-out decrypts first
 //! and shows nothing unless its ledger write (with its audit record) committed: fail closed.
+//!
+//! A request with reason `release` carries [`release`] terms, is never self-service nor checked
+//! out, and its approval starts the release's workflow.
 
 pub mod approval;
 pub mod checkout;
@@ -19,6 +22,7 @@ pub mod policy;
 pub mod ports;
 pub mod record;
 pub mod refusal;
+pub mod release;
 
 mod attempt;
 mod checkouts;

@@ -1,7 +1,8 @@
 //! What the access use cases talk to, as ports: the ledger of requests and check-out locks
 //! ([`AccessLedger`]), the registry as access reads and marks it ([`AccessAccounts`]), the
 //! tickets access checks and opens ([`AccessTickets`]), the rotation awaiting its apply step
-//! ([`RotationLookup`]), and the bundle a use case takes ([`AccessPorts`]).
+//! ([`RotationLookup`]), and the bundle a use case takes ([`AccessPorts`]), which also names the
+//! release state machines an approval starts.
 
 use std::future::Future;
 
@@ -11,8 +12,10 @@ use super::checkout::LockMove;
 use super::policy::AccessPolicy;
 use super::record::{AccessRequest, Lock};
 use crate::audit::{AuditEntry, AuditLog};
+use crate::config::ConfigError;
 use crate::executions::Executions;
 use crate::registry::{AccountMode, AccountStatus, RotationReason};
+use crate::release::Exit;
 use crate::rotation::RotationRecord;
 use crate::tickets::{Ticket, TicketError};
 use crate::vault::{TransientStore, Vault};
@@ -131,4 +134,12 @@ pub trait AccessPorts: Send + Sync {
     fn audit(&self) -> &Self::Audit;
     fn clock(&self) -> &dyn Clock;
     fn policy(&self) -> &AccessPolicy;
+    /// The state machine an approved release of `exit` starts (through [`Self::executions`]).
+    /// Without one, the approval stands and its start fails with `ConfigError` naming the
+    /// variable (approve again once configured).
+    fn release_state_machine(&self, exit: Exit) -> Result<&str, ConfigError> {
+        Err(ConfigError::Missing {
+            var: super::release::state_machine_var(exit),
+        })
+    }
 }

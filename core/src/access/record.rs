@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::release::ReleaseTerms;
 use crate::AccountId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,10 @@ pub struct AccessRequest {
     pub reason: String,
     pub ticket: String,
     pub duration_minutes: u32,
+    /// A release request's terms (reason `release` only, validated when opened): what `begin`
+    /// copies into the release. Never checked out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseTerms>,
     pub status: AccessStatus,
     /// Approvers' ARNs, in order.
     #[serde(default)]

@@ -39,6 +39,32 @@ pub enum Refusal {
     #[error("no rotation of account {account} awaits its apply step")]
     NoRotationAwaitsApply { account: AccountId },
 
+    // Releasing (reason `release`).
+    #[error(
+        "a release request needs its terms (exit, and the customer for a hand-back or transfer)"
+    )]
+    ReleaseTermsMissing,
+    #[error("release terms go with reason release only, not {reason:?}")]
+    ReleaseTermsWithoutRelease { reason: String },
+    #[error("invalid release terms: {why}")]
+    BadReleaseTerms { why: String },
+    #[error(
+        "a release is never self-service: dual control holds (reason release must not be \
+         self_service in the access policy)"
+    )]
+    ReleaseNeedsDualControl,
+    #[error(
+        "account {account} is {}: only an active account can be released (or a stopped \
+         release of it resumed)",
+        .status.as_str()
+    )]
+    NotReleasable {
+        account: AccountId,
+        status: AccountStatus,
+    },
+    #[error("request {id} is a release: it shows no credential and is never checked out")]
+    ReleaseShowsNoCredential { id: String },
+
     // Approving and denying.
     #[error("{caller} is not authorized to approve root access")]
     NotAnApprover { caller: String },
@@ -103,6 +129,8 @@ impl Refusal {
             | ApprovalExpired { .. }
             | RotationApply { .. }
             | Takeover { .. }
+            | ReleaseNeedsDualControl
+            | ReleaseShowsNoCredential { .. }
             | MayNotCheckIn { .. }
             | NotAnAdmin { .. } => ErrorType::AccessDenied,
             UnknownReason { .. }
@@ -110,7 +138,11 @@ impl Refusal {
             | NoTicket
             | TicketOfAnotherAccount { .. }
             | NothingToCheckOut { .. }
-            | NoRotationAwaitsApply { .. } => ErrorType::ValidationError,
+            | NoRotationAwaitsApply { .. }
+            | ReleaseTermsMissing
+            | ReleaseTermsWithoutRelease { .. }
+            | BadReleaseTerms { .. }
+            | NotReleasable { .. } => ErrorType::ValidationError,
             UnknownTicket { .. } | AccountNotRegistered { .. } => ErrorType::NotFound,
             AlreadyApproved { .. }
             | AlreadyCheckedOut { .. }

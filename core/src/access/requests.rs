@@ -8,11 +8,13 @@ use super::approval;
 use super::attempt::{entry, Attempt};
 use super::checkout::LockMove;
 use super::identity::Caller;
-use super::ledger::{commit, transition, ATTEMPTS};
+use super::ledger::{commit, get, transition, ATTEMPTS};
 use super::ports::{AccessAccounts, AccessPorts, AccessTickets, RotationLookup, Written};
-use super::record::AccessRequest;
+use super::record::{AccessRequest, AccessStatus};
+use super::release;
 use crate::audit::backoff;
 use crate::mail::{Category, Priority};
+use crate::release::ReleaseTerms;
 use crate::tickets::Ticket;
 use crate::{AccountId, ErrorType, LambdaError};
 
@@ -24,6 +26,8 @@ pub struct NewRequest {
     pub ticket: String,
     /// Minutes; `None`: the reason's maximum.
     pub duration_minutes: Option<u32>,
+    /// A release's terms: required with reason `release`, refused with any other.
+    pub release: Option<ReleaseTerms>,
 }
 
 fn new_id(now: DateTime<Utc>) -> String {
@@ -56,6 +60,9 @@ pub async fn request<P: AccessPorts>(
         Ok(t) => t,
         Err(refusal) => return Err(attempt.refused(refusal).await),
     };
+    if let Err(refusal) = release::release_admits(&req.reason, &terms.rule, req.release.as_ref()) {
+        return Err(attempt.refused(refusal).await);
+    }
     if approval::ticket_is_internal(policy, &terms.ticket) {
         let stored = ports
             .tickets()
@@ -83,6 +90,7 @@ pub async fn request<P: AccessPorts>(
     let now = ports.clock().now();
     let (duration, self_service) = (terms.duration_minutes, terms.rule.self_service);
     let mut r = approval::opened(policy, &who, new_id(now), account, &req.reason, terms, now);
+    r.release = req.release;
     if self_service {
         // Approved on request; someone else reviews afterwards.
         let review = Ticket::task(
@@ -114,9 +122,12 @@ pub async fn request<P: AccessPorts>(
     } else {
         "access.requested"
     };
-    let record = entry(caller, account, action, &r)
+    let mut record = entry(caller, account, action, &r)
         .reason(format!("{} ({})", r.reason, r.ticket))
         .detail("duration_minutes", duration);
+    if let Some(t) = &r.release {
+        record = record.detail("exit", t.exit.as_str());
+    }
     for attempt in 0..ATTEMPTS {
         match commit(ports, &r, &record, LockMove::Keep).await? {
             Written::Done => {
@@ -132,15 +143,22 @@ pub async fn request<P: AccessPorts>(
     ))
 }
 
-/// An approver other than the requester approves.
+/// An approver other than the requester approves. The approval that makes a release request
+/// `approved` starts its execution (named in the approval's audit record); approving an
+/// approved release request again starts it again if it did not start ([`super::release`]).
 pub async fn approve<P: AccessPorts>(
     ports: &P,
     caller: impl Into<Caller>,
     id: &str,
 ) -> Result<AccessRequest, LambdaError> {
     let who: Caller = caller.into();
+    if let Some(r) = get(ports, id).await? {
+        if r.release.is_some() && r.status == AccessStatus::Approved {
+            return release::restart(ports, &who, r).await;
+        }
+    }
     let (who, caller) = (&who, who.arn());
-    transition(ports, id, |r| async move {
+    let r = transition(ports, id, |r| async move {
         let account = r.account_id.clone();
         let attempt = Attempt {
             ports,
@@ -154,11 +172,18 @@ pub async fn approve<P: AccessPorts>(
             Err(refusal) => return Err(attempt.refused(refusal).await),
         };
         let needed = ports.policy().approvals_required;
-        let record = entry(caller, &account, "access.approved", &r)
+        let mut record = entry(caller, &account, "access.approved", &r)
             .reason(format!("approval {} of {needed}", r.approvals.len()));
+        if r.status == AccessStatus::Approved && r.release.is_some() {
+            record = record.detail("execution", release::execution_name(&account, &r.id));
+        }
         Ok((r, record, LockMove::Keep))
     })
-    .await
+    .await?;
+    if r.status == AccessStatus::Approved && r.release.is_some() {
+        release::start(ports, &r).await?;
+    }
+    Ok(r)
 }
 
 /// An approver (not the requester) or an admin denies. Final.

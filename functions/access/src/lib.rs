@@ -9,12 +9,17 @@
 //! check-in is the separate `access-expiry` function.
 //!
 //! Function URL body (JSON), by `action`:
-//! - `{"action": "request", "account_id", "reason", "ticket", "duration_minutes"?}`
+//! - `{"action": "request", "account_id", "reason", "ticket", "duration_minutes"?, "release"?}`;
+//!   `release` (reason `release` only, and required with it): `{"exit": "close" | "handback" |
+//!   "transfer", "customer"?: {"email"?, "phone", "name"?}, "customer_org"?, "keep_email"?}`
 //! - `{"action": "approve" | "checkout" | "checkin" | "show", "request_id"}`
 //! - `{"action": "deny" | "revoke", "request_id", "note"}`
 //! - `{"action": "list", "account_id"?}`, `{"action": "expire"}` (anyone the policy names)
 //!
-//! A `request` answer carries `approvals_required` besides the request.
+//! A `request` answer carries `approvals_required` besides the request. The approval that makes
+//! a release request `approved` starts its release execution; the answer names it
+//! (`execution`). If the start fails the approval stands (the error says so): approving it again
+//! starts it (one execution per request, whatever the retries).
 //!
 //! Responses are JSON with an HTTP status: 200, or `{"error_type", "message"}` with 400
 //! (`ValidationError`), 403 (`AccessDenied`), 404 (`NotFound`), 409 (`Conflict`), 503
@@ -24,8 +29,9 @@
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use lambda_runtime::LambdaEvent;
 use rootwarden::access::identity::{self, RoleDirectory};
+use rootwarden::access::release::{execution_name, Customer, Exit, ReleaseTerms};
 use rootwarden::access::{self, Caller, Deps, NewRequest};
-use rootwarden::{AccountId, ErrorType, LambdaError};
+use rootwarden::{AccountId, ErrorType, LambdaError, RootEmail};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -40,6 +46,8 @@ pub enum ApiRequest {
         ticket: String,
         #[serde(default)]
         duration_minutes: Option<u32>,
+        #[serde(default)]
+        release: Option<ReleaseBody>,
     },
     Approve {
         request_id: String,
@@ -66,6 +74,44 @@ pub enum ApiRequest {
         account_id: Option<String>,
     },
     Expire {},
+}
+
+/// A release request's terms as sent: unknown fields refused (the core's types are lenient).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseBody {
+    pub exit: Exit,
+    #[serde(default)]
+    pub customer: Option<CustomerBody>,
+    #[serde(default)]
+    pub customer_org: Option<String>,
+    #[serde(default)]
+    pub keep_email: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerBody {
+    #[serde(default)]
+    pub email: Option<RootEmail>,
+    pub phone: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl From<ReleaseBody> for ReleaseTerms {
+    fn from(b: ReleaseBody) -> Self {
+        ReleaseTerms {
+            exit: b.exit,
+            customer: b.customer.map(|c| Customer {
+                email: c.email,
+                phone: c.phone,
+                name: c.name,
+            }),
+            customer_org: b.customer_org,
+            keep_email: b.keep_email,
+        }
+    }
 }
 
 fn validation(msg: impl Into<String>) -> LambdaError {
@@ -149,6 +195,7 @@ async fn dispatch(deps: &Deps, who: &Caller, api: ApiRequest) -> Result<Value, L
             reason,
             ticket,
             duration_minutes,
+            release,
         } => {
             let account = AccountId::parse(&account_id).map_err(|e| validation(e.to_string()))?;
             let r = access::request(
@@ -159,6 +206,7 @@ async fn dispatch(deps: &Deps, who: &Caller, api: ApiRequest) -> Result<Value, L
                     reason,
                     ticket,
                     duration_minutes,
+                    release: release.map(ReleaseTerms::from),
                 },
             )
             .await?;
@@ -167,7 +215,12 @@ async fn dispatch(deps: &Deps, who: &Caller, api: ApiRequest) -> Result<Value, L
             v
         }
         ApiRequest::Approve { request_id } => {
-            to_json(&access::approve(deps, caller, &request_id).await?)
+            let r = access::approve(deps, caller, &request_id).await?;
+            let mut v = to_json(&r);
+            if r.release.is_some() && r.status == access::AccessStatus::Approved {
+                v["execution"] = json!(execution_name(&r.account_id, &r.id));
+            }
+            v
         }
         ApiRequest::Deny { request_id, note } => {
             to_json(&access::deny(deps, caller, &request_id, &note).await?)
@@ -332,6 +385,56 @@ mod tests {
             json!({"action": "approve", "request_id": "AR-1"}),
         ] {
             assert!(!is_url_request(&other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_release_request_carries_its_terms() {
+        let (_, api) = parse_url_request(fixture("url-release-request.json")).unwrap();
+        let ApiRequest::Request {
+            reason, release, ..
+        } = api
+        else {
+            panic!("not a request");
+        };
+        assert_eq!(reason, "release");
+        let terms = ReleaseTerms::from(release.expect("terms"));
+        assert_eq!(terms.exit, Exit::Transfer);
+        assert_eq!(terms.customer_org.as_deref(), Some("o-abcdef1234"));
+        let c = terms.customer.expect("customer");
+        assert_eq!(
+            (c.email.as_ref().map(|e| e.as_str()), c.phone.as_str()),
+            (Some("owner@customer.example"), "+14155550100")
+        );
+        assert!(!terms.keep_email);
+        // Without terms, a request parses as before.
+        let (_, api) = parse_url_request(fixture("url-request.json")).unwrap();
+        assert!(matches!(api, ApiRequest::Request { release: None, .. }));
+    }
+
+    #[test]
+    fn release_terms_are_strict() {
+        let request = |release: &str| {
+            format!(
+                r#"{{"action":"request","account_id":"314159265358","reason":"release","ticket":"INC-1","release":{release}}}"#
+            )
+        };
+        for bad in [
+            r#"{"exit":"sell"}"#,
+            r#"{"exit":"close","approved_by":"arn:aws:iam::111122223333:user/boss"}"#,
+            r#"{"exit":"handback","customer":{"email":"not an email","phone":"+14155550100"}}"#,
+            r#"{"exit":"handback","customer":{"phone":"+14155550100","role":"admin"}}"#,
+            r#"{"exit":"handback","customer":{"email":"a@b.example"}}"#,
+            r#"{"exit":"transfer","keep_email":"yes"}"#,
+            r#""close""#,
+        ] {
+            let mut e = fixture("url-request.json");
+            e["body"] = json!(request(bad));
+            assert_eq!(
+                parse_url_request(e).unwrap_err().error_type,
+                ErrorType::ValidationError,
+                "{bad}"
+            );
         }
     }
 

@@ -21,6 +21,7 @@ fn request(account: &AccountId, created_at: DateTime<Utc>) -> AccessRequest {
         reason: "billing-issue".into(),
         ticket: "INC-1".into(),
         duration_minutes: 30,
+        release: None,
         status: AccessStatus::Requested,
         approvals: Vec::new(),
         approver_persons: Vec::new(),

@@ -151,6 +151,7 @@ async fn approved_apply_request(d: &access::Deps, a: &AccountId) -> String {
             reason: "rotation-apply".into(),
             ticket: "INC-7".into(),
             duration_minutes: None,
+            release: None,
         },
     )
     .await
