@@ -25,6 +25,7 @@ pub mod store;
 
 mod adapters;
 mod ledger;
+mod release_standin;
 
 pub use rootwarden_core::access::{approval, policy, ports, refusal};
 
@@ -43,6 +44,7 @@ pub use identity::IamRoleDirectory;
 pub use ledger::DynamoAccessLedger;
 pub use policy::{AccessPolicy, ReasonRule, Role};
 pub use refusal::Refusal;
+pub use release_standin::DynamoReleaseAccess;
 pub use rootwarden_core::access::identity::{Caller, Person};
 pub use rootwarden_core::access::{
     approve, checkin, checkout, deny, expire_due, get, list, locks, request, revoke,
