@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     moto_patches.patch_stop_execution()
     moto_patches.patch_dynamodb_write_atomicity()
     moto_patches.patch_iam_enforcement()  # retires moto's own checker; enforcement starts below
+    from rootwarden_ext import member_roles
+
+    member_roles.patch_create_account()  # new member accounts get the release member role
     from rootwarden_ext import service_credentials
 
     service_credentials.patch_step_functions_credentials()

@@ -25,6 +25,7 @@ pub mod inbound;
 pub mod notify;
 pub mod onboarding;
 pub mod registry;
+pub mod release;
 pub mod rotation;
 pub mod sdk;
 pub mod takeover;

@@ -9,7 +9,10 @@ receipt path (ses_receipt: the active rule set's S3 and Lambda actions), from a 
 started once the API response has been sent (the inbound Lambda calls back into the emulator).
 Only when a receipt rule matches the new address; otherwise AWS mailed it elsewhere (logged). A
 second Start is a resend: a new code, the old one invalid. GetPrimaryEmailUpdateStatus reports
-the latest update (PENDING, COMPLETED once accepted, FAILED when its code expired).
+the latest update (PENDING, COMPLETED once accepted, FAILED when its code expired). An accepted
+update mails AWS's "The email address for your AWS account root user was changed" notice to the
+PREVIOUS address (aws_mail.root_email_changed, the new one masked). An account of another
+organization (one that left ours) is AccessDeniedException (org_lifecycle.foreign_account).
 
 Test-only: GET /_rootwarden/primary-email/{account_id}/otp reveals the OTP; it expires after 24
 hours (the AWS Organizations guide: the verification code must be entered within 24 hours),
@@ -149,6 +152,11 @@ class AccountStore:
             return _validation(f"1 validation error detected: Value '{account_id}' at 'accountId' "
                                "failed to satisfy constraint: Member must satisfy regular "
                                "expression pattern: ^\\d{12}$")
+        from . import org_lifecycle
+
+        if org_lifecycle.foreign_account(org_lifecycle.caller_account(req), account_id):
+            return rest_json_error("AccessDeniedException", f"The account {account_id} is not a "
+                                   "member of your organization.", 403)
         current = self.email_of(account_id)
         if req.path == "/getPrimaryEmail":
             if current is None:
@@ -256,7 +264,11 @@ class AccountStore:
             self.status[account_id] = ("COMPLETED", time.time())
         self._update_orgs_email(account_id, pend.email)
         log(f"Account {account_id}: primary email updated to {pend.email}")
-        return rest_json_ok({"Status": "ACCEPTED"})
+        resp = rest_json_ok({"Status": "ACCEPTED"})
+        if current.lower() != pend.email.lower():
+            raw = aws_mail.root_email_changed(current, account_id, pend.email)
+            resp.after.append(lambda: aws_mail.send(raw, current, f"root email changed, account {account_id}"))
+        return resp
 
     @staticmethod
     def _update_orgs_email(account_id: str, email: str) -> None:

@@ -163,3 +163,28 @@ def account_closed(to: str, account_id: str) -> bytes:
         "Sincerely,\n"
         "Amazon Web Services\n\n" + FOOTER)
     return build(FROM_AWS, to, "AWS Account Closure Confirmation", text)
+
+
+def mask_address(address: str) -> str:
+    """AWS's masking of the new address in the change notice: first character, ***, domain."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def root_email_changed(to: str, account_id: str, new_email: str, now: datetime | None = None) -> bytes:
+    """"The email address for your AWS account root user was changed", to the PREVIOUS address
+    (tests/fixtures/mail/account-05-root-email-changed.eml)."""
+    now = now or datetime.now(timezone.utc)
+    text = (
+        "Hello,\n\n"
+        "The email address for the root user of your AWS account was changed.\n\n"
+        f"AWS Account ID: {account_id}\n"
+        f"Previous email address: {to}\n"
+        f"New email address: {mask_address(new_email)}\n"
+        "Date of change: " + now.strftime("%B %d, %Y, %H:%M UTC").replace(" 0", " ") + "\n\n"
+        "You are receiving this message at the previous email address. If you didn't\n"
+        "make this change, contact AWS Support immediately:\n"
+        "https://aws.amazon.com/support\n\n"
+        "Sincerely,\n"
+        "Amazon Web Services\n\n" + FOOTER)
+    return build(FROM_SIGNIN, to, "The email address for your AWS account root user was changed", text)

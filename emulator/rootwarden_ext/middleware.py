@@ -12,6 +12,7 @@ Order of handling:
   account /…PrimaryEmail…          AWS Account API primary email operations (the OTP is mailed
                                    through ses_receipt after the response: Resp.after)
   account /…ContactInformation     Account API contact information (org_lifecycle)
+  account /…AlternateContact       Account API alternate contacts (alternate_contacts)
   Organizations CloseAccount,      asynchronous closure with its quota and mail; handshakes from a
     handshakes                     second organization (org_lifecycle); other actions: moto, after
                                    due closures complete
@@ -26,7 +27,16 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import account_api, function_urls, kms_state, org_lifecycle, service_credentials, ses_delivery, ses_receipt
+from . import (
+    account_api,
+    alternate_contacts,
+    function_urls,
+    kms_state,
+    org_lifecycle,
+    service_credentials,
+    ses_delivery,
+    ses_receipt,
+)
 from .common import Req, Resp, log, plain_json, query_error
 from .console import Console
 from .iam import enforce as iam_enforce
@@ -54,6 +64,7 @@ class RootWardenMiddleware:
         self.console.reset()
         ses_receipt.reset()
         org_lifecycle.reset()
+        alternate_contacts.reset()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         try:
@@ -96,12 +107,14 @@ class RootWardenMiddleware:
                 if req.form().get("Action") == "AssumeRoot":
                     return self.roots.assume_root(req)
 
-        account_paths = account_api.PATHS | org_lifecycle.CONTACT_PATHS
+        account_paths = account_api.PATHS | org_lifecycle.CONTACT_PATHS | alternate_contacts.PATHS
         if req.service == "account" or (req.service is None and path in account_paths):
             if path in account_api.PATHS:
                 return self.accounts.handle(req)
             if path in org_lifecycle.CONTACT_PATHS:
                 return org_lifecycle.handle_contact(req)
+            if path in alternate_contacts.PATHS:
+                return alternate_contacts.handle(req)
 
         if (req.target or "").startswith(org_lifecycle.TARGET_PREFIX):
             out = org_lifecycle.handle_organizations(req)

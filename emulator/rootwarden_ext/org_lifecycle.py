@@ -37,7 +37,9 @@ Every other Organizations action goes to moto, after due closures are completed.
 Account API (rest-json): POST /putContactInformation, /getContactInformation (AccountId optional:
 the caller's own account without it; the management account may not name itself ->
 AccessDeniedException; a member of another organization -> AccessDeniedException; never set ->
-ResourceNotFoundException). moto's alternate-contact paths are left to moto.
+ResourceNotFoundException). Alternate contacts: alternate_contacts.py, same rules.
+An account that left our organization is out of our management account's reach:
+foreign_account() (used by the Account API, contact and root-session extensions).
 
 Test-only endpoints (plain JSON):
   POST /_rootwarden/organizations/accounts/{id}/close/advance   complete a pending closure now
@@ -45,6 +47,8 @@ Test-only endpoints (plain JSON):
                                                                 days of closure; 409 afterwards)
   PUT  /_rootwarden/organizations/accounts/{id}  {"created_days_ago"?, "closed_days_ago"?,
                                                   "control_tower"?}  set dates and flags
+                                                  (control_tower also creates / deletes the
+                                                  account's AWSControlTowerExecution role)
   GET  /_rootwarden/organizations/accounts/{id}                 what the emulator holds
   POST /_rootwarden/organizations/customer-org   {"account_id", "management_account_id"?,
         "email"?, "notes"?}  a second organization (its own management account, all features)
@@ -61,7 +65,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import aws_mail
+from . import aws_mail, member_roles
 from .common import Req, Resp, log, new_request_id, plain_json, rest_json_error, rest_json_ok
 
 TARGET_PREFIX = "AWSOrganizationsV20161128."
@@ -124,6 +128,19 @@ def _org_backend_of(account_id: str):
 
 def _find(be, account_id: str):
     return next((a for a in be.accounts if a.id == account_id), None)
+
+
+def foreign_account(caller: str, account_id: str) -> bool:
+    """Whether `account_id` belongs to an organization `caller` does not manage (for one that
+    left ours: the customer's). Such an account is out of reach of our management account's
+    sts:AssumeRoot and Account API calls. An account in no organization (a seeded test account)
+    is not foreign; neither is the caller's own."""
+    if caller == account_id:
+        return False
+    be = _org_backend_of(account_id)
+    if be is None or be.org is None or _find(be, account_id) is None:
+        return False
+    return be.org.master_account_id != caller
 
 
 @dataclass
@@ -580,6 +597,8 @@ def test_endpoint(req: Req) -> Resp:
             if "control_tower" in data:
                 (STORE.control_tower.add if data["control_tower"] else
                  STORE.control_tower.discard)(account_id)
+                member_roles.set_control_tower(account_id, acct.master_account_id,
+                                               bool(data["control_tower"]))
             if "closed_days_ago" in data:
                 c = STORE.closures.get(account_id)
                 if c is None or c.suspended_at is None:

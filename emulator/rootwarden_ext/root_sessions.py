@@ -205,8 +205,13 @@ class RootStore:
                             "failed to satisfy constraint: Member must have value greater than or "
                             "equal to 0")
 
+        from . import org_lifecycle
+
         with self.lock:
             denied = account_id in self.states and self.states[account_id].assume_root_denied
+        # An account that left our organization (AWS: AssumeRoot only into members of the
+        # caller's organization).
+        denied = denied or org_lifecycle.foreign_account(org_lifecycle.caller_account(req), account_id)
         if denied:
             return query_error(
                 "AccessDenied",
