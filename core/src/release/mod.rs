@@ -29,15 +29,3 @@ pub const RELEASE_REASON: &str = "release";
 pub const MAX_RESENDS: u32 = 3;
 /// AWS Support can reinstate a closed account for this many days; then the vault is shredded.
 pub const REINSTATEMENT_DAYS: i64 = 90;
-
-/// STAND-IN (helper "raws"): the core helper writes the real `run`; this only lets the release
-/// Lambda compile on branch h-raws. Drop it at merge (a duplicate `run` fails the build loudly).
-pub async fn run<P: ReleasePorts>(
-    _ports: &P,
-    _step: Step,
-) -> Result<serde_json::Value, crate::LambdaError> {
-    Err(crate::LambdaError::new(
-        crate::ErrorType::InternalError,
-        "release::run stand-in",
-    ))
-}
