@@ -28,6 +28,8 @@ pub struct Begun {
     /// The root email is the customer's already.
     pub email_accepted: bool,
     pub handshake_accepted: bool,
+    /// Custody ended (vault shredded, account `released`): only `certify` is left.
+    pub shredded: bool,
     pub poll_seconds: u64,
     pub code_timeout_seconds: u64,
     pub invitation_timeout_seconds: u64,
@@ -158,7 +160,10 @@ pub async fn begin<P: ReleasePorts>(
                 None,
             )
         }
-        (AccountStatus::Releasing, Some(old)) => {
+        (status @ (AccountStatus::Releasing | AccountStatus::Released), Some(old))
+            if status == AccountStatus::Releasing
+                || (old.step == Some(ReleaseStep::Shredded) && old.exit != Exit::Close) =>
+        {
             if ports
                 .executions()
                 .state(&old.execution_arn)
@@ -193,7 +198,7 @@ pub async fn begin<P: ReleasePorts>(
             (
                 release,
                 Expect::Begin {
-                    status: AccountStatus::Releasing,
+                    status,
                     previous: Some(old.execution.clone()),
                 },
                 Some(old.execution),
@@ -207,7 +212,10 @@ pub async fn begin<P: ReleasePorts>(
         }
     };
     let mut account_item = acct.clone();
-    account_item.status = AccountStatus::Releasing;
+    if account_item.status != AccountStatus::Released {
+        // A released account stopped before its certificate stays released.
+        account_item.status = AccountStatus::Releasing;
+    }
     let mut record = entry(ports, &release, "begun")
         .detail("requested_by", release.requested_by.clone())
         .detail("approved_by", release.approved_by.clone())
@@ -310,6 +318,7 @@ async fn flags<P: ReleasePorts>(
         close_requested,
         email_accepted,
         handshake_accepted: reached(r.step, ReleaseStep::HandshakeAccepted),
+        shredded: reached(r.step, ReleaseStep::Shredded),
         poll_seconds: s.poll,
         code_timeout_seconds: s.code,
         invitation_timeout_seconds: s.invitation,

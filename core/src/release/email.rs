@@ -147,7 +147,12 @@ pub async fn await_code<P: ReleasePorts>(
         timeout_seconds,
     )
     .await?;
-    if o.release.step != Some(ReleaseStep::AwaitingCode) {
+    // From the ask (or a resend) only: a release that crossed the point of no return and was
+    // stopped before AWS accepted waits here again without going back.
+    if matches!(
+        o.release.step,
+        Some(ReleaseStep::EmailUpdateStarted | ReleaseStep::CodeResent)
+    ) {
         let record = entry(ports, &o.release, "awaiting-code")
             .detail("deadline", crate::registry::stamp(wait.expires_at))
             .detail("resends", o.release.resends);
@@ -200,10 +205,10 @@ pub async fn accept_email_update<P: ReleasePorts>(
     execution: &str,
 ) -> Result<String, LambdaError> {
     let o = owned(ports, account, execution).await?;
+    live(&o)?;
     let address = customer_email(&o)?;
     if ports.email().get(account).await? == address {
         if !o.reached(ReleaseStep::EmailAccepted) {
-            live(&o)?;
             let mut next = o.release.clone();
             next.point_of_no_return_at = Some(ports.clock().now());
             let record = entry(ports, &next, "email-accepted").detail("already_customers", true);

@@ -13,6 +13,7 @@ use crate::audit::AuditLog;
 use crate::executions::Executions;
 use crate::mail::Category;
 use crate::registry::{stamp, AccountStatus};
+use crate::takeover::PrimaryEmail;
 use crate::workflows::WorkflowWaits;
 use crate::{AccountId, ErrorType, LambdaError};
 
@@ -173,6 +174,12 @@ pub async fn cancel<P: ReleasePorts>(
                 release: next,
             }
         };
+        // Asked before its tasks fail: a running execution's Catch restores custody itself.
+        let running = ports
+            .executions()
+            .state(&r.execution_arn)
+            .await?
+            .is_running();
         let mut tasks_failed = 0;
         let now = ports.clock().now();
         for kind in flow::WAIT_KINDS {
@@ -190,11 +197,6 @@ pub async fn cancel<P: ReleasePorts>(
                 ports.waits().remove(account, kind, &w.execution).await?;
             }
         }
-        let running = ports
-            .executions()
-            .state(&r.execution_arn)
-            .await?
-            .is_running();
         let restored = if running {
             false
         } else {
@@ -230,10 +232,18 @@ pub async fn relay_code<P: ReleasePorts>(
         )
     })?;
     let (acct, r) = read(ports, account).await?;
-    if acct.status != AccountStatus::Releasing
-        || !reached(r.step, ReleaseStep::EmailUpdateStarted)
-        || reached(r.step, ReleaseStep::EmailAccepted)
-    {
+    // Waiting for a code: asked, and not accepted by AWS yet (a release stopped after crossing
+    // the point of no return but before AWS's answer may need one again).
+    let waits = acct.status == AccountStatus::Releasing
+        && reached(r.step, ReleaseStep::EmailUpdateStarted)
+        && match r.step {
+            Some(ReleaseStep::EmailAccepted) => {
+                let customer = r.customer.as_ref().and_then(|c| c.email.as_ref());
+                customer.is_some() && ports.email().get(account).await.ok().as_ref() != customer
+            }
+            _ => !reached(r.step, ReleaseStep::EmailAccepted),
+        };
+    if !waits {
         return Err(flow::conflict(format!(
             "the release of {account} waits for no code (status {}, step {})",
             acct.status.as_str(),

@@ -59,10 +59,10 @@ mod tests {
 
     #[test]
     fn invitation_bound_covers_the_timeout() {
-        // 60+120+240+480+960+1920 = 3720 ≥ 3600.
+        // 60+120+240+480+960+1920 = 3780 ≥ 3600.
         assert_eq!(invitation_polls(60, 3600), 6);
-        // 14 days at the default: 6 polls reach 3720 s, then an hour each.
-        assert_eq!(invitation_polls(60, 14 * 86_400), 6 + 336);
+        // 14 days at the default: 6 polls reach 3780 s, then an hour each (335 more).
+        assert_eq!(invitation_polls(60, 14 * 86_400), 6 + 335);
         assert_eq!(invitation_polls(60, 1), 1);
     }
 }
