@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::mail::workflow_trust::{self, History, Receipt, Refusal, WaitEligibility};
 use crate::mail::{self, Category, Context, ParsedMail, Priority, SesVerdicts};
 use crate::notify::{Notice, Notifier};
-use crate::registry::AccountRegistry;
+use crate::registry::{AccountRegistry, AccountStatus};
 use crate::tickets::{IncomingMessage, RecordOutcome, TicketStore};
 use crate::vault::TransientStore;
 use crate::workflows::{Wait, WorkflowWaits, MAIL_COMPLETES};
@@ -103,12 +103,14 @@ where
     let mut registry_account = None;
     let mut root_email = None;
     let mut contacts = Vec::new();
+    let mut account_status = None;
     for r in &delivery.recipients {
         if let Ok(email) = RootEmail::parse(r) {
             if let Some(found) = deps.registry.by_root_email(&email).await? {
                 registry_account = Some(found.account_id);
                 root_email = Some(found.root_email);
                 contacts = found.contacts;
+                account_status = Some(found.status);
                 break;
             }
         }
@@ -142,6 +144,7 @@ where
         mail::analyze(&raw, &ctx)
     };
     let mut decision = analysis.decision;
+    mark_custody(&mut decision, account_status);
     // The registry is the only source of truth for account existence: an id only the message
     // names (sub-address, labelled) that it does not know leaves the mail unrouted, so mail never
     // creates an audit chain, ticket, secret or wait for an account that does not exist.
@@ -292,6 +295,29 @@ where
         workflows_completed: earned.len(),
         workflow_claims_refused: refused.len(),
     })
+}
+
+/// Mail to an account whose custody ended (`released`, `closed`) is ticketed like any other,
+/// marked so an operator sees our old address is retired; AWS's "root email changed" notice to
+/// an account we are handing over (or handed over) is expected, not critical.
+fn mark_custody(decision: &mut mail::Decision, status: Option<AccountStatus>) {
+    let mark = match status {
+        Some(AccountStatus::Released) => Some("mail to a released account: custody ended"),
+        Some(AccountStatus::Closed) => Some("mail to a closed account: custody ended"),
+        _ => None,
+    };
+    if let Some(mark) = mark {
+        decision.summary = format!("[{mark}] {}", decision.summary);
+    }
+    if decision.category == Category::RootEmailChanged
+        && !decision.quarantined
+        && matches!(
+            status,
+            Some(AccountStatus::Releasing | AccountStatus::Released)
+        )
+    {
+        decision.priority = Priority::High;
+    }
 }
 
 type Judged = (Vec<Wait>, Vec<(Wait, Vec<Refusal>)>);

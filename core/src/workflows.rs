@@ -1,6 +1,7 @@
 //! The correlation port: a workflow waiting for root mail (a rotation waiting for AWS's
 //! "password changed" mail, a takeover waiting for the root email change's verification code,
-//! AWS's password reset mail or its "MFA device added" mail) registers its Step
+//! AWS's password reset mail or its "MFA device added" mail, a closing release waiting for
+//! AWS's "account closed" mail) registers its Step
 //! Functions task token here; authenticated, non-quarantined mail of that kind for that account
 //! completes it.
 //!
@@ -21,20 +22,22 @@ use crate::{AccountId, LambdaError};
 
 /// Kinds a workflow can wait for. `Mfa`: the takeover's `await-mfa`, which only the
 /// operator's `account mfa-seed` completes (see [`MAIL_COMPLETES`]).
-pub const WAITABLE: [Category; 4] = [
+pub const WAITABLE: [Category; 5] = [
     Category::PasswordChanged,
     Category::VerificationCode,
     Category::PasswordReset,
     Category::Mfa,
+    Category::AccountClosed,
 ];
 
 /// Kinds whose wait authentic AWS mail may complete. Not `Mfa`: AWS's "MFA device added"
 /// mail comes the moment a device is enrolled, before its seed is in the vault, and the wait is
 /// for the seed (its mail is ticketed like any other root mail, which records it).
-pub const MAIL_COMPLETES: [Category; 3] = [
+pub const MAIL_COMPLETES: [Category; 4] = [
     Category::PasswordChanged,
     Category::VerificationCode,
     Category::PasswordReset,
+    Category::AccountClosed,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

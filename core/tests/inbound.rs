@@ -541,3 +541,73 @@ async fn every_real_world_message_becomes_a_ticket_or_a_quarantine_decision() {
     }
     assert!(audit::verify(&rig.audit, None).await.unwrap().is_ok());
 }
+
+#[tokio::test]
+async fn aws_account_closed_mail_completes_a_closing_release_wait() {
+    let rig = Rig::new();
+    let closing = "222233334444";
+    rig.registry.register(
+        &account(closing),
+        &RootEmail::parse(&sub_address(closing)).unwrap(),
+        &[],
+    );
+    let now = Utc::now();
+    let wait = Wait {
+        kind: Category::AccountClosed,
+        execution: "release-222233334444-AR-1".into(),
+        ..password_changed_wait(closing, now - Duration::minutes(5))
+    };
+    rig.waits.register(&wait).await.unwrap();
+    let raw = fixture("account-01-closure-confirmation.eml");
+    let out = rig
+        .deliver("ses-closed", &sub_address(closing), &raw, pass(), now)
+        .await
+        .unwrap();
+    assert_eq!(out.category, Category::AccountClosed);
+    assert_eq!(
+        (out.workflows_completed, out.workflow_claims_refused),
+        (1, 0)
+    );
+    assert_eq!(rig.waits.completed()[0].execution, wait.execution);
+}
+
+#[tokio::test]
+async fn mail_to_a_released_or_closed_account_is_ticketed_and_marked() {
+    use rootwarden_core::registry::AccountStatus;
+    let rig = Rig::new();
+    let raw = fixture("account-05-root-email-changed.eml");
+    // Custody still ours: a root email change nobody expected is critical.
+    let out = rig
+        .deliver("ses-rec-1", &sub_address(ACME), &raw, pass(), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(out.category, Category::RootEmailChanged);
+    assert_eq!(out.priority, Priority::Critical);
+    // Handed back: ticketed, marked, expected.
+    rig.registry
+        .set_status(&account(ACME), AccountStatus::Released);
+    let raw = fixture("support-case-01-opened.eml");
+    let out = rig
+        .deliver("ses-rel-1", &sub_address(ACME), &raw, pass(), Utc::now())
+        .await
+        .unwrap();
+    let t = rig.tickets.get(&out.ticket_id).await.unwrap().unwrap();
+    assert_eq!(t.account_id, Some(account(ACME)));
+    assert!(
+        t.summary.starts_with("[mail to a released account"),
+        "{}",
+        t.summary
+    );
+    rig.registry.set_status(&account(PI), AccountStatus::Closed);
+    let raw = fixture("password-changed-01-sub-address.eml");
+    let out = rig
+        .deliver("ses-cl-1", &sub_address(PI), &raw, pass(), Utc::now())
+        .await
+        .unwrap();
+    let t = rig.tickets.get(&out.ticket_id).await.unwrap().unwrap();
+    assert!(
+        t.summary.starts_with("[mail to a closed account"),
+        "{}",
+        t.summary
+    );
+}

@@ -26,6 +26,7 @@ mod raw_mail;
 mod registry;
 mod registry_posture;
 mod registry_schedule;
+pub mod release;
 mod role_directory;
 mod root_credentials;
 mod rotation_ports;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rootwarden_core::registry::{AccountRegistry, RegisteredAccount};
+use rootwarden_core::registry::{AccountRegistry, AccountStatus, RegisteredAccount};
 use rootwarden_core::{AccountId, LambdaError, RootEmail};
 
 use crate::{lock, unavailable};
@@ -25,8 +25,16 @@ impl MemoryAccountRegistry {
                 account_id: account.clone(),
                 root_email: root_email.clone(),
                 contacts: contacts.iter().map(|c| (*c).to_owned()).collect(),
+                status: AccountStatus::Active,
             },
         );
+    }
+
+    /// Sets a registered account's status (a release ended custody, say).
+    pub fn set_status(&self, account: &AccountId, status: AccountStatus) {
+        if let Some(a) = lock(&self.accounts).get_mut(account) {
+            a.status = status;
+        }
     }
 
     /// Makes every later read fail, as a DynamoDB outage would.

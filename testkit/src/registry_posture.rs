@@ -118,6 +118,7 @@ impl AccountRegistry for MemoryPostureRegistry {
                 account_id: a.account_id.clone(),
                 root_email: email.clone(),
                 contacts: a.contacts.clone(),
+                status: a.status,
             }))
     }
 

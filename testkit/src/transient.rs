@@ -49,6 +49,15 @@ impl MemoryTransientStore {
         lock(&self.items).values().any(|i| i.value == value)
     }
 
+    /// Deletes every secret of `account` (the release's crypto-shred); returns how many.
+    pub fn shred(&self, account: &AccountId) -> u32 {
+        let pk = partition(Some(account));
+        let mut items = lock(&self.items);
+        let before = items.len();
+        items.retain(|(p, _), _| *p != pk);
+        (before - items.len()) as u32
+    }
+
     /// Makes every later call fail, as a KMS or DynamoDB outage would.
     pub fn fail(&self, fail: bool) {
         self.fail.store(fail, Ordering::SeqCst);

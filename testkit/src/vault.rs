@@ -127,6 +127,42 @@ impl MemoryVault {
         Ok(())
     }
 
+    /// Deletes every version of every credential of `account` (the release's crypto-shred).
+    /// Returns how many versions were deleted.
+    pub async fn shred(&self, account: &AccountId) -> u32 {
+        let mut creds = self.creds.lock().await;
+        let mut n = 0;
+        creds.retain(|(a, _), c| {
+            if a == account {
+                n += c.versions.len() as u32;
+                false
+            } else {
+                true
+            }
+        });
+        n
+    }
+
+    /// How many versions of `account`'s credentials are stored (any stage).
+    pub async fn stored_versions(&self, account: &AccountId) -> usize {
+        self.creds
+            .lock()
+            .await
+            .iter()
+            .filter(|((a, _), _)| a == account)
+            .map(|(_, c)| c.versions.len())
+            .sum()
+    }
+
+    /// Whether any stored version equals `value` (to prove where a secret went, or did not).
+    pub async fn holds(&self, value: &str) -> bool {
+        self.creds
+            .lock()
+            .await
+            .values()
+            .any(|c| c.versions.values().any(|v| v.secret == value))
+    }
+
     /// Makes the key refuse every later encryption and decryption (disabled key, no grant).
     pub fn refuse_key(&self, refuse: bool) {
         self.key_refuses.store(refuse, Ordering::SeqCst);

@@ -11,6 +11,12 @@ pub enum Category {
     Mfa,
     Security,
     Billing,
+    /// AWS confirms an account's closure (a closing release waits for it).
+    AccountClosed,
+    /// AWS tells the previous root address that the root email changed.
+    RootEmailChanged,
+    /// AWS Organizations: an invitation to join an organization, or a change of membership.
+    Organization,
     Account,
     SupportCase,
     ServiceNotice,
@@ -27,6 +33,9 @@ impl Category {
             Category::Mfa => "mfa",
             Category::Security => "security",
             Category::Billing => "billing",
+            Category::AccountClosed => "account-closed",
+            Category::RootEmailChanged => "root-email-changed",
+            Category::Organization => "organization",
             Category::Account => "account",
             Category::SupportCase => "support-case",
             Category::ServiceNotice => "service-notice",
@@ -129,10 +138,32 @@ const MFA: &[&str] = &[
     "passkey",
 ];
 const SUPPORT: &[&str] = &["case id", "[case", "support case", "aws support"];
+const ACCOUNT_CLOSED: &[&str] = &[
+    "account closure confirmation",
+    "account has been closed",
+    "account closed",
+    "account is closed",
+];
+const ROOT_EMAIL_CHANGED: &[&str] = &[
+    "root user email",
+    "root user was changed",
+    "email address for your aws account",
+    "email address has been changed",
+    "email address was changed",
+];
+const ORGANIZATION: &[&str] = &[
+    "invitation to join",
+    "invited to join",
+    "organization invitation",
+    "organizations invitation",
+    "join an aws organization",
+    "joined another organization",
+    "joined an aws organization",
+    "left the organization",
+    "removed from the organization",
+];
 const ACCOUNT: &[&str] = &[
     "account closure",
-    "account closed",
-    "account has been closed",
     "closing your",
     "suspended",
     "suspension",
@@ -140,17 +171,7 @@ const ACCOUNT: &[&str] = &[
     "reactivated",
     "alternate contact",
     "contact information",
-    "root user email",
-    "root user was changed",
-    "email address for your aws account",
-    "email address has been changed",
-    "email address was changed",
     "email address change",
-    "invitation to join",
-    "invited to join",
-    "organization invitation",
-    "organizations invitation",
-    "join an aws organization",
     "account name",
     "account has been",
     "account is now",
@@ -290,13 +311,16 @@ pub fn classify(from: &str, subject: &str, text: &str, list_unsubscribe: bool) -
 
 fn by_phrases(s: &str) -> Option<Category> {
     // Order matters: a "password changed" notice is not a reset; a case about billing is a case.
-    let rules: [(&[&str], Category); 10] = [
+    let rules: [(&[&str], Category); 13] = [
         (SECURITY, Category::Security),
         (PASSWORD_CHANGED, Category::PasswordChanged),
         (PASSWORD_RESET, Category::PasswordReset),
         (VERIFICATION, Category::VerificationCode),
         (SUPPORT, Category::SupportCase),
         (MFA, Category::Mfa),
+        (ACCOUNT_CLOSED, Category::AccountClosed),
+        (ROOT_EMAIL_CHANGED, Category::RootEmailChanged),
+        (ORGANIZATION, Category::Organization),
         (ACCOUNT, Category::Account),
         (BILLING, Category::Billing),
         (NOTICE, Category::ServiceNotice),
@@ -325,7 +349,12 @@ pub fn priority(
     let base = match category {
         Category::Security => Priority::Critical,
         Category::PasswordChanged | Category::Mfa if !expected_by_workflow => Priority::Critical,
+        // Our root address lost the account: expected only while a release hands it over
+        // (inbound lowers it for an account releasing or released).
+        Category::RootEmailChanged => Priority::Critical,
         Category::PasswordReset
+        | Category::AccountClosed
+        | Category::Organization
         | Category::VerificationCode
         | Category::Account
         | Category::SupportCase => Priority::High,
@@ -401,6 +430,21 @@ mod tests {
             (
                 "no-reply-aws@amazon.com",
                 "You've been invited to join an AWS Organization",
+                Category::Organization,
+            ),
+            (
+                "no-reply-aws@amazon.com",
+                "AWS Account Closure Confirmation",
+                Category::AccountClosed,
+            ),
+            (
+                "no-reply@signin.aws",
+                "The email address for your AWS account root user was changed",
+                Category::RootEmailChanged,
+            ),
+            (
+                "no-reply-aws@amazon.com",
+                "Your AWS Account has been reinstated",
                 Category::Account,
             ),
             (

@@ -31,6 +31,8 @@ pub struct RegisteredAccount {
     pub account_id: AccountId,
     pub root_email: RootEmail,
     pub contacts: Vec<String>,
+    /// Mail to a `released` or `closed` account is still ticketed, marked as such.
+    pub status: AccountStatus,
 }
 
 pub trait AccountRegistry: Send + Sync {

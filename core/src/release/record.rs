@@ -159,6 +159,10 @@ pub struct Release {
     pub previous_status: AccountStatus,
     /// Our root address before a hand-over changed it (retired afterwards).
     pub previous_email: Option<String>,
+    /// Base interval of every poll (seconds; doubled per poll up to an hour), and how long to
+    /// wait for the customer's invitation: from the approved start, kept for the polls.
+    pub poll_seconds: u64,
+    pub invitation_timeout_seconds: u64,
     /// Verification codes asked for again.
     pub resends: u32,
     /// Polls of the current wait (closure, email propagation, invitation, departure).

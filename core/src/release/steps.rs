@@ -140,3 +140,78 @@ pub enum Step {
     /// Scheduled: shreds closed accounts past their window; reopens custody of a reinstated one.
     ShredDue {},
 }
+
+/// Default base interval of every poll (seconds).
+pub const DEFAULT_POLL_SECONDS: u64 = 60;
+/// Default wait for the customer's code: 72 hours.
+pub const DEFAULT_CODE_TIMEOUT_SECONDS: u64 = 72 * 3600;
+/// Default wait for the customer's invitation: 14 days.
+pub const DEFAULT_INVITATION_TIMEOUT_SECONDS: u64 = 14 * 86_400;
+/// Bounds of the poll interval: a second to an hour.
+pub const POLL_BOUNDS: std::ops::RangeInclusive<u64> = 1..=3600;
+/// Bounds of the code wait: a minute to 14 days.
+pub const CODE_TIMEOUT_BOUNDS: std::ops::RangeInclusive<u64> = 60..=1_209_600;
+/// Bounds of the invitation wait: an hour to 90 days.
+pub const INVITATION_TIMEOUT_BOUNDS: std::ops::RangeInclusive<u64> = 3600..=7_776_000;
+/// Bounds of the closure mail wait (the poll's back-off): a second to an hour.
+pub const WAIT_BOUNDS: std::ops::RangeInclusive<u64> = 1..=3600;
+
+pub use crate::takeover::steps::{account_id, execution, execution_arn, task_token};
+
+/// `raw` (or `default`) within `bounds`.
+pub fn timeout(
+    raw: Option<u64>,
+    default: u64,
+    bounds: std::ops::RangeInclusive<u64>,
+) -> Result<u64, crate::LambdaError> {
+    let t = raw.unwrap_or(default);
+    bounds.contains(&t).then_some(t).ok_or_else(|| {
+        crate::takeover::steps::invalid(format!(
+            "a wait or poll interval must be {} to {} seconds",
+            bounds.start(),
+            bounds.end()
+        ))
+    })
+}
+
+/// An access request id: 1-48 of `[A-Za-z0-9-]`.
+pub fn request_id(raw: &str) -> Result<&str, crate::LambdaError> {
+    let ok = (1..=48).contains(&raw.len())
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok.then_some(raw)
+        .ok_or_else(|| crate::takeover::steps::invalid("request_id must be an access request id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_parse_by_action_and_refuse_strangers() {
+        let s: Step = serde_json::from_value(serde_json::json!({
+            "action": "check-closure", "account_id": "111122223333", "execution": "e"
+        }))
+        .unwrap();
+        assert!(matches!(s, Step::CheckClosure { .. }));
+        let s: Step = serde_json::from_value(serde_json::json!({"action": "shred-due"})).unwrap();
+        assert_eq!(s, Step::ShredDue {});
+        assert!(serde_json::from_value::<Step>(serde_json::json!({
+            "action": "shred", "account_id": "1", "execution": "e", "extra": 1
+        }))
+        .is_err());
+        assert!(serde_json::from_value::<StartInput>(serde_json::json!({
+            "account_id": "111122223333", "exit": "close", "request_id": "AR-1", "customer": {}
+        }))
+        .is_err());
+    }
+
+    #[test]
+    fn bounds_are_checked() {
+        assert_eq!(timeout(None, 60, POLL_BOUNDS).unwrap(), 60);
+        assert!(timeout(Some(0), 60, POLL_BOUNDS).is_err());
+        assert!(timeout(Some(3601), 60, POLL_BOUNDS).is_err());
+        assert!(request_id("AR-20261201-0011223344").is_ok());
+        assert!(request_id("AR 1").is_err());
+        assert!(request_id("").is_err());
+    }
+}

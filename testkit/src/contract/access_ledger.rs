@@ -33,6 +33,7 @@ fn request(account: &AccountId, created_at: DateTime<Utc>) -> AccessRequest {
         checked_out_at: None,
         expires_at: None,
         ended_at: None,
+        release: None,
         version: 0,
     }
 }
