@@ -100,7 +100,7 @@ def sfn(emu):
 
 
 BEGUN = {"exit": "-", "keep_email": False, "close_requested": False, "email_accepted": False,
-         "handshake_accepted": False, "poll_seconds": 1, "code_timeout_seconds": 2,
+         "handshake_accepted": False, "shredded": False, "poll_seconds": 1, "code_timeout_seconds": 2,
          "invitation_timeout_seconds": 60}
 
 
@@ -284,6 +284,14 @@ def test_transfer_resumes_after_the_email_or_the_handshake(emu, sfn):
     assert (status, actions) == ("SUCCEEDED", ["begin", "check-transfer", "check-email", *HANDOVER, *AFTER_HANDOVER])
     status, actions, _ = run(emu, sfn, "transfer", {**TRANSFER, "begin": begun(handshake_accepted=True)})
     assert (status, actions) == ("SUCCEEDED", ["begin", "check-departure", "check-departure", *END])
+
+
+@pytest.mark.parametrize("exit_", ["handback", "transfer"])
+def test_a_release_stopped_after_shred_only_certifies(emu, sfn, exit_):
+    script = {**(TRANSFER if exit_ == "transfer" else {}), "begin": begun(shredded=True, handshake_accepted=True,
+                                                                         email_accepted=True)}
+    status, actions, _ = run(emu, sfn, exit_, script)
+    assert (status, actions) == ("SUCCEEDED", ["begin", "certify"]), actions
 
 
 def test_an_invitation_that_never_comes_stops_the_transfer(emu, sfn):

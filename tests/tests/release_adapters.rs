@@ -426,6 +426,8 @@ fn release(id: &AccountId, exit: Exit, execution: &str) -> Release {
         previous_email: None,
         resends: 0,
         polls: 0,
+        poll_seconds: 7,
+        invitation_timeout_seconds: 3600,
         removed: vec![],
         cancel_requested_by: None,
         stopped: None,

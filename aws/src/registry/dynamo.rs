@@ -50,10 +50,17 @@ impl AccountRegistry for DynamoAccountRegistry {
             Some(AttributeValue::Ss(l)) => l.clone(),
             _ => Vec::new(),
         };
+        // An unreadable status is the most cautious one: mail is still ticketed, marked.
+        let status = item
+            .get("status")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|s| AccountStatus::parse(s))
+            .unwrap_or(AccountStatus::Active);
         Ok(Some(RegisteredAccount {
             account_id,
             root_email: email.clone(),
             contacts,
+            status,
         }))
     }
 

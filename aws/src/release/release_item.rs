@@ -5,7 +5,8 @@
 //! `release_customer_email`, `release_customer_phone`, `release_customer_name` (the customer:
 //! present with its phone), `release_customer_org`, `release_keep_email` (BOOL), `release_step`
 //! (absent until `begin` ran), `release_previous_status`, `release_previous_email`,
-//! `release_resends`, `release_polls` (N), `release_removed` (L of S),
+//! `release_resends`, `release_polls`, `release_poll_seconds`,
+//! `release_invitation_timeout_seconds` (N), `release_removed` (L of S),
 //! `release_cancel_requested_by`, `release_stopped`, and the times (RFC 3339, whole seconds):
 //! `release_point_of_no_return_at`, `release_closed_at`, `release_shred_after`,
 //! `release_shredded_at`, `release_started_at`, `release_updated_at`. The certificate
@@ -24,7 +25,7 @@ use crate::{AccountId, ErrorType, LambdaError, RootEmail};
 pub const CERTIFICATE: &str = "release_certificate";
 
 /// Every attribute a save writes or removes (the release's, not the certificate).
-pub const RELEASE_ATTRIBUTES: [&str; 27] = [
+pub const RELEASE_ATTRIBUTES: [&str; 29] = [
     "release_exit",
     "release_execution",
     "release_execution_arn",
@@ -43,6 +44,8 @@ pub const RELEASE_ATTRIBUTES: [&str; 27] = [
     "release_previous_email",
     "release_resends",
     "release_polls",
+    "release_poll_seconds",
+    "release_invitation_timeout_seconds",
     "release_removed",
     "release_cancel_requested_by",
     "release_stopped",
@@ -103,6 +106,14 @@ pub fn release_attributes(r: &Release) -> HashMap<String, AttributeValue> {
             "release_polls".to_owned(),
             AttributeValue::N(r.polls.to_string()),
         ),
+        (
+            "release_poll_seconds".to_owned(),
+            AttributeValue::N(r.poll_seconds.to_string()),
+        ),
+        (
+            "release_invitation_timeout_seconds".to_owned(),
+            AttributeValue::N(r.invitation_timeout_seconds.to_string()),
+        ),
         ("release_removed".to_owned(), list(&r.removed)),
         ("release_started_at".to_owned(), s(stamp(r.started_at))),
         ("release_updated_at".to_owned(), s(stamp(r.updated_at))),
@@ -156,6 +167,12 @@ pub fn release_from_item(
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
     };
+    let big = |k: &str| -> u64 {
+        item.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
     let exit = text("release_exit")
         .and_then(|e| Exit::parse(&e))
         .ok_or_else(|| bad("release_exit"))?;
@@ -197,6 +214,14 @@ pub fn release_from_item(
         previous_email: text("release_previous_email"),
         resends: number("release_resends"),
         polls: number("release_polls"),
+        poll_seconds: match big("release_poll_seconds") {
+            0 => crate::release::steps::DEFAULT_POLL_SECONDS,
+            n => n,
+        },
+        invitation_timeout_seconds: match big("release_invitation_timeout_seconds") {
+            0 => crate::release::steps::DEFAULT_INVITATION_TIMEOUT_SECONDS,
+            n => n,
+        },
         removed: strings(item.get("release_removed")),
         cancel_requested_by: text("release_cancel_requested_by"),
         stopped: text("release_stopped"),
@@ -239,6 +264,8 @@ mod tests {
             previous_email: Some("aws-1111@ops.example".into()),
             resends: 1,
             polls: 3,
+            poll_seconds: 30,
+            invitation_timeout_seconds: 7200,
             removed: vec![
                 "login-profile".into(),
                 "mfa:arn:aws:iam::111122223333:mfa/x".into(),

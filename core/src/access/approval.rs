@@ -208,7 +208,6 @@ pub fn opened(
         checked_out_at: None,
         expires_at: None,
         ended_at: None,
-        release: None,
         version: 0,
     }
 }

@@ -85,9 +85,6 @@ pub struct AccessRequest {
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub ended_at: Option<DateTime<Utc>>,
-    /// A release request's terms (reason `release` only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release: Option<crate::release::ReleaseTerms>,
     /// The stored version (optimistic concurrency); 0 for a request not yet stored.
     #[serde(skip)]
     pub version: u64,

@@ -33,7 +33,6 @@ fn request(account: &AccountId, created_at: DateTime<Utc>) -> AccessRequest {
         checked_out_at: None,
         expires_at: None,
         ended_at: None,
-        release: None,
         version: 0,
     }
 }
