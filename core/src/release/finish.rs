@@ -175,6 +175,27 @@ pub async fn cancel_step<P: ReleasePorts>(
 
 /// Longest `Cause` kept on the audit record.
 const CAUSE_CHARS: usize = 500;
+/// At most this much of the message is kept on the registry item (`release_stopped`).
+const STOPPED_MESSAGE_CHARS: usize = 300;
+
+/// `Error: message`, the message taken from a Lambda error's cause (`{"errorMessage": ...}`)
+/// or the cause itself, bounded.
+fn stopped_text(error: &str, cause: &str) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(cause)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| cause.to_owned());
+    let message: String = message.chars().take(STOPPED_MESSAGE_CHARS).collect();
+    if message.is_empty() {
+        error.to_owned()
+    } else {
+        format!("{error}: {message}")
+    }
+}
 
 /// The `Catch` of everything else: records `stopped` (resumable by a new approval) and removes
 /// the execution's waits. An execution that does not own the release records the stop only.
@@ -207,7 +228,10 @@ pub async fn fail<P: ReleasePorts>(
     remove_waits(ports, account, execution).await?;
     match read(ports, account).await {
         Ok((acct, release)) if release.execution == execution => {
-            if release.stopped.as_deref() == Some(error.as_str()) {
+            // What stopped it, with AWS's or our message (never secret: error messages hold
+            // none), so `release status` says why.
+            let why = stopped_text(&error, &cause);
+            if release.stopped.as_deref() == Some(why.as_str()) {
                 return Ok(error);
             }
             let o = Owned {
@@ -215,7 +239,7 @@ pub async fn fail<P: ReleasePorts>(
                 release,
             };
             let mut next = o.release.clone();
-            next.stopped = Some(error.clone());
+            next.stopped = Some(why);
             let record = entry(ports, &next, "stopped")
                 .outcome(Outcome::Failure)
                 .detail("error", error.clone())

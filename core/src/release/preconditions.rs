@@ -49,6 +49,11 @@ pub fn same_region_group(invitation: &Invitation, our_partition: &str) -> bool {
     partition_of(&invitation.handshake_arn) == Some(our_partition)
 }
 
+/// Handshake states of an invitation nobody answered yet: AWS's examples show `OPEN`; its
+/// `HandshakeState` also names `REQUESTED` for a handshake not every party answered (what moto
+/// reports for a fresh invitation). Both can be accepted.
+pub const PENDING_STATES: [&str; 2] = ["OPEN", "REQUESTED"];
+
 /// The open, unexpired invitation from `customer_org`, if any.
 pub fn open_invitation<'a>(
     invitations: &'a [Invitation],
@@ -57,7 +62,7 @@ pub fn open_invitation<'a>(
 ) -> Option<&'a Invitation> {
     invitations.iter().find(|i| {
         i.organization_id == customer_org
-            && i.state == "OPEN"
+            && PENDING_STATES.contains(&i.state.as_str())
             && i.expires_at.is_none_or(|e| e > now)
     })
 }
@@ -134,6 +139,17 @@ mod tests {
         assert!(!same_region_group(found, "aws"));
         assert!(same_region_group(found, "aws-cn"));
         assert!(open_invitation(&list[..2], "o-customer00", now()).is_none());
+        let requested = [inv(
+            "o-customer00",
+            "REQUESTED",
+            "arn:aws:organizations::1:handshake/x",
+        )];
+        assert!(open_invitation(&requested, "o-customer00", now()).is_some());
+        let expired = [Invitation {
+            expires_at: Some(now() - Duration::days(1)),
+            ..requested[0].clone()
+        }];
+        assert!(open_invitation(&expired, "o-customer00", now()).is_none());
         assert_eq!(other_inviters(&list, "o-customer00"), vec!["o-other00000"]);
         assert_eq!(partition_of("nope"), None);
     }

@@ -57,7 +57,7 @@ async fn a_release_stopped_after_any_step_is_resumed_by_a_new_approval() {
                 let r = state(&p).await.1;
                 assert_eq!(
                     r.stopped.as_deref(),
-                    Some("States.Timeout"),
+                    Some("States.Timeout: timed out"),
                     "{exit:?} after {stop_after}"
                 );
             }
