@@ -107,7 +107,9 @@ pub async fn check_closure<P: ReleasePorts>(
         &o,
         poll::Wait::Closure,
         "closure-polled",
-        format!("{status:?}"),
+        status
+            .map_or("not a member", MemberStatus::as_str)
+            .to_owned(),
     )
     .await
 }

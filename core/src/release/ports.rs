@@ -63,6 +63,17 @@ pub enum MemberStatus {
     Suspended,
 }
 
+impl MemberStatus {
+    /// AWS's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "ACTIVE",
+            MemberStatus::PendingClosure => "PENDING_CLOSURE",
+            MemberStatus::Suspended => "SUSPENDED",
+        }
+    }
+}
+
 /// A member of our organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {

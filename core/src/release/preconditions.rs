@@ -20,7 +20,7 @@ pub fn transferable(
         return Err("the account is not a member of our organization".into());
     };
     if m.status != MemberStatus::Active {
-        return Err(format!("the account is {:?}, not ACTIVE", m.status).to_uppercase());
+        return Err(format!("the account is {}, not ACTIVE", m.status.as_str()));
     }
     let free = m.joined_at + Duration::days(MIN_MEMBER_DAYS);
     if now < free {
