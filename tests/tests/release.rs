@@ -821,3 +821,145 @@ async fn a_stopped_handback_resumes_from_where_it_stopped_and_cancel_works_until
     );
     custody::assert_audit_intact(&emu, Some(a)).await;
 }
+
+/// Each failure the issue names stops the release with its name and why, safe and resumable:
+/// the closure quota (when a slot frees: core/tests/release has the dated case, from Root
+/// Warden's own closures), an address that belongs to another AWS
+/// account (terminal for that address; cancel gives custody back), and a transfer of an
+/// account that joined our organization less than 7 days ago.
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_stop_named_with_their_reason_and_leave_the_account_safe() {
+    build_functions().unwrap();
+    let emu = Emulator::with_functions().await.unwrap();
+    let p = people(&emu).await;
+    let ids = members(&emu, &["quota", "taken", "young"]).await;
+    let (q, taken, young) = (&ids[0], &ids[1], &ids[2]);
+
+    // Ten closures in the last 30 days (the quota of an organization this small): the
+    // eleventh is refused, and the release says when closing is possible again.
+    let orgs = aws_sdk_organizations::Client::new(&emu.sdk_config().await);
+    for i in 0..10 {
+        let other = orgs
+            .create_account()
+            .account_name(format!("Closed {i}"))
+            .email(format!("aws-closed{i}@{DOMAIN}"))
+            .send()
+            .await
+            .unwrap();
+        let id = other
+            .create_account_status()
+            .unwrap()
+            .account_id()
+            .unwrap()
+            .to_owned();
+        orgs.close_account().account_id(id).send().await.unwrap();
+    }
+    let (_, name) = ask_and_approve(&emu, &p, "close", q, &[]);
+    wait_execution(&emu, "close", &name, ExecutionStatus::Failed).await;
+    let st = status(&emu, q);
+    let stopped = st["stopped"].as_str().unwrap_or("");
+    assert!(stopped.starts_with("CloseQuotaExceeded: "), "{st}");
+    // Those ten were closed outside Root Warden, and AWS names no date: the message says so.
+    assert!(
+        stopped.contains("used up") && stopped.contains("within 30 days"),
+        "says when: {st}"
+    );
+    assert_eq!(
+        st["cancel_allowed"], true,
+        "a refused CloseAccount is no point of no return"
+    );
+    let (code, out) = cli(
+        &emu,
+        None,
+        &["release", "cancel", "--account", q.as_str()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(text(&registry_item(&emu, q).await, "status"), "active");
+
+    // The customer's address already belongs to another AWS account.
+    endpoint(
+        &emu,
+        "PUT",
+        "/_rootwarden/primary-email/conflicts",
+        Some(json!({"emails": ["taken@customer.example"]})),
+    );
+    let (_, name) = ask_and_approve(
+        &emu,
+        &p,
+        "handback",
+        taken,
+        &[
+            "--customer-email",
+            "taken@customer.example",
+            "--customer-phone",
+            "+15550104",
+        ],
+    );
+    wait_execution(&emu, "handback", &name, ExecutionStatus::Failed).await;
+    let st = status(&emu, taken);
+    assert!(
+        st["stopped"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("EmailConflict: "),
+        "{st}"
+    );
+    let primary = endpoint(
+        &emu,
+        "GET",
+        &format!("/_rootwarden/primary-email/{taken}"),
+        None,
+    );
+    assert_eq!(
+        primary["email"],
+        format!("aws-taken@{DOMAIN}"),
+        "our address kept"
+    );
+    assert!(
+        vault_items(&emu, taken).await > 0,
+        "the live credential stays vaulted"
+    );
+
+    // In our organization for 2 days only.
+    endpoint(
+        &emu,
+        "PUT",
+        &format!("/_rootwarden/organizations/accounts/{young}"),
+        Some(json!({"created_days_ago": 2})),
+    );
+    let (_, name) = ask_and_approve(
+        &emu,
+        &p,
+        "transfer",
+        young,
+        &[
+            "--customer-org",
+            "o-customer0002",
+            "--customer-phone",
+            "+15550105",
+            "--keep-email",
+        ],
+    );
+    wait_execution(&emu, "transfer", &name, ExecutionStatus::Failed).await;
+    let st = status(&emu, young);
+    let stopped = st["stopped"].as_str().unwrap_or("");
+    assert!(
+        stopped.starts_with("TransferPreconditionFailed: ") && stopped.contains("7 days"),
+        "{st}"
+    );
+    let root = endpoint(
+        &emu,
+        "GET",
+        &format!("/_rootwarden/root-state/{young}"),
+        None,
+    );
+    assert_eq!(
+        root["mfa_devices"].as_array().map(Vec::len),
+        Some(1),
+        "nothing handed over"
+    );
+    for a in [q, taken, young] {
+        custody::assert_audit_intact(&emu, Some(a)).await;
+    }
+}

@@ -49,7 +49,14 @@ pub async fn close_account<P: ReleasePorts>(
             if err.error_type == ErrorType::CloseQuotaExceeded {
                 let now = ports.clock().now();
                 let since = now - Duration::days(super::quota::WINDOW_DAYS);
-                let closures = ports.store().closures_since(since).await?;
+                let mut closures = ports.store().closures_since(since).await?;
+                // This refused attempt recorded its point of no return first; AWS did not
+                // count it, so neither does the date.
+                if let Some(own) = crossed.release.point_of_no_return_at {
+                    if let Some(i) = closures.iter().position(|c| *c == own) {
+                        closures.swap_remove(i);
+                    }
+                }
                 err.message = super::quota::exceeded_message(account.as_str(), &closures, now);
             }
             if definitive(&err) && crossed.release.step == Some(ReleaseStep::CloseRequested) {

@@ -191,7 +191,8 @@ pub trait ReleaseStore: Send + Sync {
         expect: &Expect,
         record: &AuditEntry,
     ) -> impl Future<Output = Result<bool, LambdaError>> + Send;
-    /// When the accounts Root Warden closed since `since` were closed (the closure quota).
+    /// When Root Warden called `CloseAccount` (a closure's point of no return) since `since`:
+    /// what the closure quota counts.
     fn closures_since(
         &self,
         since: DateTime<Utc>,

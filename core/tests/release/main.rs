@@ -79,6 +79,25 @@ async fn a_closure_closes_the_account_and_seals_its_vault_until_the_window_ends(
     );
 }
 
+/// The refused attempt recorded its point of no return before calling AWS: it must not date
+/// the next free slot itself (AWS did not count it).
+#[tokio::test]
+async fn a_refused_closure_does_not_count_itself_in_the_quota_date() {
+    let p = setup().await;
+    let e = approve(&p, "AR-close-own", terms(Exit::Close)).await;
+    run(&p, begin(&e)).await.unwrap();
+    p.orgs.set_quota(Some(0));
+    let err = run(&p, step("close-account", &e.name, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, ErrorType::CloseQuotaExceeded);
+    assert!(
+        err.message.contains("outside Root Warden"),
+        "{}",
+        err.message
+    );
+}
+
 #[tokio::test]
 async fn the_closure_quota_names_when_a_slot_frees_and_leaves_the_release_cancellable() {
     let p = setup().await;
@@ -90,6 +109,7 @@ async fn the_closure_quota_names_when_a_slot_frees_and_leaves_the_release_cancel
     run(&p, begin(&e)).await.unwrap();
     let (_, mut r) = state(&p).await;
     r.account_id = other.account_id.clone();
+    r.point_of_no_return_at = Some(now() - Duration::days(10));
     r.closed_at = Some(now() - Duration::days(10));
     p.store.put_with(other, r).await;
     p.orgs.set_quota(Some(0));

@@ -140,7 +140,13 @@ impl ReleaseStore for MemoryReleaseStore {
             .lock()
             .await
             .values()
-            .filter_map(|(_, r)| r.as_ref().and_then(|r| r.closed_at))
+            // As the DynamoDB adapter: when Root Warden called CloseAccount (what AWS's quota
+            // counts), i.e. a closure's point of no return.
+            .filter_map(|(_, r)| {
+                r.as_ref()
+                    .filter(|r| r.exit == rootwarden_core::release::Exit::Close)
+                    .and_then(|r| r.point_of_no_return_at)
+            })
             .filter(|c| *c >= since)
             .collect())
     }
