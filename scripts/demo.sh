@@ -175,4 +175,122 @@ echo "exit status: $status"
 say "The daily workflow fails too, with AuditTamperDetected (its alarm pages the team)"
 $PY scripts/demo_aws.py run-integrity tampered-$(date +%s) --expect-failure
 
+say "Giving up custody (release): four customer accounts in our organization, each onboarded with a vaulted root password"
+echo "  A release is an access request with reason release: one person asks, another approves, and"
+echo "  only then does the access function start the exit's workflow (close, handback or transfer)"
+# A member of our organization (demo_aws.py member), onboarded as any account (password on stdin).
+member() {
+  local id
+  id=$($PY scripts/demo_aws.py member "$1")
+  printf '%s\n' "$PW" | $RW account onboard --account "$id" --root-email "aws-${1,,}@$ROOTWARDEN_ROOT_MAIL_DOMAIN" \
+    --name "Customer $1" >/dev/null
+  echo "$id"
+}
+TAU=$(member Tau); EUCLID=$(member Euclid); GAUSS=$(member Gauss); KEPLER=$(member Kepler)
+
+say "Release 1, closure: alice asks to close Customer Tau's account"
+REQ=$(as alice $RW release close --account "$TAU" --ticket INC-3001)
+echo "  alice may approve, but never her own release request:"
+as alice $RW release approve --request "$REQ" || true
+echo "  bob approves; the access function starts the release-close workflow:"
+as bob $RW release approve --request "$REQ"
+echo "  Custody stops (status releasing), then CloseAccount: the point of no return. The account is"
+echo "  PENDING_CLOSURE and the workflow waits for AWS's \"account closed\" mail:"
+$PY scripts/demo_aws.py wait-for-wait "$TAU" account-closed
+run $RW release status --account "$TAU"
+echo "  past the point of no return, cancel is refused:"
+$RW release cancel --account "$TAU" || true
+echo "  AWS completes the closure (hours on AWS; the emulator now) and mails \"account closed\" to our"
+echo "  root address; inbound mail completes the wait, and DescribeAccount confirms SUSPENDED:"
+$PY scripts/demo_aws.py close-advance "$TAU"
+$PY scripts/demo_aws.py wait-execution close "$TAU" "$REQ" SUCCEEDED
+run $RW release status --account "$TAU"
+
+say "A closed account's vault stays sealed for AWS's 90-day reinstatement window"
+echo "  nothing can be checked out:"
+as alice $RW access request --account "$TAU" --reason billing-issue --ticket INC-3002 || true
+echo "  The daily shred run (04:30 UTC) finds it inside its window and leaves it sealed:"
+$PY scripts/demo_aws.py fire-schedule ReleaseShredSchedule
+$PY scripts/demo_aws.py vault-count "$TAU"
+
+say "Release 2, hand-back: Customer Euclid takes its account back, at its own root address"
+REQ=$(as alice $RW release handback --account "$EUCLID" --ticket INC-3003 \
+  --customer-email owner@euclid.example --customer-phone +15550100 --customer-name "Ada Owner")
+as bob $RW release approve --request "$REQ"
+echo "  The workflow asks AWS to change the root email to the customer's address; AWS mails a"
+echo "  one-time code there, which only the customer sees:"
+$PY scripts/demo_aws.py wait-release "$EUCLID" awaiting-code
+run $RW release status --account "$EUCLID"
+
+say "Human step: the customer reads the code to the operator, who relays it on stdin (never an argument)"
+echo "  first a mistyped code:"
+$PY scripts/demo_aws.py otp "$EUCLID" --wrong | run $RW release otp --account "$EUCLID"
+echo "  AWS refuses it; the workflow asks AWS for a new code (resend 1 of at most 3) and waits again:"
+$PY scripts/demo_aws.py wait-release "$EUCLID" awaiting-code 1
+run $RW release status --account "$EUCLID"
+echo "  the new code, read correctly:"
+$PY scripts/demo_aws.py otp "$EUCLID" | run $RW release otp --account "$EUCLID"
+echo "  AWS accepts it (the point of no return). Then the contacts become the customer's, every root"
+echo "  credential of ours is removed, a login profile without a password is created, the vault is"
+echo "  crypto-shredded and a handover certificate is signed with the KMS certificate key:"
+$PY scripts/demo_aws.py wait-execution handback "$EUCLID" "$REQ" SUCCEEDED
+run $RW release status --account "$EUCLID"
+
+say "The account is the customer's: their root address, no credential of ours, nothing left in our vault"
+$PY scripts/demo_aws.py primary-email "$EUCLID"
+$PY scripts/demo_aws.py root-state "$EUCLID"
+$PY scripts/demo_aws.py vault-count "$EUCLID"
+echo "  \"Forgot password\" from our old address reaches nobody; from the customer's it does:"
+$PY scripts/demo_aws.py forgot-password "$EUCLID" "aws-euclid@$ROOTWARDEN_ROOT_MAIL_DOMAIN"
+$PY scripts/demo_aws.py forgot-password "$EUCLID" owner@euclid.example
+
+say "The customer verifies the handover certificate offline"
+rm -f .local/euclid-certificate.json .local/euclid-forged.json .local/certificate-key.pem
+echo "  the operator sends the certificate and the published public key:"
+run $RW release certificate get --account "$EUCLID" --out .local/euclid-certificate.json
+run $RW release certificate public-key --out .local/certificate-key.pem
+echo "  the customer checks it with no AWS access at all (empty environment):"
+run env -i $RW release certificate verify .local/euclid-certificate.json --public-key .local/certificate-key.pem
+echo "  a copy someone edited to name another owner does not verify (exit status 1):"
+sed 's/owner@euclid\.example/mallory@evil.example/' .local/euclid-certificate.json > .local/euclid-forged.json
+set +e
+env -i $RW release certificate verify .local/euclid-forged.json --public-key .local/certificate-key.pem; status=$?
+set -e
+echo "exit status: $status"
+[ "$status" -eq 1 ] || { echo "expected the forged certificate to fail verification"; exit 1; }
+
+say "Release 3, transfer: Customer Kepler's account is still enrolled in Control Tower"
+$PY scripts/demo_aws.py control-tower "$KEPLER"
+REQ=$(as alice $RW release transfer --account "$KEPLER" --ticket INC-3004 \
+  --customer-org o-kepler00001 --customer-phone +15550101 --keep-email)
+as bob $RW release approve --request "$REQ"
+echo "  The transfer checks its preconditions before handing anything over, and stops, named:"
+$PY scripts/demo_aws.py wait-execution transfer "$KEPLER" "$REQ" FAILED
+run $RW release status --account "$KEPLER"
+echo "  cancelling returns it to custody (active again, our MFA device still there):"
+run $RW release cancel --account "$KEPLER"
+$PY scripts/demo_aws.py root-state "$KEPLER"
+
+say "Release 3, transfer: Customer Gauss's own organization invites the account"
+ORG=$($PY scripts/demo_aws.py customer-org "$GAUSS")
+REQ=$(as alice $RW release transfer --account "$GAUSS" --ticket INC-3005 \
+  --customer-org "$ORG" --customer-phone +15550102 --customer-email cloud@gauss.example)
+as bob $RW release approve --request "$REQ"
+$PY scripts/demo_aws.py wait-release "$GAUSS" awaiting-code
+echo "  the customer relays AWS's code:"
+$PY scripts/demo_aws.py otp "$GAUSS" | run $RW release otp --account "$GAUSS"
+echo "  The hand-over as for a hand-back, while the account is still ours to manage; then, from"
+echo "  inside the account (the member role), the invitation from $ORG is accepted and the account leaves:"
+$PY scripts/demo_aws.py wait-execution transfer "$GAUSS" "$REQ" SUCCEEDED
+run $RW release status --account "$GAUSS"
+$PY scripts/demo_aws.py org-member "$GAUSS"
+echo "  its certificate names the customer's organization:"
+rm -f .local/gauss-certificate.json
+$RW release certificate get --account "$GAUSS" --out .local/gauss-certificate.json
+env -i $RW release certificate verify .local/gauss-certificate.json --public-key .local/certificate-key.pem
+
+say "Every release step is on its account's audit trail, and those chains verify"
+$RW audit log --account "$EUCLID" | grep -E 'release\.' | cut -c1-160
+for a in "$TAU" "$EUCLID" "$KEPLER" "$GAUSS"; do run $RW audit verify --account "$a"; done
+
 say "Demo complete"

@@ -321,6 +321,159 @@ def console(account, action, checkout=None):
         sys.exit(f"unknown console action {action}")
 
 
+# --- release (close, hand back, transfer) ---------------------------------------------------
+def member(name):
+    """A customer account in our organization (created on first use, managed from the stack's
+    account) as the release tests set one up: its root address at our mail domain, in our
+    organization for a month (a transfer needs 7 days), our MFA device and a root access key
+    someone created, and the primary contact every AWS account has (ours). Prints its id."""
+    import os
+
+    orgs = _aws().client("organizations")
+    try:
+        orgs.create_organization(FeatureSet="ALL")
+    except orgs.exceptions.AlreadyInOrganizationException:
+        pass
+    email = f"aws-{name.lower()}@{os.environ['ROOTWARDEN_ROOT_MAIL_DOMAIN']}"
+    out = orgs.create_account(AccountName=f"Customer {name}", Email=email)
+    aid = out["CreateAccountStatus"]["AccountId"]
+    _endpoint("PUT", f"/_rootwarden/primary-email/{aid}", {"email": email})
+    _endpoint("PUT", f"/_rootwarden/organizations/accounts/{aid}", {"created_days_ago": 30})
+    _endpoint("PUT", f"/_rootwarden/root-state/{aid}", {
+        "access_keys": [{"id": f"AKIA{aid}", "status": "Active"}],
+        "signing_certificates": [],
+        "mfa_devices": [{"serial": f"arn:aws:iam::{aid}:mfa/root-account-mfa-device"}],
+        "login_profile": True,
+    })
+    _aws().client("account").put_contact_information(AccountId=aid, ContactInformation={
+        "FullName": "Provider Operations", "AddressLine1": "1 Custody Street", "City": "Dublin",
+        "CountryCode": "IE", "PostalCode": "D01", "PhoneNumber": "+35315550000"})
+    print(f"  Customer {name}: {aid}, root {email}, in our organization for 30 days, "
+          "our contacts", file=sys.stderr)
+    print(aid)
+
+
+def close_advance(account):
+    """AWS finishes a pending closure now (it takes AWS up to hours; the emulator waits seconds)."""
+    _endpoint("POST", f"/_rootwarden/organizations/accounts/{account}/close/advance")
+    print(f"  {account}: SUSPENDED (closed)")
+
+
+def control_tower(account):
+    _endpoint("PUT", f"/_rootwarden/organizations/accounts/{account}", {"control_tower": True})
+    print(f"  {account} is enrolled in Control Tower (its AWSControlTowerExecution role exists)")
+
+
+def customer_org(account):
+    """The customer's own organization invites the account (their management account's
+    InviteAccountToOrganization). Prints the organization's id."""
+    out = _endpoint("POST", "/_rootwarden/organizations/customer-org", {"account_id": account})
+    print(f"  the customer's organization {out['organization_id']} (management account "
+          f"{out['management_account_id']}) invites {account}: handshake {out['handshake_id']}",
+          file=sys.stderr)
+    print(out["organization_id"])
+
+
+def otp(account, wrong=False):
+    """The code AWS mailed to the customer's address, for the pipe into `release otp` (never a
+    terminal, never an argument). `wrong`: a code of the same shape that is not it."""
+    import os
+    import urllib.error
+    import urllib.request
+
+    url = f"{os.environ['AWS_ENDPOINT_URL']}/_rootwarden/primary-email/{account}/otp"
+    deadline = time.time() + 30
+    while True:
+        try:
+            code = json.loads(urllib.request.urlopen(url).read())["otp"]
+            break
+        except urllib.error.HTTPError as e:
+            if e.code != 404 or time.time() > deadline:
+                sys.exit(f"  no code pending for {account}: HTTP {e.code}")
+            time.sleep(0.1)
+    if wrong:
+        code = "".join(str((int(c) + 1) % 10) if c.isdigit() else "A" for c in code)
+    print(code)
+
+
+def wait_release(account, step, resends=0, timeout=90):
+    """Waits until the release of `account` has done `step` (and asked AWS for a new code
+    `resends` times); stops the demo if the release stopped."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        item = _account_item(account)
+        if item.get("release_stopped"):
+            sys.exit(f"  release of {account} stopped: {item['release_stopped']}")
+        if item.get("release_step") == step and int(item.get("release_resends", 0)) >= resends:
+            print(f"  release of {account}: {step}")
+            return
+        time.sleep(0.1)
+    sys.exit(f"  release of {account} did not reach {step}")
+
+
+def wait_execution(exit_, account, request, want, timeout=90):
+    """Waits until the release execution of `request` ends with status `want`."""
+    import os
+
+    machine = os.environ[f"ROOTWARDEN_RELEASE_{exit_.upper()}_STATE_MACHINE_ARN"]
+    arn = f"{machine.replace(':stateMachine:', ':execution:', 1)}:release-{account}-{request}"
+    sfn = _aws().client("stepfunctions")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        d = sfn.describe_execution(executionArn=arn)
+        if d["status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    print(f"  execution release-{account}-{request}: {d['status']}"
+          + (f" ({d.get('error')})" if d["status"] == "FAILED" else ""))
+    if d["status"] != want:
+        sys.exit(f"  expected {want}")
+
+
+def fire_schedule(logical):
+    """What EventBridge Scheduler does when the schedule fires: invoke its target with its input."""
+    ready = json.load(open(".local/ready.json"))
+    name = ready["stack"]["resources"][logical]["physical_id"]
+    target = _aws().client("scheduler").get_schedule(Name=name)["Target"]
+    print(f"  schedule {name} fires: {target['Arn'].split(':')[-1]} {target['Input']}")
+    out = _aws().client("lambda").invoke(FunctionName=target["Arn"], Payload=target["Input"].encode())
+    body = json.loads(out["Payload"].read())
+    print(f"  report: {json.dumps(body)}")
+    if out.get("FunctionError"):
+        sys.exit("  the run failed")
+
+
+def vault_count(account):
+    """How many vaulted credential versions the account still has (ciphertexts, KMS)."""
+    import os
+
+    table = _aws().resource("dynamodb").Table(os.environ["ROOTWARDEN_VAULT_TABLE"])
+    n = 0
+    for kind in ("root-password", "mfa-seed"):
+        n += len(table.query(KeyConditionExpression="pk = :pk",
+                             ExpressionAttributeValues={":pk": f"cred#{account}#{kind}"})["Items"])
+    print(f"  {account}: {n} vaulted credential version(s)" + (" (sealed)" if n else " (shredded)"))
+
+
+def forgot_password(account, email):
+    out = _endpoint("POST", f"/_rootwarden/console/{account}/forgot-password", {"email": email})
+    print(f"  Forgot password for {email}: AWS {'mailed a reset link' if out.get('sent') else 'sent nothing'}")
+
+
+def primary_email(account):
+    print(f"  {account} root email: {_endpoint('GET', f'/_rootwarden/primary-email/{account}')['email']}")
+
+
+def org_member(account):
+    """Whether our organization still has the account (DescribeAccount from our management account)."""
+    orgs = _aws().client("organizations")
+    try:
+        a = orgs.describe_account(AccountId=account)["Account"]
+        print(f"  {account}: in our organization, {a['Status']}")
+    except orgs.exceptions.AccountNotFoundException:
+        print(f"  {account}: not in our organization any more (AccountNotFoundException)")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "stack":
@@ -355,5 +508,29 @@ if __name__ == "__main__":
         console(args[0], args[1], args[2] if len(args) > 2 else None)
     elif cmd == "root-state":
         root_state(args[0], args[1] if len(args) > 1 else None)
+    elif cmd == "member":
+        member(args[0])
+    elif cmd == "close-advance":
+        close_advance(args[0])
+    elif cmd == "control-tower":
+        control_tower(args[0])
+    elif cmd == "customer-org":
+        customer_org(args[0])
+    elif cmd == "otp":
+        otp(args[0], wrong="--wrong" in args)
+    elif cmd == "wait-release":
+        wait_release(args[0], args[1], int(args[2]) if len(args) > 2 else 0)
+    elif cmd == "wait-execution":
+        wait_execution(args[0], args[1], args[2], args[3])
+    elif cmd == "fire-schedule":
+        fire_schedule(args[0])
+    elif cmd == "vault-count":
+        vault_count(args[0])
+    elif cmd == "forgot-password":
+        forgot_password(args[0], args[1])
+    elif cmd == "primary-email":
+        primary_email(args[0])
+    elif cmd == "org-member":
+        org_member(args[0])
     else:
         sys.exit(f"unknown command {cmd}")
