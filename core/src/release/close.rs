@@ -53,7 +53,9 @@ pub async fn close_account<P: ReleasePorts>(
                 // This refused attempt recorded its point of no return first; AWS did not
                 // count it, so neither does the date.
                 if let Some(own) = crossed.release.point_of_no_return_at {
-                    if let Some(i) = closures.iter().position(|c| *c == own) {
+                    // (whole seconds: the registry keeps its times to the second)
+                    let own = own.timestamp();
+                    if let Some(i) = closures.iter().position(|c| c.timestamp() == own) {
                         closures.swap_remove(i);
                     }
                 }
