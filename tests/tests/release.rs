@@ -959,6 +959,25 @@ async fn failures_stop_named_with_their_reason_and_leave_the_account_safe() {
         Some(1),
         "nothing handed over"
     );
+    // An operator cannot skip dual control by starting a release state machine directly:
+    // only the access function's role may, after an approval.
+    let sfn = aws_sdk_sfn::Client::new(&emu.sdk_config_as(emu.operator("alice")).await);
+    let direct = sfn
+        .start_execution()
+        .state_machine_arn(emu.env("ROOTWARDEN_RELEASE_CLOSE_STATE_MACHINE_ARN"))
+        .name(format!("release-{q}-forged"))
+        .input(
+            json!({"account_id": q.as_str(), "exit": "close", "request_id": "AR-forged"})
+                .to_string(),
+        )
+        .send()
+        .await;
+    let err = format!(
+        "{:?}",
+        direct.expect_err("an operator may not start a release")
+    );
+    assert!(err.contains("AccessDenied"), "{err}");
+    assert!(err.contains("states:StartExecution"), "{err}");
     for a in [q, taken, young] {
         custody::assert_audit_intact(&emu, Some(a)).await;
     }
