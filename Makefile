@@ -80,9 +80,6 @@ build:
 # Every emulator the tests start logs the IAM calls it checked here; afterwards iam_usage.py fails
 # if the template grants a role an action that role never used (infra/iam-unused-allowlist.yaml).
 IAM_CALLS := $(CURDIR)/target/iam-calls
-# The emulator tests mostly wait (on workflows, polls, the function host): one more test thread
-# than cores keeps both cores busy (cold make test 18:44-20:22 with 2 threads on 2 cores).
-TEST_THREADS ?= 3
 
 # On a cold machine the tool installs (network, pip) overlap the Rust lint (CPU).
 test:
@@ -90,7 +87,7 @@ test:
 	@$(MAKE) --no-print-directory lint-infra build
 	$(VENV)/bin/python -m pytest -q emulator/tests
 	rm -rf $(IAM_CALLS)
-	ROOTWARDEN_IAM_CALL_LOG_DIR=$(IAM_CALLS) RUST_TEST_THREADS=$(TEST_THREADS) cargo test --workspace
+	ROOTWARDEN_IAM_CALL_LOG_DIR=$(IAM_CALLS) cargo test --workspace
 	$(VENV)/bin/python emulator/iam_usage.py $(IAM_CALLS) --report target/iam-usage.json
 
 # --- local stack -----------------------------------------------------------------------------
