@@ -24,7 +24,8 @@ ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: help venv tools lint lint-rust lint-infra build test local-up local-down demo clean fuzz bench bench-sweep bench-digest
+.PHONY: help venv tools lint lint-rust lint-infra build test local-up local-down demo clean fuzz bench bench-sweep bench-digest \
+  bench-coldstart bench-package bench-calls bench-mail bench-fleet package
 
 help:
 	@echo "make test        fmt, clippy, infra checks, unit and integration tests"
@@ -135,7 +136,16 @@ fuzz:
 	mkdir -p fuzz/corpus/mail_decide && cp tests/fixtures/mail/*.eml fuzz/corpus/mail_decide/
 	cd fuzz && cargo +nightly fuzz run mail_decide -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144
 
-bench: venv bench-sweep
+# `make bench`: every part writes target/bench/<part>.json; bench/table.py prints one table and
+# rewrites the README's performance section with it.
+BENCH_PARTS := coldstart package calls mail fleet
+bench: venv
+	@mkdir -p target/bench
+	@rm -f $(addprefix target/bench/,$(addsuffix .json,$(BENCH_PARTS)))
+	@$(MAKE) --no-print-directory $(addprefix bench-,$(BENCH_PARTS))
+	$(VENV)/bin/python bench/table.py --readme README.md
+
+bench-mail: venv
 	cargo bench -p rootwarden-core --bench mail_throughput
 
 # The sweep's time is the emulator's, not the binary's: no fat LTO for this one.
