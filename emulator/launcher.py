@@ -97,7 +97,7 @@ def _wait_http(url: str, timeout: float = 15.0) -> None:
     raise RuntimeError(f"server did not answer {url}: {last}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Root Warden local AWS emulator (moto + extensions)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 = let the OS pick a free port")
@@ -120,11 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--provision needs --stack-name")
     if a.param and not a.provision:
         ap.error("--param needs --provision")
+    return a
 
-    t0 = time.time()
-    for var in ("NO_PROXY", "no_proxy"):  # never send loopback traffic through a proxy
-        cur = os.environ.get(var, "")
-        os.environ[var] = ",".join(x for x in (cur, "127.0.0.1", "localhost") if x)
+
+def install_signals() -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     # SIGUSR1 dumps every thread's stack to stderr: the test harness sends it when a request
     # gets no answer, so a hang shows where the emulator was.
@@ -133,12 +132,19 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, _on_signal)
 
-    if not a.verbose:
+
+def prepare_process(verbose: bool = False):
+    """Everything done once per process before the server exists: moto's configuration and our
+    patches. Returns the WSGI app (moto plus the Root Warden middleware) and its info dict."""
+    for var in ("NO_PROXY", "no_proxy"):  # never send loopback traffic through a proxy
+        cur = os.environ.get(var, "")
+        os.environ[var] = ",".join(x for x in (cur, "127.0.0.1", "localhost") if x)
+    if not verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     from rootwarden_ext import moto_patches
 
-    moto_patches.configure_moto(function_host=a.function_host)  # before any state machine exists
+    moto_patches.configure_moto(function_host=True)  # before any state machine exists
     moto_version = moto_patches.check_version()
     moto_patches.patch_ses_lambda_validation()
     moto_patches.patch_model_data()
@@ -152,75 +158,88 @@ def main(argv: list[str] | None = None) -> int:
 
     service_credentials.patch_step_functions_credentials()
 
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from rootwarden_ext.middleware import RootWardenMiddleware
-    from werkzeug.serving import make_server
 
     info: dict = {"moto": moto_version}
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = RootWardenMiddleware(moto_app, info=lambda: info)
-    server = make_server(a.host, a.port, app, threaded=True, request_handler=MotoRequestHandler)
+    return app, info
+
+
+def serve(app, info: dict, host: str, port: int):
+    """Starts the HTTP server on (host, port) in a thread; returns (server, port, endpoint)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from rootwarden_ext import service_credentials
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     server.daemon_threads = True
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # the SFN interpreter calls back on localhost:$MOTO_PORT
-    loop_host = "127.0.0.1" if a.host in ("0.0.0.0", "127.0.0.1", "", "::", "localhost") else a.host
+    loop_host = "127.0.0.1" if host in ("0.0.0.0", "127.0.0.1", "", "::", "localhost") else host
     endpoint = f"http://{loop_host}:{port}"
     info.update(port=port, endpoint=endpoint)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                      name="moto-server", daemon=True).start()
     _wait_http(f"{endpoint}/_rootwarden/health")
-    log(f"moto {moto_version} listening on {endpoint} (pid {os.getpid()})")
+    log(f"moto {info.get('moto')} listening on {endpoint} (pid {os.getpid()})")
     service_credentials.set_endpoint(endpoint)
+    return server, port, endpoint
+
+
+def start_function_host(bin_dir: str, port: int, info: dict) -> int:
+    from rootwarden_ext import moto_patches
+    from rootwarden_ext.function_host import FunctionHost
+
+    host = FunctionHost(bin_dir, moto_port=port)
+    _state["host"] = host
+    try:
+        host.start()
+    except Exception as e:
+        log(f"function host failed to start: {e}")
+        _shutdown(1)
+    moto_patches.patch_lambda_invoke(host)
+    info["function_host_port"] = host.port
+    return host.port
+
+
+def provision_stack(template: str, stack_name: str, endpoint: str, params: list[str],
+                    people: dict) -> dict:
+    import provision as prov
+
+    try:
+        t1 = time.time()
+        deployer = people["deployer"]
+        stack = prov.provision(template, stack_name, endpoint, prov.parse_params(params),
+                               log=lambda m: log(f"provision: {m}"),
+                               aws_access_key_id=deployer["access_key_id"],
+                               aws_secret_access_key=deployer["secret_access_key"])
+        log(f"provisioned stack {stack_name}: {len(stack['resources'])} resources "
+            f"in {time.time() - t1:.1f}s")
+        if os.environ.get("ROOTWARDEN_IAM_CALL_LOG_DIR"):
+            import iam_usage
+
+            iam_usage.write_roles(os.environ["ROOTWARDEN_IAM_CALL_LOG_DIR"], stack, template)
+    except Exception as e:
+        log(f"provisioning {template} failed: {e}")
+        _shutdown(1)
+    return stack
+
+
+def add_operators(people: dict, endpoint: str, stack: dict | None) -> None:
     import principals as local_principals
-
-    people = local_principals.bootstrap(enforce=not a.no_iam)
-    info["iam_enforced"] = not a.no_iam
-
-    fh_port = None
-    if a.function_host:
-        from rootwarden_ext.function_host import FunctionHost
-
-        host = FunctionHost(a.bin_dir, moto_port=port)
-        _state["host"] = host
-        try:
-            host.start()
-        except Exception as e:
-            log(f"function host failed to start: {e}")
-            _shutdown(1)
-        moto_patches.patch_lambda_invoke(host)
-        fh_port = host.port
-        info["function_host_port"] = fh_port
-
-    stack = None
-    if a.provision:
-        import provision as prov
-
-        try:
-            t1 = time.time()
-            deployer = people["deployer"]
-            stack = prov.provision(a.provision, a.stack_name, endpoint, prov.parse_params(a.param),
-                                   log=lambda m: log(f"provision: {m}"),
-                                   aws_access_key_id=deployer["access_key_id"],
-                                   aws_secret_access_key=deployer["secret_access_key"])
-            log(f"provisioned stack {a.stack_name}: {len(stack['resources'])} resources "
-                f"in {time.time() - t1:.1f}s")
-            if os.environ.get("ROOTWARDEN_IAM_CALL_LOG_DIR"):
-                import iam_usage
-
-                iam_usage.write_roles(os.environ["ROOTWARDEN_IAM_CALL_LOG_DIR"], stack, a.provision)
-        except Exception as e:
-            log(f"provisioning {a.provision} failed: {e}")
-            _shutdown(1)
 
     try:
         people.update(local_principals.operators(endpoint, stack))
     except Exception as e:
         log(f"operator principals failed: {e}")
         _shutdown(1)
+
+
+def write_ready(a: argparse.Namespace, t0: float, port: int, endpoint: str, fh_port: int | None,
+                stack: dict | None, people: dict, iam_enforced: bool) -> None:
+    import principals as local_principals
 
     if a.env_file:
         # what the CLI runs as: the operator alice's session of the stack's OperatorRole (else the harness)
@@ -240,13 +259,33 @@ def main(argv: list[str] | None = None) -> int:
         _write_atomic(a.env_file, env_file_text(env))
 
     ready = {"pid": os.getpid(), "port": port, "endpoint": endpoint,
-             "function_host_port": fh_port, "stack": stack, "iam_enforced": not a.no_iam,
+             "function_host_port": fh_port, "stack": stack, "iam_enforced": iam_enforced,
              "principals": {k: v for k, v in people.items() if k != "deployer"}}
     _write_atomic(a.ready_file, json.dumps(ready, indent=2) + "\n")
     log(f"ready in {time.time() - t0:.2f}s -> {a.ready_file}")
 
+
+def wait_forever() -> None:
     while True:  # signals interrupt this sleep and exit through _shutdown
         time.sleep(3600)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    t0 = time.time()
+    install_signals()
+    app, info = prepare_process(a.verbose)
+    _server, port, endpoint = serve(app, info, a.host, a.port)
+    import principals as local_principals
+
+    people = local_principals.bootstrap(enforce=not a.no_iam)
+    info["iam_enforced"] = not a.no_iam
+    fh_port = start_function_host(a.bin_dir, port, info) if a.function_host else None
+    stack = provision_stack(a.provision, a.stack_name, endpoint, a.param, people) if a.provision else None
+    add_operators(people, endpoint, stack)
+    write_ready(a, t0, port, endpoint, fh_port, stack, people, not a.no_iam)
+    wait_forever()
+    return 0
 
 
 if __name__ == "__main__":

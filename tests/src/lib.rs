@@ -4,6 +4,7 @@
 
 pub mod custody;
 pub mod leaks;
+mod zygote;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -116,8 +117,43 @@ pub struct Emulator {
     /// Whether the emulator checks every call against the caller's IAM policies (always, unless
     /// started with --no-iam).
     pub iam_enforced: bool,
-    child: Child,
+    process: Process,
     dir: tempfile::TempDir,
+}
+
+/// The emulator's process: launched by this test (our child), or forked by the zygote (the
+/// zygote's child, which the kernel reaps). Either leads its own process group.
+enum Process {
+    Launched(Child),
+    Forked(u32),
+}
+
+impl Process {
+    fn pid(&self) -> u32 {
+        match self {
+            Process::Launched(c) => c.id(),
+            Process::Forked(pid) => *pid,
+        }
+    }
+
+    /// `Some(description)` once the process is gone.
+    fn exited(&mut self) -> anyhow::Result<Option<String>> {
+        Ok(match self {
+            Process::Launched(c) => c.try_wait()?.map(|s| s.to_string()),
+            Process::Forked(pid) => (!pid_alive(*pid)).then(|| format!("pid {pid} gone")),
+        })
+    }
+
+    /// SIGKILL to the whole group, then reap what is ours.
+    fn kill(&mut self) {
+        // SAFETY: plain syscall on a process group we (or our zygote) created.
+        unsafe {
+            libc::kill(-(self.pid() as i32), libc::SIGKILL);
+        }
+        if let Process::Launched(c) = self {
+            let _ = c.wait();
+        }
+    }
 }
 
 impl Emulator {
@@ -157,6 +193,16 @@ impl Emulator {
         let dir = tempfile::tempdir()?;
         let ready = dir.path().join("ready.json");
         let log_path = dir.path().join("emulator.log");
+        let err_path = dir.path().join("emulator.err");
+        // The default provisioned stack: a forked copy of this process's zygote (milliseconds
+        // instead of seconds); anything else is launched.
+        if opts.provision && opts.template.is_none() && zygote::enabled() {
+            let bins = opts.function_host.then(bin_dir);
+            match zygote::fork(&ready, &log_path, &err_path, bins.as_deref()) {
+                Ok(pid) => return Self::await_ready(Process::Forked(pid), dir).await,
+                Err(e) => eprintln!("emulator zygote unavailable, launching instead: {e:#}"),
+            }
+        }
         let mut cmd = Command::new(&python);
         cmd.arg(root.join("emulator/launcher.py"))
             .args(["--host", "127.0.0.1", "--port", "0", "--ready-file"])
@@ -164,7 +210,7 @@ impl Emulator {
             .current_dir(&root)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log_path)?)
-            .stderr(std::fs::File::create(dir.path().join("emulator.err"))?);
+            .stderr(std::fs::File::create(&err_path)?);
         if opts.provision {
             let stack = format!("rwt-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
             let template = opts
@@ -180,9 +226,14 @@ impl Emulator {
         }
         // Own process group, so Drop can stop the launcher and everything it started.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd
+        let child = cmd
             .spawn()
             .with_context(|| format!("starting {}", python.display()))?;
+        Self::await_ready(Process::Launched(child), dir).await
+    }
+
+    async fn await_ready(mut process: Process, dir: tempfile::TempDir) -> anyhow::Result<Self> {
+        let ready = dir.path().join("ready.json");
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Ok(text) = std::fs::read_to_string(&ready) {
@@ -195,12 +246,12 @@ impl Emulator {
                         pid: r.pid,
                         principals: r.principals,
                         iam_enforced: r.iam_enforced,
-                        child,
+                        process,
                         dir,
                     });
                 }
             }
-            if let Some(status) = child.try_wait()? {
+            if let Some(status) = process.exited()? {
                 let err =
                     std::fs::read_to_string(dir.path().join("emulator.err")).unwrap_or_default();
                 bail!("emulator exited early ({status}):\n{}", tail(&err, 4000));
@@ -208,11 +259,10 @@ impl Emulator {
             if Instant::now() > deadline {
                 let err =
                     std::fs::read_to_string(dir.path().join("emulator.err")).unwrap_or_default();
-                stop_group(child.id());
-                let _ = child.wait();
+                process.kill();
                 bail!("emulator not ready after 90 s:\n{}", tail(&err, 4000));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -583,19 +633,15 @@ impl Drop for Emulator {
                 );
             }
         }
-        stop_group(self.child.id());
+        stop_group(self.process.pid());
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = self.process.exited() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        // SAFETY: plain syscall on a process group we created.
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
-        }
-        let _ = self.child.wait();
+        self.process.kill();
     }
 }
 

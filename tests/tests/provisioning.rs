@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use rootwarden_tests::{repo_root, Emulator};
 use serde_norway::Value;
 
@@ -238,10 +239,35 @@ async fn two_stacks_coexist_and_the_emulator_stops_by_pid() {
     let a = Emulator::with_stack().await.unwrap();
     let b = Emulator::with_stack().await.unwrap();
     assert_ne!(a.port, b.port);
-    assert_ne!(
-        a.env("ROOTWARDEN_AUDIT_TABLE"),
-        b.env("ROOTWARDEN_AUDIT_TABLE")
-    );
+    // Copies of one provisioned state (the zygote) or two launches: either way, what one
+    // emulator stores the other never sees.
+    let audit = a.env("ROOTWARDEN_AUDIT_TABLE");
+    let item = |v: &str| {
+        [
+            ("stream", AttributeValue::S("isolation-check".into())),
+            ("seq", AttributeValue::N(v.into())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect::<std::collections::HashMap<_, _>>()
+    };
+    let da = aws_sdk_dynamodb::Client::new(&a.sdk_config().await);
+    let db = aws_sdk_dynamodb::Client::new(&b.sdk_config().await);
+    da.put_item()
+        .table_name(&audit)
+        .set_item(Some(item("1")))
+        .send()
+        .await
+        .unwrap();
+    let seen = |out: aws_sdk_dynamodb::operation::get_item::GetItemOutput| out.item.is_some();
+    let get = |c: &aws_sdk_dynamodb::Client| {
+        c.get_item()
+            .table_name(&audit)
+            .set_key(Some(item("1")))
+            .send()
+    };
+    assert!(seen(get(&da).await.unwrap()), "a lost its own write");
+    assert!(!seen(get(&db).await.unwrap()), "b sees a's write");
     let pid = a.pid;
     let port = a.port;
     assert!(rootwarden_tests::pid_alive(pid));
