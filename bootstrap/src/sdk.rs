@@ -80,7 +80,7 @@ impl HttpClient for Lazy {
 fn region_from(get: impl Fn(&str) -> Option<String>) -> Result<Region, SdkConfigError> {
     ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .into_iter()
-        .filter_map(|var| get(var))
+        .filter_map(get)
         .map(|r| r.trim().to_owned())
         .find(|r| !r.is_empty())
         .map(Region::new)
