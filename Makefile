@@ -19,6 +19,8 @@ CHECKOV_VERSION := 3.3.30
 ASL_VALIDATOR_VERSION := 4.0.0
 RUFF_VERSION := 0.17.6
 PYTEST_VERSION := 9.2.0
+# zig links the arm64 Lambda binaries for `cargo lambda build --arm64` (make package).
+ZIGLANG_VERSION := 0.17.1
 
 ASL_FILES := $(wildcard infra/statemachines/*.asl.json)
 export SAM_CLI_TELEMETRY := 0
@@ -41,6 +43,11 @@ $(VENV_STAMP):
 	  'ruff==$(RUFF_VERSION)' 'pytest==$(PYTEST_VERSION)'
 	touch $@
 venv: $(VENV_STAMP)
+# zig (about 50 MB) only for `make package`: make test never installs it.
+ZIG_STAMP := $(VENV)/.stamp-ziglang$(ZIGLANG_VERSION)
+$(ZIG_STAMP): $(VENV_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'ziglang==$(ZIGLANG_VERSION)'
+	touch $@
 
 # SAM CLI, checkov and moto pin conflicting boto3 versions: one venv each.
 $(TOOLS)/venv-sam/.stamp-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION):
@@ -144,6 +151,24 @@ bench: venv
 	@rm -f $(addprefix target/bench/,$(addsuffix .json,$(BENCH_PARTS)))
 	@$(MAKE) --no-print-directory $(addprefix bench-,$(BENCH_PARTS))
 	$(VENV)/bin/python bench/table.py --readme README.md
+
+# Release binaries of every function spawned against a minimal Runtime API on loopback: init
+# time and peak RSS, beside a bare lambda_runtime binary and a Python boto3 anchor.
+bench-coldstart: venv
+	$(VENV)/bin/python bench/coldstart.py
+
+# What SAM deploys (BuildMethod: rust-cargolambda, arm64): one bootstrap.zip per function under
+# target/lambda/<function>/. Release profile, cross-linked by zig; no AWS account needed. Its own
+# target folder, so it never waits for (or blocks) the lock of the x86_64 builds and tests.
+FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard functions/*/Cargo.toml))))
+package: $(ZIG_STAMP)
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(CURDIR)/target/arm64" \
+	  $(VENV)/bin/cargo-lambda lambda build --release --arm64 --output-format zip \
+	  --lambda-dir "$(CURDIR)/target/lambda" $(addprefix -p ,$(FUNCTIONS))
+
+bench-package: $(ZIG_STAMP)
+	$(VENV)/bin/python bench/package.py
 
 bench-mail: venv
 	cargo bench -p rootwarden-core --bench mail_throughput

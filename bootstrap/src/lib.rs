@@ -9,12 +9,13 @@
 //!
 //! - [`start`]: JSON telemetry with Lambda's log level ([`telemetry`]), `Config::from_env()`
 //!   (fails fast; the error names the variable and is logged), the SDK configuration loaded
-//!   once, and the actor name audit records carry.
+//!   once from the environment Lambda sets ([`sdk`]), and the actor name audit records carry.
 //! - [`run`]: the runtime loop; a handler's `LambdaError` reaches Lambda as its `errorType`
 //!   (the vocabulary the state machines' `Retry`/`Catch` match) and message.
 //! - [`invocation_span`]: the span whose fields every log line of an invocation carries.
 //! - [`payload_or_default`]: the empty payload (`null` or `{}`) of a scheduled or manual invoke.
 
+pub mod sdk;
 pub mod telemetry;
 
 use std::future::Future;
@@ -40,7 +41,9 @@ pub struct Lambda {
 pub async fn start(service: &str) -> Result<Lambda, lambda_runtime::Error> {
     telemetry::init(service);
     let config = Config::from_env().inspect_err(|e| config_error(e))?;
-    let sdk = rootwarden_aws::sdk::load_sdk_config().await;
+    let sdk = sdk::load_lambda_sdk_config()
+        .await
+        .inspect_err(|e| config_error(e))?;
     Ok(Lambda {
         config,
         sdk,
