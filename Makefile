@@ -173,6 +173,12 @@ bench-package: $(ZIG_STAMP)
 bench-mail: venv
 	cargo bench -p rootwarden-core --bench mail_throughput
 
+# AWS calls per operation, from the emulator's request log, with the real binaries (make build's).
+# It counts, it does not time: built like the tests (dev profile, whole-workspace features), so
+# it reuses make test's artifacts and `make build`'s binaries stay fresh.
+bench-calls: venv build
+	cargo bench --workspace --bench calls --profile dev
+
 # The sweep's time is the emulator's, not the binary's: no fat LTO for this one.
 bench-sweep: venv
 	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \

@@ -11,7 +11,7 @@ pub struct S3RawMailStore {
     client: S3,
     bucket: String,
     prefix: String,
-    /// Pauses between HeadObject attempts while the object is not there yet.
+    /// Pauses between GetObject attempts while the object is not there yet.
     pub retry_delays: Vec<Duration>,
 }
 
@@ -45,50 +45,48 @@ impl RawMailStore for S3RawMailStore {
         }
     }
 
-    async fn size(&self, id: &str) -> Result<u64, LambdaError> {
+    async fn load(&self, key: &str, max_bytes: u64) -> Result<RawMail, LambdaError> {
         let mut delays = self.retry_delays.iter();
-        loop {
+        let out = loop {
             match self
                 .client
-                .head_object()
+                .get_object()
                 .bucket(&self.bucket)
-                .key(id)
+                .key(key)
                 .send()
                 .await
             {
-                Ok(out) => return Ok(out.content_length.unwrap_or(0).max(0) as u64),
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
+                Ok(out) => break out,
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
                     match delays.next() {
                         Some(d) => tokio::time::sleep(*d).await,
                         None => {
                             return Err(LambdaError::new(
                                 ErrorType::TransientAwsError,
-                                format!("raw message {} is not in s3://{}/ yet", id, self.bucket),
+                                format!("raw message {} is not in s3://{}/ yet", key, self.bucket),
                             ))
                         }
                     }
                 }
-                Err(e) => return Err(sdk_error("s3:HeadObject", &e)),
+                Err(e) => return Err(sdk_error("s3:GetObject", &e)),
             }
+        };
+        // Too large: the body is dropped unread (the connection closes), the size is enough.
+        let size = out.content_length.unwrap_or(0).max(0) as u64;
+        if size > max_bytes {
+            return Ok(RawMail::Oversized(size));
         }
-    }
-
-    async fn fetch(&self, id: &str) -> Result<Vec<u8>, LambdaError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(id)
-            .send()
-            .await
-            .map_err(|e| sdk_error("s3:GetObject", &e))?;
         let body = out.body.collect().await.map_err(|e| {
             LambdaError::new(
                 ErrorType::TransientAwsError,
-                format!("reading s3://{}/{}: {e}", self.bucket, id),
+                format!("reading s3://{}/{}: {e}", self.bucket, key),
             )
         })?;
-        Ok(body.into_bytes().to_vec())
+        let bytes = body.into_bytes().to_vec();
+        if bytes.len() as u64 > max_bytes {
+            return Ok(RawMail::Oversized(bytes.len() as u64));
+        }
+        Ok(RawMail::Body(bytes))
     }
 
     fn location(&self, id: &str) -> String {

@@ -155,13 +155,23 @@ pub struct Notifications {
     pub email: Option<SesNotifier>,
 }
 
+impl Notifications {
+    fn emails(&self, ticket: &crate::tickets::Ticket, contacts: &[String]) -> bool {
+        self.email.is_some() && ticket.priority >= Priority::High && !contacts.is_empty()
+    }
+}
+
 impl Notifier for Notifications {
+    fn delivers(&self, ticket: &crate::tickets::Ticket, contacts: &[String]) -> bool {
+        self.webhook.is_some() || self.emails(ticket, contacts)
+    }
+
     async fn notify(&self, notice: &Notice<'_>, contacts: &[String]) -> Result<(), LambdaError> {
         if let Some(w) = &self.webhook {
             w.post(notice).await?;
         }
         if let Some(e) = &self.email {
-            if notice.ticket.priority >= Priority::High && !contacts.is_empty() {
+            if self.emails(notice.ticket, contacts) {
                 e.send(notice, contacts).await?;
             }
         }

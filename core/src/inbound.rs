@@ -33,19 +33,28 @@ pub struct Delivery {
     pub object: Option<(String, String)>,
 }
 
+/// A stored message as one read returns it: its bytes, or only its size when it exceeds the
+/// limit (the body is then not read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawMail {
+    Body(Vec<u8>),
+    Oversized(u64),
+}
+
 /// Where SES's S3 action stored raw messages. Methods take the object key from [`object_key`].
 ///
 /// [`object_key`]: RawMailStore::object_key
 pub trait RawMailStore: Send + Sync {
     /// The delivery's object key; refuses an event that names another bucket.
     fn object_key(&self, delivery: &Delivery) -> Result<String, LambdaError>;
-    /// Size in bytes, waiting briefly for an object SES has not finished writing.
-    fn size(&self, ses_message_id: &str) -> impl Future<Output = Result<u64, LambdaError>> + Send;
-    fn fetch(
+    /// One read of the message: its bytes, or only its size when it is larger than `max_bytes`
+    /// (the body is not read); waits briefly for an object SES has not finished writing.
+    fn load(
         &self,
-        ses_message_id: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, LambdaError>> + Send;
-    fn location(&self, ses_message_id: &str) -> String;
+        key: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<RawMail, LambdaError>> + Send;
+    fn location(&self, key: &str) -> String;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,26 +131,24 @@ where
         expected_by_workflow: false,
     };
     let key = deps.mail.object_key(delivery)?;
-    let size = deps.mail.size(&key).await?;
-    let oversized = size > deps.max_bytes;
-    let analysis = if oversized {
-        let parsed = ParsedMail {
-            subject: delivery.subject.clone().unwrap_or_default(),
-            from: delivery.from.as_deref().map(address_of),
-            text: format!(
-                "Message of {size} bytes exceeds the {}-byte limit and was not parsed. Raw copy: {}",
-                deps.max_bytes,
-                deps.mail.location(&key)
-            ),
-            size: size as usize,
-            ..ParsedMail::default()
-        };
-        let mut a = mail::decide(&parsed, &ctx);
-        a.decision.priority = a.decision.priority.max(Priority::High);
-        a
-    } else {
-        let raw = deps.mail.fetch(&key).await?;
-        mail::analyze(&raw, &ctx)
+    let (analysis, oversized) = match deps.mail.load(&key, deps.max_bytes).await? {
+        RawMail::Body(raw) => (mail::analyze(&raw, &ctx), false),
+        RawMail::Oversized(size) => {
+            let parsed = ParsedMail {
+                subject: delivery.subject.clone().unwrap_or_default(),
+                from: delivery.from.as_deref().map(address_of),
+                text: format!(
+                    "Message of {size} bytes exceeds the {}-byte limit and was not parsed. Raw copy: {}",
+                    deps.max_bytes,
+                    deps.mail.location(&key)
+                ),
+                size: size as usize,
+                ..ParsedMail::default()
+            };
+            let mut a = mail::decide(&parsed, &ctx);
+            a.decision.priority = a.decision.priority.max(Priority::High);
+            (a, true)
+        }
     };
     let mut decision = analysis.decision;
     mark_custody(&mut decision, account_status);
@@ -158,17 +165,32 @@ where
             unregistered_account = Some(account);
         }
     }
+    let waits = match &decision.account_id {
+        Some(account) if MAIL_COMPLETES.contains(&decision.category) => {
+            deps.waits
+                .waiting(account, decision.category, Utc::now())
+                .await?
+        }
+        _ => Vec::new(),
+    };
     // Secrets are vaulted before the ticket is written, so a delivery already recorded (an SES
-    // or Lambda retry) has its secrets stored: don't encrypt and write them again.
-    let recorded = deps
-        .tickets
-        .delivery_recorded(id)
-        .await
-        .map_err(|e| LambdaError::from_classified(&e))?;
+    // or Lambda retry) has its secrets stored: don't encrypt and write them again. Waits must
+    // know a re-delivery too. Mail with neither needs no read: the ticket's transaction refuses a
+    // recorded delivery by its marker's condition.
+    let vaults = !decision.quarantined && !analysis.secrets.is_empty();
+    let recorded = if vaults || !waits.is_empty() {
+        deps.tickets
+            .delivery_recorded(id)
+            .await
+            .map_err(|e| LambdaError::from_classified(&e))?
+    } else {
+        None
+    };
     let (earned, refused) = judge_waits(
         deps,
         delivery,
         &decision,
+        waits,
         root_email.as_ref(),
         recorded.is_some(),
     )
@@ -256,6 +278,9 @@ where
                 .map_err(|e| LambdaError::from_classified(&e))?,
         ),
     };
+    // Nothing to deliver on any channel (e.g. no webhook, and no e-mail for this priority or
+    // no contacts): nothing to mark either.
+    let to_notify = to_notify.filter(|t| deps.notifier.delivers(t, &contacts));
     if let Some(t) = to_notify {
         let event = if t.messages == 1 {
             "ticket.created"
@@ -328,6 +353,7 @@ async fn judge_waits<M, T, V, R, N, W>(
     deps: &Deps<'_, M, T, V, R, N, W>,
     delivery: &Delivery,
     decision: &mail::Decision,
+    waits: Vec<Wait>,
     root_email: Option<&RootEmail>,
     redelivery: bool,
 ) -> Result<Judged, LambdaError>
@@ -335,14 +361,6 @@ where
     T: TicketStore,
     W: WorkflowWaits,
 {
-    let waits = match &decision.account_id {
-        Some(account) if MAIL_COMPLETES.contains(&decision.category) => {
-            deps.waits
-                .waiting(account, decision.category, Utc::now())
-                .await?
-        }
-        _ => Vec::new(),
-    };
     if waits.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }

@@ -25,6 +25,12 @@ pub struct Notice<'a> {
 }
 
 pub trait Notifier: Send + Sync {
+    /// Whether a notice about `ticket` would reach anyone (a channel is configured and this
+    /// ticket is for it). When it would not, the caller skips the notice and marking it sent.
+    fn delivers(&self, ticket: &Ticket, contacts: &[String]) -> bool {
+        let _ = (ticket, contacts);
+        true
+    }
     /// Delivers the notice; `contacts` are the account's e-mail contacts from the registry.
     fn notify(
         &self,

@@ -18,6 +18,7 @@ Order of handling:
                                    due closures complete
   KMS crypto on a non-Enabled key  DisabledException / KMSInvalidStateException
   POST /moto-api/reset             also clears the extension state
+  (every AWS request above)        logged by requestlog when it is on (bench-calls)
   everything else                  moto
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ from . import (
     function_urls,
     kms_state,
     org_lifecycle,
+    requestlog,
     service_credentials,
     ses_delivery,
     ses_receipt,
@@ -67,13 +69,18 @@ class RootWardenMiddleware:
         alternate_contacts.reset()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
+        logged = None
         try:
             req = Req.from_environ(environ)
+            if requestlog.enabled():
+                logged = requestlog.Pending(req, self.roots)
             resp = self._route(req)
         except Exception as e:  # never let an extension bug take the request down silently
             log(f"extension error: {e}\n{traceback.format_exc()}")
             resp = Resp(500, f"<ErrorResponse><Error><Code>InternalFailure</Code><Message>emulator "
                              f"extension error: {e}</Message></Error></ErrorResponse>", {}, "text/xml")
+        if logged is not None:
+            start_response = logged.wrap(start_response)
         if resp is None:
             return self.app(environ, start_response)
         return resp(start_response)
@@ -141,6 +148,8 @@ class RootWardenMiddleware:
             return self.accounts.test_endpoint(req, m.group(1), m.group(2) or "")
         if path.startswith("/_rootwarden/organizations/"):
             return org_lifecycle.test_endpoint(req)
+        if path.rstrip("/") == "/_rootwarden/requests":
+            return requestlog.endpoint(req)
         if path.startswith(ses_delivery.PREFIX):
             return ses_delivery.store(req)
         if path.rstrip("/") in ("/_rootwarden/ses/receive", "/_rootwarden/ses/received"):

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rootwarden_core::inbound::{Delivery, RawMailStore};
+use rootwarden_core::inbound::{Delivery, RawMail, RawMailStore};
 use rootwarden_core::{ErrorType, LambdaError};
 
 use crate::{lock, unavailable};
@@ -84,20 +84,17 @@ impl RawMailStore for MemoryRawMailStore {
         }
     }
 
-    async fn size(&self, key: &str) -> Result<u64, LambdaError> {
+    async fn load(&self, key: &str, max_bytes: u64) -> Result<RawMail, LambdaError> {
         self.check()?;
-        lock(&self.objects)
-            .get(key)
-            .map(|b| b.len() as u64)
-            .ok_or_else(|| self.missing(key))
-    }
-
-    async fn fetch(&self, key: &str) -> Result<Vec<u8>, LambdaError> {
-        self.check()?;
-        lock(&self.objects)
+        let raw = lock(&self.objects)
             .get(key)
             .cloned()
-            .ok_or_else(|| self.missing(key))
+            .ok_or_else(|| self.missing(key))?;
+        Ok(if raw.len() as u64 > max_bytes {
+            RawMail::Oversized(raw.len() as u64)
+        } else {
+            RawMail::Body(raw)
+        })
     }
 
     fn location(&self, key: &str) -> String {

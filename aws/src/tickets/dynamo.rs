@@ -14,7 +14,10 @@
 //!
 //! `record` writes the ticket (conditional on its version), both markers (conditional on not
 //! existing) and the audit record in one `TransactWriteItems`, so a message is recorded exactly
-//! once with exactly one audit record, whatever the retries and concurrency.
+//! once with exactly one audit record, whatever the retries and concurrency. Its first attempt
+//! reads nothing but the audit chain's head: it assumes a new thread (no reply headers, no thread
+//! key stored yet) and lets conditions check it (the markers and every thread key must not
+//! exist); a cancelled first attempt falls back to reading the markers and the thread.
 
 use std::collections::HashMap;
 
@@ -217,6 +220,51 @@ impl DynamoTicketStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// The blind first attempt of `record`: `Some` when it committed a new ticket; `None` when
+    /// the message may belong to a thread or was recorded already (a condition failed, or it
+    /// names messages it replies to), so the caller reads and decides.
+    async fn record_new(
+        &self,
+        msg: &IncomingMessage,
+        actor: &str,
+        mid_key: Option<&str>,
+    ) -> Result<Option<RecordOutcome>, TicketError> {
+        let d = &msg.decision;
+        if !d.quarantined && referenced(d).next().is_some() {
+            return Ok(None);
+        }
+        let ticket = msg.new_ticket();
+        let entry = record_entry(msg, &ticket, true, actor);
+        let (_, audit_put) = self.audit.prepare(&entry).await?;
+        let marker = |pk: String| {
+            let mut item = key(pk, "marker");
+            item.insert("ticket_id".into(), s(ticket.id.clone()));
+            item
+        };
+        let absent = || Some(("attribute_not_exists(pk)", vec![]));
+        let mut items = vec![
+            self.ticket_write(&ticket, None)?,
+            self.put(marker(format!("ses#{}", msg.ses_message_id)), absent())?,
+        ];
+        if let Some(k) = mid_key {
+            items.push(self.put(marker(k.to_owned()), absent())?);
+        }
+        if !d.quarantined {
+            for k in thread_keys(msg) {
+                let mut item = key(k, "thread");
+                item.insert("ticket_id".into(), s(ticket.id.clone()));
+                item.insert("last_seen".into(), s(ticket.last_seen.to_rfc3339()));
+                items.push(self.put(item, absent())?);
+            }
+        }
+        items.push(TransactWriteItem::builder().put(audit_put).build());
+        match self.transact(items).await {
+            Ok(()) => Ok(Some(RecordOutcome::Created(ticket))),
+            Err(None) => Ok(None),
+            Err(Some(e)) => Err(e),
+        }
+    }
+
     fn put(
         &self,
         item: Item,
@@ -287,6 +335,10 @@ impl TicketStore for DynamoTicketStore {
             .message_id
             .as_ref()
             .map(|m| message_id_key(&msg.decision, m));
+        // First attempt, blind: a new ticket whose markers and thread keys must not exist yet.
+        if let Some(outcome) = self.record_new(msg, actor, mid_key.as_deref()).await? {
+            return Ok(outcome);
+        }
         for attempt in 0..MAX_ATTEMPTS {
             if let Some(id) = self.marker(format!("ses#{}", msg.ses_message_id)).await? {
                 return Ok(RecordOutcome::Duplicate { ticket_id: id });
@@ -401,11 +453,8 @@ impl TicketStore for DynamoTicketStore {
             Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
             _ => 0,
         };
-        Ok(self
-            .load(id)
-            .await?
-            .map(|(t, _)| t)
-            .filter(|t| t.messages > notified))
+        let (ticket, _) = ticket_from_item(id, &item)?;
+        Ok(Some(ticket).filter(|t| t.messages > notified))
     }
 
     async fn mark_notified(&self, id: &str, messages: u32) -> Result<(), TicketError> {

@@ -247,7 +247,9 @@ const MARKETING: &[&str] = &[
 pub fn classify(from: &str, subject: &str, text: &str, list_unsubscribe: bool) -> Category {
     let f = from.to_ascii_lowercase();
     let s = subject.to_lowercase();
-    let head: String = text.chars().take(20_000).collect::<String>().to_lowercase();
+    // The body's head, lower-cased only if sender and subject do not decide.
+    let head = std::cell::OnceCell::new();
+    let head = || head.get_or_init(|| body_head(text)).as_str();
 
     // Sender-specific signals.
     if f.starts_with("abuse") || f.contains("ec2-abuse") || f.contains("trustandsafety") {
@@ -265,12 +267,12 @@ pub fn classify(from: &str, subject: &str, text: &str, list_unsubscribe: bool) -
     if f.contains("health") {
         return Category::ServiceNotice;
     }
-    if f.contains("support") && (s.contains("case") || head.contains("case id")) {
+    if f.contains("support") && (s.contains("case") || head().contains("case id")) {
         return Category::SupportCase;
     }
     // The subject said nothing: strong body phrases only.
     if any(
-        &head,
+        head(),
         &[
             "abuse report",
             "your aws account may be compromised",
@@ -282,7 +284,7 @@ pub fn classify(from: &str, subject: &str, text: &str, list_unsubscribe: bool) -
         return Category::Security;
     }
     if any(
-        &head,
+        head(),
         &[
             "your password has been changed",
             "your aws password was changed",
@@ -292,18 +294,18 @@ pub fn classify(from: &str, subject: &str, text: &str, list_unsubscribe: bool) -
         return Category::PasswordChanged;
     }
     if any(
-        &head,
+        head(),
         &["reset your password", "resetpassword", "password reset"],
     ) {
         return Category::PasswordReset;
     }
-    if any(&head, &["verification code", "one-time password"]) {
+    if any(head(), &["verification code", "one-time password"]) {
         return Category::VerificationCode;
     }
-    if any(&head, &["case id", "support case"]) {
+    if any(head(), &["case id", "support case"]) {
         return Category::SupportCase;
     }
-    if list_unsubscribe && any(&head, MARKETING) {
+    if list_unsubscribe && any(head(), MARKETING) {
         return Category::Marketing;
     }
     Category::Unknown
@@ -333,10 +335,18 @@ fn by_phrases(s: &str) -> Option<Category> {
 }
 
 /// Whether a billing message is about a failed or overdue payment.
+/// The first 20,000 characters of the body, lower-cased: where body phrases are looked for.
+fn body_head(text: &str) -> String {
+    let end = text
+        .char_indices()
+        .nth(20_000)
+        .map_or(text.len(), |(i, _)| i);
+    text[..end].to_lowercase()
+}
+
 pub fn billing_urgent(subject: &str, text: &str) -> bool {
     let s = subject.to_lowercase();
-    let head: String = text.chars().take(20_000).collect::<String>().to_lowercase();
-    any(&s, BILLING_URGENT) || any(&head, BILLING_URGENT)
+    any(&s, BILLING_URGENT) || any(&body_head(text), BILLING_URGENT)
 }
 
 /// `expected_by_workflow`: a workflow of ours was waiting for this password-changed / MFA mail.

@@ -66,6 +66,27 @@ pub struct Analysis {
     pub found: Vec<FoundSecret>,
 }
 
+/// `text`'s words joined by single spaces, whole words only, stopping after the word that takes
+/// it past `chars` characters: the same prefix (up to and past `chars`) as collapsing all of
+/// `text`, without collapsing half a megabyte for a 1,000-character summary. Whole words keep
+/// every link whole, so defanging the prefix defangs it as it would the whole text.
+fn collapsed_prefix(text: &str, chars: usize) -> String {
+    let mut out = String::new();
+    let mut n = 0;
+    for word in text.split_whitespace() {
+        if n > chars {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+            n += 1;
+        }
+        out.push_str(word);
+        n += word.chars().count();
+    }
+    out
+}
+
 pub fn analyze(raw: &[u8], ctx: &Context) -> Analysis {
     let parsed = parse::parse(raw);
     decide(&parsed, ctx)
@@ -120,7 +141,7 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
     let text = redact::redact(&parsed.text, &found);
     let resolved = resolve::resolve(ctx.registry_account.clone(), &recipients, &subject, &text);
     let thread = resolve::thread_keys(&subject, &text);
-    let mut summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut summary = collapsed_prefix(&text, SUMMARY_CHARS);
     if quarantined {
         summary = redact::defang(&summary);
     }

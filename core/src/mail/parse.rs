@@ -115,10 +115,16 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
             break;
         }
     }
+    // Real HTML parts only: a text part listed as an HTML body too (RFC 8621) would be converted
+    // to HTML just to have its links found again, and they are in `text` already.
     let mut html = String::new();
     for i in 0..msg.html_body_count() {
-        if let Some(h) = msg.body_html(i) {
-            html.push_str(&h);
+        let part = u32::try_from(i).ok().and_then(|i| msg.html_part(i));
+        let Some(part) = part.filter(|p| p.is_text_html()) else {
+            continue;
+        };
+        if let Some(h) = part.text_contents() {
+            html.push_str(h);
         }
         if html.len() > MAX_TEXT {
             break;

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use chrono::Utc;
-use rootwarden_core::inbound::{Delivery, RawMailStore};
+use rootwarden_core::inbound::{Delivery, RawMail, RawMailStore};
 use rootwarden_core::ErrorType;
 
 use super::fixtures::fresh;
@@ -24,8 +24,9 @@ fn delivery(ses_id: &str, object: Option<(String, String)>) -> Delivery {
 /// `bucket` is the store's bucket.
 ///
 /// The object key comes from the event when it names this bucket, else prefix + SES id; an
-/// event naming another bucket is refused; size and bytes are the stored ones; a message not
-/// (yet) stored is a transient error, so the delivery is retried.
+/// event naming another bucket is refused; one read gives the stored bytes, or only the size of a
+/// message over the limit; a message not (yet) stored is a transient error, so the delivery is
+/// retried.
 pub async fn raw_mail_contract<M, F, Fut>(store: M, bucket: &str, deliver: F)
 where
     M: RawMailStore,
@@ -38,8 +39,15 @@ where
 
     let key = store.object_key(&delivery(&ses_id, None)).unwrap();
     assert!(key.ends_with(&ses_id), "{key}");
-    assert_eq!(store.size(&key).await.unwrap(), raw.len() as u64);
-    assert_eq!(store.fetch(&key).await.unwrap(), raw);
+    let n = raw.len() as u64;
+    assert_eq!(
+        store.load(&key, n).await.unwrap(),
+        RawMail::Body(raw.clone())
+    );
+    assert_eq!(
+        store.load(&key, n - 1).await.unwrap(),
+        RawMail::Oversized(n)
+    );
     assert_eq!(store.location(&key), format!("s3://{bucket}/{key}"));
 
     // The event's own key, in this bucket.
@@ -57,6 +65,6 @@ where
     let missing = store
         .object_key(&delivery(&fresh("ses-missing"), None))
         .unwrap();
-    let e = store.size(&missing).await.unwrap_err();
+    let e = store.load(&missing, 1 << 20).await.unwrap_err();
     assert_eq!(e.error_type, ErrorType::TransientAwsError);
 }
