@@ -157,3 +157,11 @@ bench-sweep: venv
 bench-digest: venv
 	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
 	  cargo bench -p rootwarden-tests --bench digest
+
+# Enforcement of 10,000 accounts (FLEET_BENCH_ACCOUNTS) through the enforcement state machine's
+# Distributed Map on the emulator, with AssumeRoot faults injected into 1% of them; writes
+# target/bench/fleet.json. The binaries run in the function host: build them first.
+bench-fleet: venv
+	cargo build --workspace --bins --quiet
+	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+	  cargo bench -p rootwarden-tests --bench fleet
