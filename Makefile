@@ -160,8 +160,9 @@ bench-digest: venv
 
 # Enforcement of 10,000 accounts (FLEET_BENCH_ACCOUNTS) through the enforcement state machine's
 # Distributed Map on the emulator, with AssumeRoot faults injected into 1% of them; writes
-# target/bench/fleet.json. The binaries run in the function host: build them first.
+# target/bench/fleet.json. The time is the emulator's and the function host's (the function binaries
+# are the debug builds `make build` makes), so the driver builds with the dev profile too: no
+# optimized build of the SDK stack just to poll an execution.
 bench-fleet: venv
 	cargo build --workspace --bins --quiet
-	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
-	  cargo bench -p rootwarden-tests --bench fleet
+	cargo bench -p rootwarden-tests --bench fleet --profile dev
