@@ -348,7 +348,13 @@ async fn main() {
     let reported = failed == persistent
         && n("failed") == persistent.len()
         && done.error() == Some("EnforcementIncomplete");
-    let all_retried = retried == transient.union(&persistent).cloned().collect();
+    // Every injected account was retried; others may be too (a real transient error of the
+    // loaded emulator), which is the retry working, not a fault of the run.
+    let all_retried = transient.is_subset(&retried) && persistent.is_subset(&retried);
+    let others_retried = retried
+        .iter()
+        .filter(|a| !transient.contains(*a) && !persistent.contains(*a))
+        .count();
     let rows = vec![
         json!({"what": format!("enforcement map over {} accounts: wall time (StartExecution to end)", fmt_int(total)),
                "figure": format!("{wall:.0} s ({:.1} min)", wall / 60.0), "goal": "the map finishes", "met": finished}),
@@ -359,7 +365,7 @@ async fn main() {
                "figure": format!("{} of {} ({} with 0 or 2+)", fmt_int(exactly_once), fmt_int(expected.len()), stray),
                "goal": "every account not failed by injection, once", "met": exactly_once == expected.len() && stray == 0}),
         json!({"what": format!("injected AssumeRoot faults in 1% ({} accounts): transient ones retried and done", faulty.len()),
-               "figure": format!("{} of {} done after 1 retry", transient_done, transient.len()),
+               "figure": format!("{} of {} done after 1 retry ({others_retried} other accounts retried after a real transient error, all done once)", transient_done, transient.len()),
                "goal": "retried on their own, then done", "met": transient_done == transient.len() && all_retried}),
         json!({"what": "persistent faults: reported failed in the summary (execution EnforcementIncomplete, the alarm's signal)",
                "figure": format!("{} of {} reported, after {} attempts each", failed.intersection(&persistent).count(), persistent.len(), rootwarden::fleet::MAX_ATTEMPTS),
