@@ -188,3 +188,12 @@ bench-sweep: venv
 bench-digest: venv
 	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
 	  cargo bench -p rootwarden-tests --bench digest
+
+# Enforcement of 10,000 accounts (FLEET_BENCH_ACCOUNTS) through the enforcement state machine's
+# Distributed Map on the emulator, with AssumeRoot faults injected into 1% of them; writes
+# target/bench/fleet.json. The time is the emulator's and the function host's (the function binaries
+# are the debug builds `make build` makes), so the driver builds with the dev profile too: no
+# optimized build of the SDK stack just to poll an execution.
+bench-fleet: venv
+	cargo build --workspace --bins --quiet
+	cargo bench -p rootwarden-tests --bench fleet --profile dev

@@ -21,6 +21,7 @@ pub mod access;
 pub mod audit;
 pub mod enforcement;
 pub mod executions;
+pub mod fleet;
 pub mod inbound;
 pub mod notify;
 pub mod onboarding;

@@ -41,6 +41,8 @@ pub mod vars {
     pub const CERTIFICATE_KEY: &str = "ROOTWARDEN_CERTIFICATE_KEY";
     /// The role the release function assumes inside a member account to accept a handshake.
     pub const RELEASE_MEMBER_ROLE: &str = "ROOTWARDEN_RELEASE_MEMBER_ROLE";
+    /// The bucket of fleet-wide jobs' manifests, page results and summaries (SSE-KMS).
+    pub const FLEET_BUCKET: &str = "ROOTWARDEN_FLEET_BUCKET";
 
     /// Every variable above, in order. The README's environment table lists exactly these
     /// (`core/tests/readme_env.rs`); a unit test checks this list against the constants.
@@ -72,6 +74,7 @@ pub mod vars {
         RELEASE_TRANSFER_STATE_MACHINE,
         CERTIFICATE_KEY,
         RELEASE_MEMBER_ROLE,
+        FLEET_BUCKET,
     ];
 }
 
@@ -144,6 +147,8 @@ pub struct Config {
     pub certificate_key: Option<String>,
     /// The member role's name (default `RootWardenReleaseMember`).
     pub release_member_role: String,
+    /// The fleet jobs' bucket (`None` where no fleet job runs; see [`Config::fleet_bucket`]).
+    pub fleet_bucket: Option<String>,
 }
 
 /// Default size limit for inbound mail: 40 MB (SES itself accepts up to 40 MB).
@@ -312,6 +317,7 @@ impl Config {
             }
         }
         let certificate_key = optional(vars::CERTIFICATE_KEY);
+        let fleet_bucket = optional(vars::FLEET_BUCKET);
         let release_member_role = optional(vars::RELEASE_MEMBER_ROLE)
             .unwrap_or_else(|| DEFAULT_RELEASE_MEMBER_ROLE.to_owned());
         let role_ok = !release_member_role.is_empty()
@@ -328,6 +334,7 @@ impl Config {
         Ok(Self {
             release_state_machines,
             certificate_key,
+            fleet_bucket,
             release_member_role,
             root_mail_domain,
             takeover_state_machine,
@@ -396,6 +403,13 @@ impl Config {
         self.release_state_machines[i]
             .as_deref()
             .ok_or(ConfigError::Missing { var })
+    }
+
+    /// The fleet jobs' bucket, for the functions that plan, run and summarize fleet-wide jobs.
+    pub fn fleet_bucket(&self) -> Result<&str, ConfigError> {
+        self.fleet_bucket.as_deref().ok_or(ConfigError::Missing {
+            var: vars::FLEET_BUCKET,
+        })
     }
 
     /// The handover certificate key, for the components that sign or publish certificates.

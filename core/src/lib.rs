@@ -16,6 +16,7 @@ pub mod domain;
 pub mod enforcement;
 pub mod error;
 pub mod executions;
+pub mod fleet;
 pub mod inbound;
 pub mod mail;
 pub mod notify;

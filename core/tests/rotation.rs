@@ -554,6 +554,36 @@ async fn pages_of_due_accounts_are_all_swept() {
     assert_eq!((r.due, r.started), (8, 8));
 }
 
+#[tokio::test]
+async fn a_sweep_runs_past_the_first_page_of_the_due_index() {
+    let ports = setup().await;
+    let base = ports.registry.get(&account()).unwrap();
+    // Two full pages and a part: 1,101 due accounts (the set-up's one and 1,100 more).
+    for i in 0..1100u64 {
+        let id = AccountId::parse(&format!("{:012}", 300000000000u64 + i)).unwrap();
+        ports.registry.put(Account {
+            account_id: id,
+            ..base.clone()
+        });
+    }
+    let r = sweep::sweep(&ports.registry, &ports.executions, SM, now(), 8)
+        .await
+        .unwrap();
+    assert_eq!(sweep::PAGE_SIZE, 500);
+    assert_eq!((r.pages, r.due, r.started), (3, 1101, 1101), "{r:?}");
+    // One execution per due account, each started once.
+    let mut names: Vec<String> = ports
+        .executions
+        .executions()
+        .into_iter()
+        .map(|e| e.arn)
+        .collect();
+    assert_eq!(names.len(), 1101);
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 1101);
+}
+
 // --------------------------------------------------------------------- kills between calls
 
 /// Kills `step` at each of its port calls in turn (on a fresh `before()` state), runs it

@@ -44,6 +44,7 @@ from .console import Console
 from .iam import enforce as iam_enforce
 from .iam import principals as iam_principals
 from .root_sessions import RootStore
+from .root_sessions import calls_endpoint as root_calls_endpoint
 from .root_sessions import test_endpoint as root_state_endpoint
 
 _ROOT_STATE_RE = re.compile(r"^/_rootwarden/root-state/([^/]+)/?$")
@@ -141,6 +142,8 @@ class RootWardenMiddleware:
         m = _ROOT_STATE_RE.match(path)
         if m:
             return root_state_endpoint(self.roots, req, m.group(1))
+        if path.rstrip("/") == "/_rootwarden/root-calls":
+            return root_calls_endpoint(self.roots, req)
         if path.rstrip("/") == "/_rootwarden/primary-email/conflicts":
             return account_api.conflicts_endpoint(self.accounts, req)
         m = _EMAIL_RE.match(path)

@@ -86,6 +86,11 @@ class RootState:
     # Test switch: AssumeRoot into this account is refused, as AWS refuses it for an account
     # that left the organization or when centralized root access is off.
     assume_root_denied: bool = False
+    # Test switch (fault injection): the next N AssumeRoot calls into this account are throttled
+    # (`Throttling`, "Rate exceeded", HTTP 400, as STS answers); `assume_root_throttled` counts
+    # the calls refused so.
+    assume_root_throttle: int = 0
+    assume_root_throttled: int = 0
     # The root password, set through the console stand-in (console.py): "pbkdf2_sha256$iter$salt$hash"
     # only, never the password; never in to_json. Deleting the login profile deletes it.
     password_hash: str | None = None
@@ -100,6 +105,9 @@ class RootState:
         }
         if self.assume_root_denied:
             out["assume_root_denied"] = True
+        if self.assume_root_throttle or self.assume_root_throttled:
+            out["assume_root_throttle"] = self.assume_root_throttle
+            out["assume_root_throttled"] = self.assume_root_throttled
         return out
 
     @classmethod
@@ -119,6 +127,10 @@ class RootState:
         st.login_profile = bool(data.get("login_profile", False))
         st.login_profile_created = now
         st.assume_root_denied = bool(data.get("assume_root_denied", False))
+        throttle = data.get("assume_root_throttle", 0)
+        if not isinstance(throttle, int) or isinstance(throttle, bool) or throttle < 0:
+            raise ValueError("assume_root_throttle must be a non-negative integer")
+        st.assume_root_throttle = throttle
         return st
 
 
@@ -138,16 +150,29 @@ class RootStore:
         self.lock = threading.RLock()
         self.sessions: dict[str, RootSession] = {}
         self.states: dict[str, RootState] = {}
+        # Calls per (member account, action): sts:AssumeRoot into it (throttled ones too) and the
+        # IAM calls of its root sessions. Read by benchmarks (GET /_rootwarden/root-calls).
+        self.calls: dict[tuple[str, str], int] = {}
 
     def reset(self) -> None:
         with self.lock:
             self.sessions.clear()
             self.states.clear()
+            self.calls.clear()
+
+    def count(self, account_id: str, action: str) -> None:
+        with self.lock:
+            self.calls[(account_id, action)] = self.calls.get((account_id, action), 0) + 1
+
+    def calls_json(self) -> list[dict]:
+        with self.lock:
+            return [{"account_id": a, "action": act, "count": n}
+                    for (a, act), n in sorted(self.calls.items())]
 
     # ------------------------------------------------------------- test-only API
     def put_state(self, account_id: str, data: dict) -> dict:
+        st = RootState.from_json(account_id, data)
         with self.lock:
-            st = RootState.from_json(account_id, data)
             self.states[account_id] = st
             return st.to_json()
 
@@ -178,6 +203,7 @@ class RootStore:
             return verr(f"Invalid TargetPrincipal: '{target}'. The target principal must be a "
                         "12-digit member account ID.")
         account_id = m.group(1) or m.group(2)
+        self.count(account_id, "sts:AssumeRoot")
 
         arn = p.get("TaskPolicyArn.arn")
         if arn is None:
@@ -208,7 +234,14 @@ class RootStore:
         from . import org_lifecycle
 
         with self.lock:
-            denied = account_id in self.states and self.states[account_id].assume_root_denied
+            st = self.states.get(account_id)
+            denied = st is not None and st.assume_root_denied
+            throttled = st is not None and not denied and st.assume_root_throttle > 0
+            if throttled:
+                st.assume_root_throttle -= 1
+                st.assume_root_throttled += 1
+        if throttled:
+            return query_error("Throttling", "Rate exceeded", 400, STS_NS)
         # An account that left our organization (AWS: AssumeRoot only into members of the
         # caller's organization).
         denied = denied or org_lifecycle.foreign_account(org_lifecycle.caller_account(req), account_id)
@@ -279,6 +312,7 @@ class RootStore:
             params = req.form()
             action = params.get("Action", "unknown")
             full = f"iam:{action}"
+            self.count(acct, full)
             if full not in sess.allowed:
                 return denied(full, principal)
             if params.get("UserName"):
@@ -426,6 +460,17 @@ def _s3_action(req: Req) -> str | None:
     return "Unknown"
 
 
+def calls_endpoint(store: RootStore, req: Req) -> Resp:
+    """GET: the calls per member account and action; DELETE: forget them."""
+    if req.method == "GET":
+        return plain_json(200, {"calls": store.calls_json()})
+    if req.method == "DELETE":
+        with store.lock:
+            store.calls.clear()
+        return plain_json(200, {"cleared": True})
+    return plain_json(405, {"error": "use GET or DELETE"})
+
+
 def test_endpoint(store: RootStore, req: Req, account_id: str) -> Resp:
     if not re.fullmatch(r"\d{12}", account_id):
         return plain_json(400, {"error": "account id must be 12 digits"})
@@ -436,7 +481,10 @@ def test_endpoint(store: RootStore, req: Req, account_id: str) -> Resp:
             return plain_json(400, {"error": f"invalid JSON: {e}"})
         if not isinstance(data, dict):
             return plain_json(400, {"error": "body must be a JSON object"})
-        return plain_json(200, store.put_state(account_id, data))
+        try:
+            return plain_json(200, store.put_state(account_id, data))
+        except (ValueError, KeyError, TypeError) as e:
+            return plain_json(400, {"error": f"invalid root state: {e}"})
     if req.method == "GET":
         return plain_json(200, store.get_state(account_id))
     return plain_json(405, {"error": "use GET or PUT"})

@@ -18,6 +18,8 @@ struct State {
     refused: BTreeSet<AccountId>,
     /// Accounts whose removals fail (IAM throttling that outlasts the retries).
     failing_removals: BTreeSet<AccountId>,
+    /// Accounts whose next N `sts:AssumeRoot` calls are throttled (`TransientAwsError`).
+    throttled: std::collections::BTreeMap<AccountId, u32>,
     /// Sessions opened, in order.
     opened: Vec<(AccountId, TaskPolicy)>,
 }
@@ -62,6 +64,11 @@ impl MemoryRootCredentials {
         }
     }
 
+    /// Throttles the next `calls` `sts:AssumeRoot` calls on `account` (`TransientAwsError`).
+    pub fn throttle(&self, account: &AccountId, calls: u32) {
+        lock(&self.state).throttled.insert(account.clone(), calls);
+    }
+
     /// Makes every removal on `account` fail (or succeed again).
     pub fn fail_removals(&self, account: &AccountId, fail: bool) {
         let mut s = lock(&self.state);
@@ -87,6 +94,13 @@ impl RootCredentials for MemoryRootCredentials {
         policy: TaskPolicy,
     ) -> Result<MemoryRootSession, LambdaError> {
         let mut s = lock(&self.state);
+        if let Some(left) = s.throttled.get_mut(account).filter(|n| **n > 0) {
+            *left -= 1;
+            return Err(LambdaError::new(
+                ErrorType::TransientAwsError,
+                format!("sts:AssumeRoot failed: Throttling (Rate exceeded) ({account})"),
+            ));
+        }
         if s.refused.contains(account) {
             return Err(LambdaError::new(
                 ErrorType::AwsError,

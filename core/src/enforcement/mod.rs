@@ -18,6 +18,7 @@
 //! always acts.
 
 mod execute;
+pub mod fleet;
 mod plan;
 pub mod ports;
 mod posture;

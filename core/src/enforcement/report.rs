@@ -101,6 +101,17 @@ impl EnforcementReport {
         }
     }
 
+    /// Adds another report's counts and listed accounts (a fleet run's pages into one).
+    pub fn merge(&mut self, other: EnforcementReport) {
+        self.checked += other.checked;
+        self.compliant += other.compliant;
+        self.remediated += other.remediated;
+        self.drift += other.drift;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+        self.accounts.extend(other.accounts);
+    }
+
     /// The listed accounts in account order (they finish in any order).
     pub fn sort(&mut self) {
         self.accounts

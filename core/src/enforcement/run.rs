@@ -79,7 +79,7 @@ pub async fn enforce_account<P: EnforcementPorts>(
     Ok(AccountReport::concluded(id, &conclusion, ticket_id))
 }
 
-async fn enforce_or_fail<P: EnforcementPorts>(
+pub(super) async fn enforce_or_fail<P: EnforcementPorts>(
     ports: &P,
     account: &Account,
     run: &str,
