@@ -72,7 +72,8 @@ def _quiesce(server, timeout: float = 5.0) -> None:
     raise RuntimeError(f"threads still running: {[t.name for t in others]}")
 
 
-def _copy(req: dict, app, info: dict, stack: dict, people: dict, old_endpoint: str) -> None:
+def _copy(req: dict, app, info: dict, stack: dict, people: dict, old_endpoint: str,
+          template: str) -> None:
     """In the forked child: become a standalone emulator. Never returns."""
     t0 = time.time()
     try:
@@ -90,6 +91,11 @@ def _copy(req: dict, app, info: dict, stack: dict, people: dict, old_endpoint: s
         from rootwarden_ext.iam import calllog
 
         calllog._file, calllog._file_dir = None, None  # this process's own calls-<pid>.jsonl
+        if os.environ.get(calllog.ENV_DIR):
+            import iam_usage
+
+            # iam_usage.py pairs calls-<pid>.jsonl with roles-<pid>.json: this copy's roles.
+            iam_usage.write_roles(os.environ[calllog.ENV_DIR], stack, template)
         _server, port, endpoint = launcher.serve(app, info, "127.0.0.1", 0)
         stack = json.loads(json.dumps(stack).replace(old_endpoint, endpoint))
         fh_port = None
@@ -152,7 +158,7 @@ def main() -> int:
             if pid == 0:
                 listener.close()
                 conn.close()
-                _copy(req, app, info, stack, people, endpoint)
+                _copy(req, app, info, stack, people, endpoint, a.provision)
             _children.append(pid)
             conn.sendall((json.dumps({"pid": pid}) + "\n").encode())
 
