@@ -2,7 +2,7 @@
 
 Off by default (the test suite does not pay for it). `make bench-calls` turns it on with
 POST /_rootwarden/requests {"enabled": true} and reads it with GET /_rootwarden/requests?after=SEQ:
-    {"records": [{"seq", "t", "caller", "service", "op", "status"}], "last": SEQ}
+    {"records": [{"seq", "t", "caller", "service", "op", "status", "target"}], "last": SEQ}
 `caller` is the signer as AWS would name it (user ARN, assumed-role session ARN, or
 `root-session:<account>` for an AssumeRoot session's key); `op` is the API operation
 (X-Amz-Target suffix, query Action, or moto's router for REST protocols: S3, Lambda, SESv2, ...).
@@ -62,6 +62,44 @@ def operation(req: Req) -> tuple[str, str]:
     return service, op or f"{req.method} {req.path.split('/')[1] if '/' in req.path else ''}"
 
 
+def target(req: Req, service: str) -> str:
+    """What a DynamoDB request touches (tables, and the key attribute names and values of a
+    GetItem/PutItem/UpdateItem/DeleteItem), so `CALLS_BENCH_TRACE=1` can show which reads repeat.
+    Empty for other services. Keys are identifiers, never secrets."""
+    if service != "dynamodb":
+        return ""
+    try:
+        body = req.json_body()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+
+    def one(item: dict) -> str:
+        table = str(item.get("TableName", ""))
+        key = item.get("Key") or {}
+        if not key and isinstance(item.get("Item"), dict):
+            return table + " put"
+        if isinstance(key, dict) and key:
+            parts = []
+            for name, value in sorted(key.items()):
+                v = next(iter(value.values()), "") if isinstance(value, dict) and value else ""
+                parts.append(f"{name}={str(v)[:60]}")
+            return f"{table} {' '.join(parts)}"
+        if "KeyConditionExpression" in item:
+            return f"{table} {item.get('IndexName', '')} {item['KeyConditionExpression']}".strip()
+        return table
+
+    if isinstance(body.get("TransactItems"), list):
+        parts = []
+        for t in body["TransactItems"]:
+            if isinstance(t, dict) and t:
+                kind, item = next(iter(t.items()))
+                parts.append(f"{kind}({one(item) if isinstance(item, dict) else ''})")
+        return "; ".join(parts)
+    return one(body)
+
+
 def caller(req: Req, roots) -> str:
     from .iam import principals
 
@@ -87,6 +125,7 @@ class Pending:
         if not self.skip:
             self.service, self.op = operation(req)
             self.caller = caller(req, roots)
+            self.target = target(req, self.service)
 
     def wrap(self, start_response):
         if self.skip:
@@ -100,7 +139,8 @@ class Pending:
             with _lock:
                 _state["seq"] += 1
                 _records.append({"seq": _state["seq"], "t": time.time(), "caller": self.caller,
-                                 "service": self.service, "op": self.op, "status": code})
+                                 "service": self.service, "op": self.op, "status": code,
+                                 "target": self.target})
             return start_response(status, headers, *rest)
 
         return recording

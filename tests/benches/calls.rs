@@ -48,6 +48,8 @@ struct Rec {
     service: String,
     op: String,
     status: u16,
+    #[serde(default)]
+    target: String,
 }
 
 #[derive(Deserialize)]
@@ -115,12 +117,34 @@ impl Callers {
 }
 
 /// The calls `who` made after `from`: total and per `service:Operation`.
+/// With `CALLS_BENCH_TRACE` set, prints them in order (caller, operation, what it touched).
 fn calls_since(emu: &Emulator, from: u64, who: &Callers) -> (u64, BTreeMap<String, u64>) {
+    count_calls(
+        emu,
+        from,
+        who,
+        std::env::var_os("CALLS_BENCH_TRACE").is_some(),
+    )
+}
+
+fn count_calls(
+    emu: &Emulator,
+    from: u64,
+    who: &Callers,
+    trace: bool,
+) -> (u64, BTreeMap<String, u64>) {
     let mut by_op = BTreeMap::new();
     let mut n = 0;
     for r in page(emu, from).records {
         if who.matches(&r.caller) {
             n += 1;
+            if trace {
+                let role = r.caller.rsplit(['/', ':']).nth(1).unwrap_or_default();
+                eprintln!(
+                    "  {n:>3} {role:40} {}:{} {} {}",
+                    r.service, r.op, r.status, r.target
+                );
+            }
             let failed = if r.status >= 400 {
                 format!(" (HTTP {})", r.status)
             } else {
@@ -141,16 +165,16 @@ async fn settle(
     who: &Callers,
     quiet: Duration,
 ) -> (u64, BTreeMap<String, u64>) {
-    let mut last = calls_since(emu, from, who);
+    let mut last = count_calls(emu, from, who, false);
     let mut since = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = calls_since(emu, from, who);
+        let now = count_calls(emu, from, who, false);
         if now.0 != last.0 {
             last = now;
             since = Instant::now();
         } else if since.elapsed() >= quiet {
-            return now;
+            return calls_since(emu, from, who);
         }
     }
 }

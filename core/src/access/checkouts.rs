@@ -6,7 +6,7 @@ use super::attempt::{entry, Attempt};
 use super::checkout::{self as decide, LockMove, LockState};
 use super::expire::expire_one;
 use super::identity::Caller;
-use super::ledger::{get, not_found, transition};
+use super::ledger::{get, not_found, transition, transition_from};
 use super::ports::{AccessAccounts, AccessLedger, AccessPorts};
 use super::record::AccessRequest;
 use super::refusal::Refusal;
@@ -84,7 +84,8 @@ pub async fn checkout<P: AccessPorts>(
     let reset = secrets.reset_links.len();
     let password_version = secrets.password_version;
     let pending_version = secrets.pending.as_ref().map(|(v, _)| *v);
-    let request = transition(ports, id, |r| async move {
+    // From the request read above (the commit is conditional on its version).
+    let request = transition_from(ports, r, |r| async move {
         let m = decide::check_out(r, caller, now)?;
         let expires = match m.lock {
             LockMove::Take { expires_at } => expires_at,

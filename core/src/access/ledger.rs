@@ -56,6 +56,23 @@ pub(super) async fn commit<P: AccessPorts>(
 pub(super) async fn transition<P, F, Fut>(
     ports: &P,
     id: &str,
+    change: F,
+) -> Result<AccessRequest, LambdaError>
+where
+    P: AccessPorts,
+    F: FnMut(AccessRequest) -> Fut,
+    Fut: Future<Output = Result<(AccessRequest, AuditEntry, LockMove), LambdaError>>,
+{
+    let current = get(ports, id).await?.ok_or_else(|| not_found(id))?;
+    transition_from(ports, current, change).await
+}
+
+/// [`transition`] starting from `current`, a snapshot the caller has just read (one read
+/// fewer). The commit is conditional on the request's version, so a snapshot another writer has
+/// overtaken loses like any concurrent writer: the request is re-read and `change` runs again.
+pub(super) async fn transition_from<P, F, Fut>(
+    ports: &P,
+    current: AccessRequest,
     mut change: F,
 ) -> Result<AccessRequest, LambdaError>
 where
@@ -63,8 +80,13 @@ where
     F: FnMut(AccessRequest) -> Fut,
     Fut: Future<Output = Result<(AccessRequest, AuditEntry, LockMove), LambdaError>>,
 {
+    let id = current.id.clone();
+    let mut snapshot = Some(current);
     for attempt in 0..ATTEMPTS {
-        let current = get(ports, id).await?.ok_or_else(|| not_found(id))?;
+        let current = match snapshot.take() {
+            Some(snapshot) => snapshot,
+            None => get(ports, &id).await?.ok_or_else(|| not_found(&id))?,
+        };
         let (mut next, record, lock) = change(current).await?;
         match commit(ports, &next, &record, lock).await? {
             Written::Done => {

@@ -119,8 +119,11 @@ pub(super) async fn decrypt<P: AccessPorts>(
     };
     let seed_head = vault.head(account, CredentialKind::MfaSeed).await?;
     let totp = match seed_head.and_then(|h| h.current) {
-        Some(_) => {
-            let (_, seed) = vault.reveal(account, CredentialKind::MfaSeed, None).await?;
+        Some(v) => {
+            // The version just read: `None` would make the vault read the head again.
+            let (_, seed) = vault
+                .reveal(account, CredentialKind::MfaSeed, Some(v))
+                .await?;
             let seed = TotpSeed::parse(&seed).map_err(|e| {
                 LambdaError::new(ErrorType::InternalError, format!("vaulted MFA seed: {e}"))
             })?;

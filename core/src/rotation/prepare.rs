@@ -84,7 +84,8 @@ pub async fn prepare<P: RotationPorts>(
     let head = steps::stageable(&account, head.as_ref(), trigger)?;
     // A pending version of another execution: discarded only when that execution no longer
     // runs and no human can have seen it (see `liveness::orphan_pending`).
-    if let Some(other) = head.and_then(|h| steps::orphan_execution(h, execution)) {
+    let orphan = head.and_then(|h| steps::orphan_execution(h, execution));
+    if let Some(other) = orphan {
         let other_arn = |r: Option<&RotationRecord>| {
             r.map(|r| r.execution_arn.clone())
                 .filter(|a| !a.is_empty())
@@ -101,16 +102,35 @@ pub async fn prepare<P: RotationPorts>(
         .map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))?;
     let trigger = input.trigger.clone().unwrap_or_else(|| "manual".into());
     let current = head.and_then(|h| h.current);
-    let (pending, _created) = ports
-        .vault()
-        .stage_pending(
-            &account,
-            CredentialKind::RootPassword,
-            execution,
-            &candidate,
-            &vault_actor(ports, execution, format!("rotation ({trigger})")),
-        )
-        .await?;
+    let actor = vault_actor(ports, execution, format!("rotation ({trigger})"));
+    let vault = ports.vault();
+    let (pending, _created) = match orphan {
+        // The orphan was discarded: the head read above is no longer the head.
+        Some(_) => {
+            vault
+                .stage_pending(
+                    &account,
+                    CredentialKind::RootPassword,
+                    execution,
+                    &candidate,
+                    &actor,
+                )
+                .await?
+        }
+        // Decided on the head just read (one vault read fewer).
+        None => {
+            vault
+                .stage_pending_on(
+                    head,
+                    &account,
+                    CredentialKind::RootPassword,
+                    execution,
+                    &candidate,
+                    &actor,
+                )
+                .await?
+        }
+    };
     drop(candidate);
     let now = ports.clock().now();
     let ticket = steps::apply_ticket(&account, execution, pending, current, timeout, now);

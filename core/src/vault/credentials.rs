@@ -196,6 +196,23 @@ pub trait Vault: Send + Sync {
         actor: &Actor,
     ) -> impl Future<Output = Result<(u32, bool), VaultError>> + Send;
 
+    /// [`Vault::stage_pending`] deciding on `head`, which the caller has just read with
+    /// [`Vault::head`], instead of reading it again. The write stays conditional on what the
+    /// decision needs of the head, so a head that changed since loses like any concurrent
+    /// writer. The default ignores `head` (a store whose reads cost nothing).
+    fn stage_pending_on(
+        &self,
+        head: Option<&Head>,
+        account: &AccountId,
+        kind: CredentialKind,
+        execution: &str,
+        secret: &SecretString,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<(u32, bool), VaultError>> + Send {
+        let _ = head;
+        self.stage_pending(account, kind, execution, secret, actor)
+    }
+
     /// pending → current, current (if any) → previous, previous → retired. The pending version
     /// must decrypt first. Idempotent: if `execution`'s version is already current, returns it.
     fn promote(

@@ -268,4 +268,60 @@ where
         revealed(&r, &a, Some(1)).await,
         (1, Stage::Retired, "Initial-Pa55word!".into())
     );
+
+    // Staging on a head the caller read earlier: one that changed since loses like a
+    // concurrent writer; it never stages a second pending version or reuses a number.
+    let late = fresh_account();
+    let before = w.head(&late, KIND).await.unwrap();
+    assert_eq!(before, None);
+    let (e5, e6) = (fresh("takeover"), fresh("takeover"));
+    assert_eq!(
+        stage(&w, &late, &e5, "Fifth-Pa55word!!").await.unwrap(),
+        (1, true)
+    );
+    assert!(matches!(
+        w.stage_pending_on(
+            before.as_ref(),
+            &late,
+            KIND,
+            &e6,
+            &secret("Stale-Pa55word!!"),
+            &actor()
+        )
+        .await,
+        Err(VaultError::Conflict(_))
+    ));
+    // The same execution on its stale head gets its own version back, unchanged.
+    assert_eq!(
+        w.stage_pending_on(
+            before.as_ref(),
+            &late,
+            KIND,
+            &e5,
+            &secret("Again-Pa55word!!"),
+            &actor()
+        )
+        .await
+        .unwrap(),
+        (1, false)
+    );
+    let fresh_head = w.head(&late, KIND).await.unwrap();
+    assert_eq!(
+        w.stage_pending_on(
+            fresh_head.as_ref(),
+            &late,
+            KIND,
+            &e5,
+            &secret("Third-Pa55word!!"),
+            &actor()
+        )
+        .await
+        .unwrap(),
+        (1, false)
+    );
+    assert_eq!(stages(&r, &late).await, vec![(1, Stage::Pending)]);
+    assert_eq!(
+        revealed(&r, &late, Some(1)).await,
+        (1, Stage::Pending, "Fifth-Pa55word!!".into())
+    );
 }

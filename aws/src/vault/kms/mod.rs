@@ -264,11 +264,24 @@ impl Vault for KmsVault {
         secret: &SecretString,
         actor: &Actor,
     ) -> Result<(u32, bool), VaultError> {
+        let head = self.head(account, kind).await?;
+        self.stage_pending_on(head.as_ref(), account, kind, execution, secret, actor)
+            .await
+    }
+
+    async fn stage_pending_on(
+        &self,
+        head: Option<&Head>,
+        account: &AccountId,
+        kind: CredentialKind,
+        execution: &str,
+        secret: &SecretString,
+        actor: &Actor,
+    ) -> Result<(u32, bool), VaultError> {
         check_execution(execution)?;
         let subject = Subject { account, kind };
         // Nothing vaulted yet: version 1, pending, no current (a takeover's first password).
-        let head = self.head(account, kind).await?;
-        let plan = match &head {
+        let plan = match head {
             None => Head::first_pending(execution)?,
             Some(head) => match head.stage_pending(&subject, execution)? {
                 Decision::Already(p) => return Ok((p, false)),
@@ -277,12 +290,12 @@ impl Vault for KmsVault {
         };
         let now = self.now();
         let items = self
-            .items(account, kind, head.as_ref(), &plan, Some(secret), &now)
+            .items(account, kind, head, &plan, Some(secret), &now)
             .await?;
         let entry = self
             .audit_entry(account, kind, "vault.stage-pending", actor)
             .detail("version", plan.version)
-            .detail("current", head.as_ref().and_then(|h| h.current))
+            .detail("current", head.and_then(|h| h.current))
             .detail("execution", execution);
         match self.transact(items, &entry).await? {
             TxOutcome::Done => Ok((plan.version, true)),
