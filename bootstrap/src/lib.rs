@@ -70,6 +70,7 @@ where
 {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        rootwarden_aws::audit::new_invocation();
         // Boxed: a handler's future is deep, and its layout need not be the runtime loop's.
         Box::pin(handler(event)).await.map_err(diagnostic)
     }))

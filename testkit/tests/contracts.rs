@@ -86,7 +86,8 @@ async fn memory_registry_honours_the_registry_contract() {
 
 #[tokio::test]
 async fn memory_audit_log_honours_the_audit_contract() {
-    contract::audit_log_contract(MemoryAuditLog::default()).await;
+    let log = MemoryAuditLog::default();
+    contract::audit_log_contract(log.clone(), log).await;
 }
 
 #[tokio::test]

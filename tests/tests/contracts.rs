@@ -24,6 +24,44 @@ use rootwarden::{AccountId, LambdaError};
 use rootwarden_testkit::contract::{self, vault::VaultHandles};
 use rootwarden_tests::{custody, Emulator};
 
+/// A record prepared for a transaction that never committed is never chained onto: the next
+/// record takes its seq, linked to the last record written.
+async fn prepared_audit_records_chain_only_once_written(
+    audit: &DynamoAuditLog,
+    ddb: &aws_sdk_dynamodb::Client,
+) {
+    use rootwarden::audit::{AuditEntry, AuditLog, Stream};
+    let stream = Stream::Account(rootwarden_testkit::contract::fixtures::fresh_account());
+    let entry =
+        |action: &str| AuditEntry::new(stream.clone(), "arn:aws:iam::123456789012:user/t", action);
+    let written = audit.append(&entry("test.written")).await.unwrap();
+    let (abandoned, _put) = audit.prepare(&entry("test.abandoned")).await.unwrap();
+    assert_eq!(abandoned.seq, written.seq + 1);
+    let (next, put) = audit.prepare(&entry("test.next")).await.unwrap();
+    assert_eq!(
+        (next.seq, next.prev_hash.as_str()),
+        (written.seq + 1, written.hash.as_str())
+    );
+    ddb.transact_write_items()
+        .transact_items(
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(put)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    audit.committed(&next);
+    let last = audit.append(&entry("test.last")).await.unwrap();
+    assert_eq!(
+        (last.seq, last.prev_hash.as_str()),
+        (next.seq + 1, next.hash.as_str())
+    );
+    let items = audit.read_stream(&stream.key()).await.unwrap();
+    let report = rootwarden::audit::verify_chain(&stream.key(), &items);
+    assert_eq!((report.fault, report.head_seq), (None, 3));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_adapters_honour_the_port_contracts() {
     let emu = Emulator::with_stack().await.unwrap();
@@ -37,7 +75,14 @@ async fn aws_adapters_honour_the_port_contracts() {
         emu.env("ROOTWARDEN_AUDIT_TABLE"),
         Arc::new(SystemClock),
     );
-    contract::audit_log_contract(audit).await;
+    // Two instances: each remembers the heads it wrote, as two Lambda instances would.
+    let other = DynamoAuditLog::new(
+        ddb.clone(),
+        emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    );
+    contract::audit_log_contract(audit.clone(), other).await;
+    prepared_audit_records_chain_only_once_written(&audit, &ddb).await;
 
     // Raw mail: stored by SES's S3 action, read as inbound mail (no waiting for a missing
     // object: the contract only needs the retryable error).

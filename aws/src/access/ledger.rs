@@ -138,7 +138,7 @@ impl AccessLedger for DynamoAccessLedger {
 
     async fn write(&self, change: &LedgerWrite<'_>) -> Result<Written, LambdaError> {
         let lock = self.lock_write(change)?;
-        let (_, audit_put) = self
+        let (record, audit_put) = self
             .audit
             .prepare(change.record)
             .await
@@ -156,7 +156,10 @@ impl AccessLedger for DynamoAccessLedger {
             .send()
             .await
         {
-            Ok(_) => Ok(Written::Done),
+            Ok(_) => {
+                self.audit.committed(&record);
+                Ok(Written::Done)
+            }
             Err(e) => {
                 let reasons: Vec<String> = e
                     .as_service_error()

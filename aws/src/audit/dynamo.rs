@@ -4,7 +4,8 @@
 //! record's fields verbatim. Items are only ever created, with `attribute_not_exists(stream)`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use aws_sdk_dynamodb::Client;
@@ -21,11 +22,66 @@ use crate::Clock;
 /// Lost races tolerated before an append gives up (each loss means another record landed).
 const MAX_ATTEMPTS: u32 = 30;
 
+/// Chains whose head this process remembers (a Lambda instance touches few; the CLI many).
+const MAX_KNOWN_HEADS: usize = 256;
+
+/// The invocation the process is serving ([`new_invocation`]); a remembered head is only used
+/// in the invocation that wrote it.
+static INVOCATION: AtomicU64 = AtomicU64::new(0);
+
+/// Called by the Lambda bootstrap as each invocation starts: chain heads remembered by earlier
+/// invocations are not tried again. Between two invocations of a workflow (a rotation's prepare
+/// and its finish) other processes audit on the same chains (the confirmation of the new
+/// password), so an old head would mostly cost a lost transaction; within one invocation the
+/// records written in a row (a vault change, then its ticket) are the common case.
+pub fn new_invocation() {
+    INVOCATION.fetch_add(1, Ordering::Relaxed);
+}
+
 #[derive(Clone)]
 pub struct DynamoAuditLog {
     client: Client,
     table: String,
     clock: Arc<dyn Clock>,
+    known: KnownHeads,
+}
+
+/// The heads of chains this process itself extended: `(next seq, prev_hash)` after a record it
+/// knows was written. Using one saves the Query before the next append to that chain. It is
+/// only a guess about the table: the append stays conditional on its seq being free, so if
+/// another writer has extended the chain since, the write loses and the head is read again.
+/// An entry is taken (removed) when used, and only a confirmed write puts one back, so a
+/// prepared record whose transaction failed is never chained onto.
+#[derive(Clone, Default)]
+struct KnownHeads(Arc<Mutex<HashMap<String, KnownHead>>>);
+
+struct KnownHead {
+    next_seq: u64,
+    hash: String,
+    invocation: u64,
+}
+
+impl KnownHeads {
+    fn take(&self, stream: &str) -> Option<(u64, String)> {
+        let known = self.0.lock().ok()?.remove(stream)?;
+        (known.invocation == INVOCATION.load(Ordering::Relaxed))
+            .then_some((known.next_seq, known.hash))
+    }
+
+    fn written(&self, record: &AuditRecord) {
+        if let Ok(mut heads) = self.0.lock() {
+            let invocation = INVOCATION.load(Ordering::Relaxed);
+            heads.retain(|_, h| h.invocation == invocation);
+            if heads.len() < MAX_KNOWN_HEADS {
+                let known = KnownHead {
+                    next_seq: record.seq + 1,
+                    hash: record.hash.clone(),
+                    invocation,
+                };
+                heads.insert(record.stream.clone(), known);
+            }
+        }
+    }
 }
 
 impl DynamoAuditLog {
@@ -34,7 +90,15 @@ impl DynamoAuditLog {
             client,
             table: table.into(),
             clock,
+            known: KnownHeads::default(),
         }
+    }
+
+    /// Tells the log that `record` (from [`Self::prepare`]) was written: the next append to its
+    /// chain can start from it without reading the head. Callers that do not call this only
+    /// pay that read.
+    pub fn committed(&self, record: &AuditRecord) {
+        self.known.written(record);
     }
 
     /// The next record of the entry's chain and the conditional `Put` that appends it, for a
@@ -61,8 +125,12 @@ impl DynamoAuditLog {
         (&self.client, &self.table)
     }
 
-    /// `(next seq, prev_hash)` for a chain, from a strongly consistent read of its newest item.
+    /// `(next seq, prev_hash)` for a chain: after this process's own last write to it, else
+    /// from a strongly consistent read of its newest item.
     async fn next_position(&self, stream: &str) -> Result<(u64, String), AuditError> {
+        if let Some(known) = self.known.take(stream) {
+            return Ok(known);
+        }
         let out = self
             .client
             .query()
@@ -109,7 +177,10 @@ impl AuditLog for DynamoAuditLog {
                 .send()
                 .await;
             match put {
-                Ok(_) => return Ok(record),
+                Ok(_) => {
+                    self.known.written(&record);
+                    return Ok(record);
+                }
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|se| se.is_conditional_check_failed_exception()) =>

@@ -7,4 +7,4 @@ pub mod digest;
 mod dynamo;
 
 pub use digest::{DynamoDigestStore, KmsDigestSigner};
-pub use dynamo::DynamoAuditLog;
+pub use dynamo::{new_invocation, DynamoAuditLog};

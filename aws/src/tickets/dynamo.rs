@@ -235,7 +235,7 @@ impl DynamoTicketStore {
         }
         let ticket = msg.new_ticket();
         let entry = record_entry(msg, &ticket, true, actor);
-        let (_, audit_put) = self.audit.prepare(&entry).await?;
+        let (record, audit_put) = self.audit.prepare(&entry).await?;
         let marker = |pk: String| {
             let mut item = key(pk, "marker");
             item.insert("ticket_id".into(), s(ticket.id.clone()));
@@ -259,7 +259,10 @@ impl DynamoTicketStore {
         }
         items.push(TransactWriteItem::builder().put(audit_put).build());
         match self.transact(items).await {
-            Ok(()) => Ok(Some(RecordOutcome::Created(ticket))),
+            Ok(()) => {
+                self.audit.committed(&record);
+                Ok(Some(RecordOutcome::Created(ticket)))
+            }
             Err(None) => Ok(None),
             Err(Some(e)) => Err(e),
         }
@@ -354,7 +357,7 @@ impl TicketStore for DynamoTicketStore {
             };
             let created = prior_version.is_none();
             let entry = record_entry(msg, &ticket, created, actor);
-            let (_, audit_put) = self.audit.prepare(&entry).await?;
+            let (record, audit_put) = self.audit.prepare(&entry).await?;
 
             let marker = |pk: String| {
                 let mut item = key(pk, "marker");
@@ -392,6 +395,7 @@ impl TicketStore for DynamoTicketStore {
                 .await
             {
                 Ok(_) => {
+                    self.audit.committed(&record);
                     return Ok(if created {
                         RecordOutcome::Created(ticket)
                     } else {

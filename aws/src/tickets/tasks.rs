@@ -27,7 +27,7 @@ impl DynamoTicketStore {
             let entry = self
                 .task_entry(ticket, actor, "ticket.created", correlation_id)
                 .detail("priority", ticket.priority.as_str());
-            let (_, audit_put) = self.audit().prepare(&entry).await?;
+            let (record, audit_put) = self.audit().prepare(&entry).await?;
             let items = vec![
                 self.ticket_write(ticket, None)?,
                 aws_sdk_dynamodb::types::TransactWriteItem::builder()
@@ -35,7 +35,10 @@ impl DynamoTicketStore {
                     .build(),
             ];
             match self.transact(items).await {
-                Ok(()) => return Ok(ticket.clone()),
+                Ok(()) => {
+                    self.audit().committed(&record);
+                    return Ok(ticket.clone());
+                }
                 Err(Some(e)) => return Err(e),
                 Err(None) => backoff(attempt).await,
             }
@@ -82,7 +85,7 @@ impl DynamoTicketStore {
             let entry = self
                 .task_entry(&t, actor, action, correlation_id)
                 .detail("priority", t.priority.as_str());
-            let (_, audit_put) = self.audit().prepare(&entry).await?;
+            let (record, audit_put) = self.audit().prepare(&entry).await?;
             let items = vec![
                 self.ticket_write(&t, Some(version))?,
                 aws_sdk_dynamodb::types::TransactWriteItem::builder()
@@ -90,7 +93,10 @@ impl DynamoTicketStore {
                     .build(),
             ];
             match self.transact(items).await {
-                Ok(()) => return Ok(t),
+                Ok(()) => {
+                    self.audit().committed(&record);
+                    return Ok(t);
+                }
                 Err(Some(e)) => return Err(e),
                 Err(None) => backoff(attempt).await,
             }

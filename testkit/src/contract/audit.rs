@@ -6,7 +6,9 @@ use super::fixtures::{fresh, fresh_account};
 
 /// Appends form one hash-linked chain per stream, numbered from 1, in order even when
 /// concurrent; reading a stream returns it in order and it verifies; the stream is listed.
-pub async fn audit_log_contract<L: AuditLog>(log: L) {
+/// `log` and `other` write to the same log as two processes would (two Lambda instances): what
+/// one remembers of a chain's head may be stale once the other has appended.
+pub async fn audit_log_contract<L: AuditLog>(log: L, other: L) {
     let a = fresh_account();
     let stream = Stream::Account(a.clone());
     let entry = |action: &str| {
@@ -40,13 +42,26 @@ pub async fn audit_log_contract<L: AuditLog>(log: L) {
         r.unwrap();
     }
 
+    // Another process appends after `log`'s last write; `log` appends again after it.
+    let seventh = log.append(&entry("contract.seventh")).await.unwrap();
+    let by_other = other.append(&entry("contract.other")).await.unwrap();
+    assert_eq!(
+        (by_other.seq, by_other.prev_hash.as_str()),
+        (8, seventh.hash.as_str())
+    );
+    let after = log.append(&entry("contract.after-other")).await.unwrap();
+    assert_eq!(
+        (after.seq, after.prev_hash.as_str()),
+        (9, by_other.hash.as_str())
+    );
+
     let items = log.read_stream(&stream.key()).await.unwrap();
     let seqs: Vec<u64> = items.iter().map(|i| i.as_ref().unwrap().seq).collect();
-    assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(seqs, (1..=9).collect::<Vec<u64>>());
     assert_eq!(items[0].as_ref().unwrap(), &first);
     let report = verify_chain(&stream.key(), &items);
     assert_eq!(report.fault, None);
-    assert_eq!(report.head_seq, 6);
+    assert_eq!(report.head_seq, 9);
     assert!(log.streams().await.unwrap().contains(&stream.key()));
     assert!(log
         .read_stream(&Stream::Account(fresh_account()).key())

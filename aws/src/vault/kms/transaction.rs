@@ -210,7 +210,7 @@ impl KmsVault {
         entry: &AuditEntry,
     ) -> Result<TxOutcome, VaultError> {
         for attempt in 0..8 {
-            let (_, put) = self.audit.prepare(entry).await?;
+            let (record, put) = self.audit.prepare(entry).await?;
             let mut all = items.clone();
             all.push(TransactWriteItem::builder().put(put).build());
             match self
@@ -220,7 +220,10 @@ impl KmsVault {
                 .send()
                 .await
             {
-                Ok(_) => return Ok(TxOutcome::Done),
+                Ok(_) => {
+                    self.audit.committed(&record);
+                    return Ok(TxOutcome::Done);
+                }
                 Err(e) => match cancelled_codes(&e) {
                     Some(codes) => {
                         let own_failed = codes[..codes.len().saturating_sub(1)]
