@@ -21,8 +21,12 @@ impl DynamoTicketStore {
         correlation_id: &str,
     ) -> Result<Ticket, TicketError> {
         for attempt in 0..ATTEMPTS {
-            if let Some((t, _)) = self.load(&ticket.id).await? {
-                return Ok(t);
+            // Created first, read only after a lost condition: the put is conditional on the
+            // ticket being absent, so a retried step that finds it gets the stored one back.
+            if attempt > 0 {
+                if let Some((t, _)) = self.load(&ticket.id).await? {
+                    return Ok(t);
+                }
             }
             let entry = self
                 .task_entry(ticket, actor, "ticket.created", correlation_id)
