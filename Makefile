@@ -149,6 +149,7 @@ BENCH_PARTS := coldstart package calls mail fleet
 bench: venv
 	@mkdir -p target/bench
 	@rm -f $(addprefix target/bench/,$(addsuffix .json,$(BENCH_PARTS)))
+	@date +%s > target/bench/started
 	@$(MAKE) --no-print-directory $(addprefix bench-,$(BENCH_PARTS))
 	$(VENV)/bin/python bench/table.py --readme README.md
 
