@@ -2,6 +2,7 @@
 //! redact) shared by the `inbound-mail` Lambda and `rootwarden mail inspect`. Pure and total:
 //! any byte string yields a decision, never a panic.
 
+mod boundary;
 pub mod classify;
 pub mod parse;
 pub mod quarantine;
