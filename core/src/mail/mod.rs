@@ -110,14 +110,10 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
     let (auth, reasons) = quarantine::evaluate(ctx.ses.as_ref(), &parsed.auth, from_domain);
     let quarantined = !reasons.is_empty();
     let from = parsed.from.clone().unwrap_or_default();
-    let category = classify::classify(
-        &from,
-        &parsed.subject,
-        &parsed.text,
-        parsed.list_unsubscribe,
-    );
+    let body = classify::Body::new(&parsed.text);
+    let category = classify::classify_body(&from, &parsed.subject, &body, parsed.list_unsubscribe);
     let urgent =
-        category == Category::Billing && classify::billing_urgent(&parsed.subject, &parsed.text);
+        category == Category::Billing && classify::billing_urgent_body(&parsed.subject, &body);
     let priority = classify::priority(category, urgent, quarantined, ctx.expected_by_workflow);
 
     let reset_context = category == Category::PasswordReset;
