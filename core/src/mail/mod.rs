@@ -74,7 +74,7 @@ pub struct Analysis {
 fn collapsed_prefix(text: &str, chars: usize) -> String {
     let mut out = String::new();
     let mut n = 0;
-    for word in text.split_whitespace() {
+    for word in parse::words(text) {
         if n > chars {
             break;
         }

@@ -47,8 +47,56 @@ pub struct ParsedMail {
     pub size: usize,
 }
 
-fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Whether the character starting at byte `i` of `s` is white space ([`char::is_whitespace`]),
+/// and its length: ASCII bytes classified as they are, only other characters decoded.
+fn space_at(s: &str, i: usize) -> (bool, usize) {
+    match s.as_bytes()[i] {
+        b' ' | b'\t'..=b'\r' => (true, 1),
+        b if b < 0x80 => (false, 1),
+        _ => s
+            .get(i..)
+            .and_then(|rest| rest.chars().next())
+            .map_or((false, 1), |c| (c.is_whitespace(), c.len_utf8())),
+    }
+}
+
+/// `s.split_whitespace()`, without decoding every character: the pipeline collapses white space
+/// in headers and the summary of every message.
+pub(super) fn words(s: &str) -> impl Iterator<Item = &str> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < s.len() {
+            let (space, len) = space_at(s, i);
+            if !space {
+                break;
+            }
+            i += len;
+        }
+        if i >= s.len() {
+            return None;
+        }
+        let start = i;
+        while i < s.len() {
+            let (space, len) = space_at(s, i);
+            if space {
+                break;
+            }
+            i += len;
+        }
+        s.get(start..i)
+    })
+}
+
+/// `s`'s words joined by single spaces.
+pub(super) fn collapse(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in words(s) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 fn clip(mut s: String, max: usize) -> String {
@@ -82,12 +130,16 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
     };
     let mut auth = AuthHeaders::default();
     for (name, value) in msg.headers_raw() {
-        let slot = match name.to_ascii_lowercase().as_str() {
-            "x-ses-spam-verdict" => &mut auth.spam_verdict,
-            "x-ses-virus-verdict" => &mut auth.virus_verdict,
-            "authentication-results" => &mut auth.authentication_results,
-            "received-spf" => &mut auth.received_spf,
-            _ => continue,
+        let slot = if name.eq_ignore_ascii_case("x-ses-spam-verdict") {
+            &mut auth.spam_verdict
+        } else if name.eq_ignore_ascii_case("x-ses-virus-verdict") {
+            &mut auth.virus_verdict
+        } else if name.eq_ignore_ascii_case("authentication-results") {
+            &mut auth.authentication_results
+        } else if name.eq_ignore_ascii_case("received-spf") {
+            &mut auth.received_spf
+        } else {
+            continue;
         };
         if slot.is_none() {
             *slot = Some(collapse(value));
@@ -173,5 +225,23 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         auth,
         parse_error: false,
         size: raw.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn words_are_split_whitespace(
+            s in "([ \t\n\r\u{b}\u{c}\u{1c}\u{85}\u{a0}\u{2003}\u{2028}\u{3000}\u{feff}\u{200b}]|[a-zé€😀]|\\PC){0,40}"
+        ) {
+            let want: Vec<&str> = s.split_whitespace().collect();
+            prop_assert_eq!(words(&s).collect::<Vec<_>>(), want.clone());
+            prop_assert_eq!(collapse(&s), want.join(" "));
+        }
     }
 }

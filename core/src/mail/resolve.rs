@@ -124,10 +124,7 @@ pub fn normalize_subject(subject: &str) -> String {
         }
         s = next;
     }
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    super::parse::collapse(&s).to_lowercase()
 }
 
 #[cfg(test)]
