@@ -142,7 +142,8 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
     if quarantined {
         summary = redact::defang(&summary);
     }
-    if let Some((cut, _)) = summary.char_indices().nth(SUMMARY_CHARS) {
+    let cut = parse::char_offset(&summary, SUMMARY_CHARS);
+    if cut < summary.len() {
         summary.truncate(cut);
         summary.push('…');
     }

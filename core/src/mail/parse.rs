@@ -47,44 +47,80 @@ pub struct ParsedMail {
     pub size: usize,
 }
 
-/// Whether the character starting at byte `i` of `s` is white space ([`char::is_whitespace`]),
-/// and its length: ASCII bytes classified as they are, only other characters decoded.
-fn space_at(s: &str, i: usize) -> (bool, usize) {
-    match s.as_bytes()[i] {
-        b' ' | b'\t'..=b'\r' => (true, 1),
-        b if b < 0x80 => (false, 1),
-        _ => s
-            .get(i..)
-            .and_then(|rest| rest.chars().next())
-            .map_or((false, 1), |c| (c.is_whitespace(), c.len_utf8())),
-    }
+/// Whether the non-ASCII character starting at byte `i` of `s` is white space
+/// ([`char::is_whitespace`]), and its length.
+fn non_ascii_space_at(s: &str, i: usize) -> (bool, usize) {
+    s.get(i..)
+        .and_then(|rest| rest.chars().next())
+        .map_or((false, 1), |c| (c.is_whitespace(), c.len_utf8()))
+}
+
+/// ASCII white space as [`char::is_whitespace`] has it (vertical tab included).
+#[inline(always)]
+fn is_ascii_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
 }
 
 /// `s.split_whitespace()`, without decoding every character: the pipeline collapses white space
-/// in headers and the summary of every message.
+/// in headers and the summary of every message. ASCII bytes are classified as they are, only
+/// other characters decoded.
 pub(super) fn words(s: &str) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
-        while i < s.len() {
-            let (space, len) = space_at(s, i);
-            if !space {
-                break;
+        while let Some(&b) = bytes.get(i) {
+            if b < 0x80 {
+                if !is_ascii_space(b) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let (space, len) = non_ascii_space_at(s, i);
+                if !space {
+                    break;
+                }
+                i += len;
             }
-            i += len;
         }
-        if i >= s.len() {
+        if i >= bytes.len() {
             return None;
         }
         let start = i;
-        while i < s.len() {
-            let (space, len) = space_at(s, i);
-            if space {
-                break;
+        while let Some(&b) = bytes.get(i) {
+            if b < 0x80 {
+                if is_ascii_space(b) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let (space, len) = non_ascii_space_at(s, i);
+                if space {
+                    break;
+                }
+                i += len;
             }
-            i += len;
         }
         s.get(start..i)
     })
+}
+
+/// The byte offset of `text`'s `n`th character (0-based), or its length when it has no more than
+/// `n`: `text.char_indices().nth(n)`'s index (or the length), without decoding the characters.
+pub(super) fn char_offset(text: &str, n: usize) -> usize {
+    if text.len() <= n {
+        return text.len();
+    }
+    let mut seen = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        // Not a UTF-8 continuation byte: a character starts here.
+        if (b as i8) >= -0x40 {
+            if seen == n {
+                return i;
+            }
+            seen += 1;
+        }
+    }
+    text.len()
 }
 
 /// `s`'s words joined by single spaces.
@@ -242,6 +278,14 @@ mod tests {
             let want: Vec<&str> = s.split_whitespace().collect();
             prop_assert_eq!(words(&s).collect::<Vec<_>>(), want.clone());
             prop_assert_eq!(collapse(&s), want.join(" "));
+        }
+
+        #[test]
+        fn char_offset_is_char_indices_nth(s in "(\\PC|[é€😀\\n ]){0,40}", n in 0usize..45) {
+            prop_assert_eq!(
+                char_offset(&s, n),
+                s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
+            );
         }
     }
 }
