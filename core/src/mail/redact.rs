@@ -54,6 +54,16 @@ static CODE: LazyLock<WordRegex> = LazyLock::new(|| {
         false,
     )
 });
+/// What every [`CODE`] match contains, ASCII case aside: `code` (code, passcode and the German
+/// and French labels), `word` (password), `pin`, `otp`, `digo` (código), `コード`. None of their
+/// letters has a non-ASCII case-insensitive twin (unlike `k` and `s`: `K`, `ſ`), so a text with
+/// none of them has no label and [`CODE`] need not read it.
+static CODE_HINT: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(["code", "word", "pin", "otp", "digo", "コード"])
+        .unwrap_or_else(|_| unreachable!())
+});
 static CODE_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:\d{6}|\d{3}[- ]\d{3}|\d{4,8}|[A-Z0-9]{6})\b")
         .unwrap_or_else(|_| unreachable!())
@@ -150,6 +160,9 @@ pub fn find(
         }
     }
     for source in [subject, text] {
+        if !CODE_HINT.is_match(source) {
+            continue;
+        }
         for label in CODE.find_iter(source) {
             // The code follows its label closely (same sentence, or the next line).
             let window_end = (label.end() + 80).min(source.len());
@@ -425,6 +438,52 @@ mod tests {
             let found = find("", text, "", false, false);
             let got: Vec<&str> = found.iter().map(|f| f.value.expose_secret()).collect();
             assert_eq!(got, vec![want], "{text}");
+        }
+    }
+
+    /// [`CODE_HINT`] is sound: no letter of its words matches a non-ASCII character
+    /// case-insensitively, and every label [`CODE`] finds holds one of them.
+    #[test]
+    fn the_code_hint_never_skips_a_label() {
+        let letters = Regex::new("(?i)[codewrpintg]").unwrap();
+        let non_ascii: String = ('\u{80}'..=char::MAX).collect();
+        if let Some(m) = letters.find(&non_ascii) {
+            panic!("{m:?} matches an ASCII letter of CODE_HINT case-insensitively");
+        }
+        // The check itself: `s` has the non-ASCII twin `ſ`.
+        assert!(Regex::new("(?i)s").unwrap().is_match("ſ"));
+        for label in [
+            "VERIFICATION CODE",
+            "Security PassCode",
+            "ACCESS PASSWORD",
+            "one time PIN",
+            "OTP",
+            "Code Is",
+            "YOUR CODE",
+            "PASSCODE",
+            "BESTÄTIGUNGSCODE",
+            "Verifizierungscode",
+            "CODE DE VÉRIFICATION",
+            "CÓDIGO DE VERIFICACIÓN",
+            "確認コード",
+            "検証コード",
+            "認証コード",
+            "Security Paſſword",
+        ] {
+            assert!(CODE.exact().is_match(label), "{label}");
+            assert!(CODE_HINT.is_match(label), "{label}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        #[test]
+        fn a_text_with_a_label_always_passes_the_hint(
+            s in "(?i)((verification|security|confirmation|one[- ]time|authentication|access)[ \n\u{a0}]{1,3}(code|passcode|password|pin)|otp|code +is|your +code|passcode|bestätigungscode|verifizierungscode|code de vérification|código de verificación|確認コード|検証コード|認証コード|[ a-zäöüé0-9:]){0,12}"
+        ) {
+            if CODE.exact().is_match(&s) {
+                proptest::prop_assert!(CODE_HINT.is_match(&s), "{}", s);
+            }
         }
     }
 
