@@ -312,9 +312,10 @@ static SUBJECT: LazyLock<Phrases> = LazyLock::new(|| {
 const SUBJECT_BILLING_URGENT: u32 = 1 << RULES.len();
 const SUBJECT_MARKETING: u32 = 1 << (RULES.len() - 1);
 
-/// Body phrases, bit by bit.
-static BODY: LazyLock<Phrases> = LazyLock::new(|| {
-    Phrases::new(&[
+/// Body phrases, bit by bit. All ASCII and lower-case, matched ASCII case-insensitively
+/// ([`Body`] says why that is the same as matching the lower-cased head).
+static BODY: LazyLock<CandidatePhrases> = LazyLock::new(|| {
+    CandidatePhrases::new(&[
         CASE_ID_PHRASE,
         BODY_SECURITY,
         BODY_PASSWORD_CHANGED,
@@ -325,6 +326,66 @@ static BODY: LazyLock<Phrases> = LazyLock::new(|| {
         BILLING_URGENT,
     ])
 });
+
+/// ASCII phrase groups found ASCII case-insensitively, with a SIMD prefilter: a leftmost-first
+/// search finds each position where some phrase starts (restarting one byte after each), and
+/// every phrase is then compared there, so phrases that overlap or share a start are all seen.
+struct CandidatePhrases {
+    ac: aho_corasick::AhoCorasick,
+    needles: Vec<&'static str>,
+    groups: Vec<u32>,
+}
+
+impl CandidatePhrases {
+    fn new(groups: &[&[&'static str]]) -> Self {
+        let mut needles: Vec<&'static str> = Vec::new();
+        let mut bits: Vec<u32> = Vec::new();
+        for (g, words) in groups.iter().enumerate() {
+            for w in *words {
+                match needles.iter().position(|n| n == w) {
+                    Some(i) => bits[i] |= 1 << g,
+                    None => {
+                        needles.push(w);
+                        bits.push(1 << g);
+                    }
+                }
+            }
+        }
+        Self {
+            ac: aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(&needles)
+                .unwrap_or_else(|_| unreachable!()),
+            needles,
+            groups: bits,
+        }
+    }
+
+    fn find(&self, hay: &str) -> u32 {
+        let bytes = hay.as_bytes();
+        let mut found = 0;
+        let mut at = 0;
+        while let Some(m) = self
+            .ac
+            .find(aho_corasick::Input::new(hay).range(at..hay.len()))
+        {
+            let start = m.start();
+            let rest = &bytes[start..];
+            for (n, g) in self.needles.iter().zip(&self.groups) {
+                if rest
+                    .get(..n.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+                {
+                    found |= g;
+                }
+            }
+            at = start + 1;
+        }
+        found
+    }
+}
+
 const B_CASE_ID: u32 = 1;
 const B_SECURITY: u32 = 1 << 1;
 const B_PASSWORD_CHANGED: u32 = 1 << 2;
@@ -334,8 +395,12 @@ const B_SUPPORT: u32 = 1 << 5;
 const B_MARKETING: u32 = 1 << 6;
 const B_BILLING_URGENT: u32 = 1 << 7;
 
-/// A message body as classification reads it: its first 20,000 characters, lower-cased, and the
-/// phrases found there, both worked out once and only when asked.
+/// A message body as classification reads it: the phrases found in its first 20,000 characters,
+/// lower-cased, worked out once and only when asked.
+///
+/// Lower-casing only matters to the ASCII phrases through ASCII letters, except for the two
+/// characters whose lower case holds an ASCII letter: KELVIN SIGN (`k`) and `İ` (`i̇`). A head
+/// without them is matched as it is, ASCII case-insensitively, without a lower-cased copy.
 pub(crate) struct Body<'a> {
     text: &'a str,
     phrases: OnceCell<u32>,
@@ -350,10 +415,15 @@ impl<'a> Body<'a> {
     }
 
     fn has(&self, group: u32) -> bool {
-        self.phrases
-            .get_or_init(|| BODY.find(&body_head(self.text)))
-            & group
-            != 0
+        let found = self.phrases.get_or_init(|| {
+            let head = &self.text[..super::parse::char_offset(self.text, HEAD_CHARS)];
+            if head.contains(LOWER_CASE_TO_ASCII) {
+                BODY.find(&head.to_lowercase())
+            } else {
+                BODY.find(head)
+            }
+        });
+        found & group != 0
     }
 }
 
@@ -435,10 +505,8 @@ const RULES: [(&[&str], Category); 13] = [
 /// Characters of the body classification reads.
 const HEAD_CHARS: usize = 20_000;
 
-/// The first 20,000 characters of the body, lower-cased: where body phrases are looked for.
-fn body_head(text: &str) -> String {
-    text[..super::parse::char_offset(text, HEAD_CHARS)].to_lowercase()
-}
+/// The non-ASCII characters whose lower case holds an ASCII letter.
+const LOWER_CASE_TO_ASCII: [char; 2] = ['\u{130}', '\u{212a}'];
 
 /// Whether a billing message is about a failed or overdue payment.
 pub fn billing_urgent(subject: &str, text: &str) -> bool {
@@ -801,7 +869,10 @@ mod tests {
             " ",
             "\n",
             "İ",
-            "K",
+            "\u{212a}",
+            "access \u{212a}ey is exposed",
+            "PAST DUE",
+            "Past Due",
             "é",
             "ß",
             "の",
@@ -845,6 +916,27 @@ mod tests {
                 reference::billing_urgent(&subject, &body)
             );
         }
+    }
+
+    #[test]
+    fn only_two_characters_lower_case_to_ascii_letters() {
+        let to_ascii: Vec<char> = ('\u{80}'..=char::MAX)
+            .filter(|c| c.to_lowercase().any(|l| l.is_ascii()))
+            .collect();
+        assert_eq!(to_ascii, LOWER_CASE_TO_ASCII);
+        for n in BODY.needles.iter() {
+            assert!(n.is_ascii() && *n == n.to_lowercase(), "{n}");
+        }
+    }
+
+    #[test]
+    fn body_phrases_overlapping_or_sharing_a_start_are_all_found() {
+        let b = Body::new("PAYMENT FAILED: your password reset your password was changed");
+        assert!(b.has(B_BILLING_URGENT) && b.has(B_PASSWORD_RESET));
+        assert!(b.has(B_PASSWORD_CHANGED) && !b.has(B_SECURITY));
+        let b = Body::new("case idcase id\u{212a}");
+        assert!(b.has(B_CASE_ID) && b.has(B_SUPPORT));
+        assert!(Body::new("access \u{212a}ey is exposed").has(B_SECURITY));
     }
 
     #[test]
