@@ -2,6 +2,7 @@
 //! redact) shared by the `inbound-mail` Lambda and `rootwarden mail inspect`. Pure and total:
 //! any byte string yields a decision, never a panic.
 
+mod boundary;
 pub mod classify;
 pub mod parse;
 pub mod quarantine;
@@ -73,7 +74,7 @@ pub struct Analysis {
 fn collapsed_prefix(text: &str, chars: usize) -> String {
     let mut out = String::new();
     let mut n = 0;
-    for word in text.split_whitespace() {
+    for word in parse::words(text) {
         if n > chars {
             break;
         }
@@ -109,14 +110,10 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
     let (auth, reasons) = quarantine::evaluate(ctx.ses.as_ref(), &parsed.auth, from_domain);
     let quarantined = !reasons.is_empty();
     let from = parsed.from.clone().unwrap_or_default();
-    let category = classify::classify(
-        &from,
-        &parsed.subject,
-        &parsed.text,
-        parsed.list_unsubscribe,
-    );
+    let body = classify::Body::new(&parsed.text);
+    let category = classify::classify_body(&from, &parsed.subject, &body, parsed.list_unsubscribe);
     let urgent =
-        category == Category::Billing && classify::billing_urgent(&parsed.subject, &parsed.text);
+        category == Category::Billing && classify::billing_urgent_body(&parsed.subject, &body);
     let priority = classify::priority(category, urgent, quarantined, ctx.expected_by_workflow);
 
     let reset_context = category == Category::PasswordReset;
@@ -145,7 +142,8 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
     if quarantined {
         summary = redact::defang(&summary);
     }
-    if let Some((cut, _)) = summary.char_indices().nth(SUMMARY_CHARS) {
+    let cut = parse::char_offset(&summary, SUMMARY_CHARS);
+    if cut < summary.len() {
         summary.truncate(cut);
         summary.push('…');
     }

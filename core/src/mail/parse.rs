@@ -47,8 +47,92 @@ pub struct ParsedMail {
     pub size: usize,
 }
 
-fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Whether the non-ASCII character starting at byte `i` of `s` is white space
+/// ([`char::is_whitespace`]), and its length.
+fn non_ascii_space_at(s: &str, i: usize) -> (bool, usize) {
+    s.get(i..)
+        .and_then(|rest| rest.chars().next())
+        .map_or((false, 1), |c| (c.is_whitespace(), c.len_utf8()))
+}
+
+/// ASCII white space as [`char::is_whitespace`] has it (vertical tab included).
+#[inline(always)]
+fn is_ascii_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// `s.split_whitespace()`, without decoding every character: the pipeline collapses white space
+/// in headers and the summary of every message. ASCII bytes are classified as they are, only
+/// other characters decoded.
+pub(super) fn words(s: &str) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while let Some(&b) = bytes.get(i) {
+            if b < 0x80 {
+                if !is_ascii_space(b) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let (space, len) = non_ascii_space_at(s, i);
+                if !space {
+                    break;
+                }
+                i += len;
+            }
+        }
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        while let Some(&b) = bytes.get(i) {
+            if b < 0x80 {
+                if is_ascii_space(b) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let (space, len) = non_ascii_space_at(s, i);
+                if space {
+                    break;
+                }
+                i += len;
+            }
+        }
+        s.get(start..i)
+    })
+}
+
+/// The byte offset of `text`'s `n`th character (0-based), or its length when it has no more than
+/// `n`: `text.char_indices().nth(n)`'s index (or the length), without decoding the characters.
+pub(super) fn char_offset(text: &str, n: usize) -> usize {
+    if text.len() <= n {
+        return text.len();
+    }
+    let mut seen = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        // Not a UTF-8 continuation byte: a character starts here.
+        if (b as i8) >= -0x40 {
+            if seen == n {
+                return i;
+            }
+            seen += 1;
+        }
+    }
+    text.len()
+}
+
+/// `s`'s words joined by single spaces.
+pub(super) fn collapse(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in words(s) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 fn clip(mut s: String, max: usize) -> String {
@@ -82,12 +166,16 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
     };
     let mut auth = AuthHeaders::default();
     for (name, value) in msg.headers_raw() {
-        let slot = match name.to_ascii_lowercase().as_str() {
-            "x-ses-spam-verdict" => &mut auth.spam_verdict,
-            "x-ses-virus-verdict" => &mut auth.virus_verdict,
-            "authentication-results" => &mut auth.authentication_results,
-            "received-spf" => &mut auth.received_spf,
-            _ => continue,
+        let slot = if name.eq_ignore_ascii_case("x-ses-spam-verdict") {
+            &mut auth.spam_verdict
+        } else if name.eq_ignore_ascii_case("x-ses-virus-verdict") {
+            &mut auth.virus_verdict
+        } else if name.eq_ignore_ascii_case("authentication-results") {
+            &mut auth.authentication_results
+        } else if name.eq_ignore_ascii_case("received-spf") {
+            &mut auth.received_spf
+        } else {
+            continue;
         };
         if slot.is_none() {
             *slot = Some(collapse(value));
@@ -173,5 +261,31 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         auth,
         parse_error: false,
         size: raw.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn words_are_split_whitespace(
+            s in "([ \t\n\r\u{b}\u{c}\u{1c}\u{85}\u{a0}\u{2003}\u{2028}\u{3000}\u{feff}\u{200b}]|[a-zé€😀]|\\PC){0,40}"
+        ) {
+            let want: Vec<&str> = s.split_whitespace().collect();
+            prop_assert_eq!(words(&s).collect::<Vec<_>>(), want.clone());
+            prop_assert_eq!(collapse(&s), want.join(" "));
+        }
+
+        #[test]
+        fn char_offset_is_char_indices_nth(s in "(\\PC|[é€😀\\n ]){0,40}", n in 0usize..45) {
+            prop_assert_eq!(
+                char_offset(&s, n),
+                s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
+            );
+        }
     }
 }

@@ -12,6 +12,8 @@ use regex::Regex;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::boundary::WordRegex;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SecretKind {
@@ -44,14 +46,23 @@ impl std::fmt::Debug for FoundSecret {
     }
 }
 
-static URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:https?://|www\.)[^\s<>"'()\[\]{}]+"#).unwrap_or_else(|_| unreachable!())
-});
-static CODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+static URL: LazyLock<WordRegex> =
+    LazyLock::new(|| WordRegex::new(r#"(?i)\b(?:https?://|www\.)[^\s<>"'()\[\]{}]+"#, false));
+static CODE: LazyLock<WordRegex> = LazyLock::new(|| {
+    WordRegex::new(
         r"(?i)(?:verification|security|confirmation|one[- ]time|authentication|access)\s+(?:code|passcode|password|pin)|\botp\b|\bcode\s+is|\byour\s+code|\bpasscode|bestätigungscode|verifizierungscode|code de vérification|código de verificación|確認コード|検証コード|認証コード",
+        false,
     )
-    .unwrap_or_else(|_| unreachable!())
+});
+/// What every [`CODE`] match contains, ASCII case aside: `code` (code, passcode and the German
+/// and French labels), `word` (password), `pin`, `otp`, `digo` (código), `コード`. None of their
+/// letters has a non-ASCII case-insensitive twin (unlike `k` and `s`: `K`, `ſ`), so a text with
+/// none of them has no label and [`CODE`] need not read it.
+static CODE_HINT: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(["code", "word", "pin", "otp", "digo", "コード"])
+        .unwrap_or_else(|_| unreachable!())
 });
 static CODE_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:\d{6}|\d{3}[- ]\d{3}|\d{4,8}|[A-Z0-9]{6})\b")
@@ -149,6 +160,9 @@ pub fn find(
         }
     }
     for source in [subject, text] {
+        if !CODE_HINT.is_match(source) {
+            continue;
+        }
         for label in CODE.find_iter(source) {
             // The code follows its label closely (same sentence, or the next line).
             let window_end = (label.end() + 80).min(source.len());
@@ -211,21 +225,27 @@ pub fn redact(s: &str, secrets: &[FoundSecret]) -> String {
 
 /// `https://evil.example/x` → `hxxps://evil[.]example/x`: readable, not clickable.
 pub fn defang(s: &str) -> String {
-    URL.replace_all(s, |c: &regex::Captures<'_>| {
-        let u = &c[0];
-        let u = u.replacen("http", "hxxp", 1).replacen("HTTP", "hxxp", 1);
-        match u.split_once("://") {
-            Some((scheme, rest)) => {
-                let (host, path) = rest
-                    .split_once('/')
-                    .map(|(h, p)| (h, format!("/{p}")))
-                    .unwrap_or((rest, String::new()));
-                format!("{scheme}://{}{path}", host.replace('.', "[.]"))
+    URL.exact()
+        .replace_all(s, |c: &regex::Captures<'_>| {
+            let u = &c[0];
+            let u = u.replacen("http", "hxxp", 1).replacen("HTTP", "hxxp", 1);
+            match u.split_once("://") {
+                Some((scheme, rest)) => {
+                    let (host, path) = rest
+                        .split_once('/')
+                        .map(|(h, p)| (h, format!("/{p}")))
+                        .unwrap_or((rest, String::new()));
+                    format!("{scheme}://{}{path}", host.replace('.', "[.]"))
+                }
+                None => u.replace('.', "[.]"),
             }
-            None => u.replace('.', "[.]"),
-        }
-    })
-    .into_owned()
+        })
+        .into_owned()
+}
+
+#[cfg(test)]
+pub(crate) fn word_regexes() -> Vec<&'static WordRegex> {
+    vec![&*URL, &*CODE]
 }
 
 #[cfg(test)]
@@ -344,6 +364,126 @@ mod tests {
         let red = redact(text, &found);
         for token in ["Planted1", "First", "Second", "123456", "654321"] {
             assert!(!red.contains(token), "{red}");
+        }
+    }
+
+    fn codes(subject: &str, text: &str) -> Vec<String> {
+        find(subject, text, "", false, false)
+            .iter()
+            .map(|f| f.value.expose_secret().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn localized_code_phrases_are_found_next_to_any_script() {
+        for text in [
+            "確認コード：483920",
+            "お客様の確認コードは 483920 です。",
+            "Ihr Bestätigungscode lautet 483920.",
+            "Ihr Verifizierungscode: 483920",
+            "Votre code de vérification est 483920.",
+            "Su código de verificación es 483920",
+            "あなたの code is 483920",
+            "Ваш code is 483920",
+            "Código: your code 483920",
+            "é otp 483920",
+        ] {
+            assert_eq!(codes("", text), vec!["483920"], "{text}");
+        }
+    }
+
+    /// The labels' `\b` are Unicode word boundaries: a label glued to a word of another script
+    /// is part of that word, as `\bcode` glued to an ASCII word is (`barcode is 123456`).
+    #[test]
+    fn a_label_glued_to_a_word_of_any_script_is_no_label() {
+        for text in [
+            "barcode is 483920",
+            "あなたのcode is 483920",
+            "Ihrcode is 483920",
+            "Ärcode is 483920",
+            "éotp 483920",
+            "otpé 483920",
+            "Вашcode is 483920",
+        ] {
+            assert!(codes("", text).is_empty(), "{text}");
+        }
+        // A non-word neighbour of any script is a boundary.
+        for text in ["—code is 483920", "「code is 483920", "：otp：483920"] {
+            assert_eq!(codes("", text), vec!["483920"], "{text}");
+        }
+    }
+
+    /// The URL regex is case-insensitive: the fast search must not miss upper-case schemes.
+    #[test]
+    fn links_are_found_whatever_their_case_and_script_around() {
+        for (text, want) in [
+            (
+                "HTTPS://SIGNIN.AWS.AMAZON.COM/RESETPASSWORD?TOKEN=AbC",
+                "HTTPS://SIGNIN.AWS.AMAZON.COM/RESETPASSWORD?TOKEN=AbC",
+            ),
+            (
+                "WWW.example.com/reset-password?t=1",
+                "WWW.example.com/reset-password?t=1",
+            ),
+            (
+                "ここ：https://e.example/password-reset?t=2 です",
+                "https://e.example/password-reset?t=2",
+            ),
+            // Glued to a word: the link starts at the next boundary, `www.` after `://`.
+            (
+                "éhttps://www.e.example/password-reset",
+                "www.e.example/password-reset",
+            ),
+        ] {
+            let found = find("", text, "", false, false);
+            let got: Vec<&str> = found.iter().map(|f| f.value.expose_secret()).collect();
+            assert_eq!(got, vec![want], "{text}");
+        }
+    }
+
+    /// [`CODE_HINT`] is sound: no letter of its words matches a non-ASCII character
+    /// case-insensitively, and every label [`CODE`] finds holds one of them.
+    #[test]
+    fn the_code_hint_never_skips_a_label() {
+        let letters = Regex::new("(?i)[codewrpintg]").unwrap();
+        let non_ascii: String = ('\u{80}'..=char::MAX).collect();
+        if let Some(m) = letters.find(&non_ascii) {
+            panic!("{m:?} matches an ASCII letter of CODE_HINT case-insensitively");
+        }
+        // The check itself: `s` has the non-ASCII twin `ſ`.
+        assert!(Regex::new("(?i)s").unwrap().is_match("ſ"));
+        for label in [
+            "VERIFICATION CODE",
+            "Security PassCode",
+            "ACCESS PASSWORD",
+            "one time PIN",
+            "OTP",
+            "Code Is",
+            "YOUR CODE",
+            "PASSCODE",
+            "BESTÄTIGUNGSCODE",
+            "Verifizierungscode",
+            "CODE DE VÉRIFICATION",
+            "CÓDIGO DE VERIFICACIÓN",
+            "確認コード",
+            "検証コード",
+            "認証コード",
+            "Security Paſſword",
+        ] {
+            assert!(CODE.exact().is_match(label), "{label}");
+            assert!(CODE_HINT.is_match(label), "{label}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        #[test]
+        fn a_text_with_a_label_always_passes_the_hint(
+            s in "(?i)((verification|security|confirmation|one[- ]time|authentication|access)[ \n\u{a0}]{1,3}(code|passcode|password|pin)|otp|code +is|your +code|passcode|bestätigungscode|verifizierungscode|code de vérification|código de verificación|確認コード|検証コード|認証コード|[ a-zäöüé0-9:]){0,12}"
+        ) {
+            if CODE.exact().is_match(&s) {
+                proptest::prop_assert!(CODE_HINT.is_match(&s), "{}", s);
+            }
         }
     }
 

@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Serialize;
 
+use super::boundary::WordRegex;
+
 use crate::AccountId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -15,22 +17,26 @@ pub enum AccountSource {
     Labelled,
 }
 
-static LABELLED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+static LABELLED: LazyLock<WordRegex> = LazyLock::new(|| {
+    WordRegex::new(
         r"(?i)\b(?:aws\s+account(?:\s+(?:id|number|no\.?))?|account(?:\s+(?:id|number|no\.?))?|aws\s+id)\s*(?:[:#=]|is)?\s*\(?(\d{4}-\d{4}-\d{4}|\d{12})\b",
+        true,
     )
-    .unwrap_or_else(|_| unreachable!())
 });
 /// AWS Support case ids are numeric (`[Case ID 17394856201]`, `created case 17394856201`).
-static CASE_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bcase\s*(?:id|number|#)?\s*[:#]?\s*(\d{10,20})\b")
-        .unwrap_or_else(|_| unreachable!())
+static CASE_ID: LazyLock<WordRegex> = LazyLock::new(|| {
+    WordRegex::new(
+        r"(?i)\bcase\s*(?:id|number|#)?\s*[:#]?\s*(\d{10,20})\b",
+        true,
+    )
 });
 /// AWS abuse report ids are numeric too (`Abuse Report [20731104589]`, `AWS Abuse Case Number:
 /// 20731104589`): the word after "abuse report" ("concerning", "regarding") is never an id.
-static ABUSE_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\babuse\s+(?:report|case|notice)(?:\s+(?:id|number|no\.?))?\s*[:#]?\s*\[?(\d{8,20})\b")
-        .unwrap_or_else(|_| unreachable!())
+static ABUSE_ID: LazyLock<WordRegex> = LazyLock::new(|| {
+    WordRegex::new(
+        r"(?i)\babuse\s+(?:report|case|notice)(?:\s+(?:id|number|no\.?))?\s*[:#]?\s*\[?(\d{8,20})\b",
+        true,
+    )
 });
 static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -94,7 +100,7 @@ fn after_abuse(hay: &str, start: usize) -> bool {
 }
 
 pub fn thread_keys(subject: &str, text: &str) -> ThreadKeys {
-    let find = |re: &Regex, skip_abuse: bool| {
+    let find = |re: &WordRegex, skip_abuse: bool| {
         [subject, text].iter().find_map(|h| {
             re.captures_iter(h)
                 .find(|c| !(skip_abuse && c.get(0).is_some_and(|m| after_abuse(h, m.start()))))
@@ -118,10 +124,12 @@ pub fn normalize_subject(subject: &str) -> String {
         }
         s = next;
     }
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    super::parse::collapse(&s).to_lowercase()
+}
+
+#[cfg(test)]
+pub(crate) fn word_regexes() -> Vec<&'static WordRegex> {
+    vec![&*LABELLED, &*CASE_ID, &*ABUSE_ID]
 }
 
 #[cfg(test)]
