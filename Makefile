@@ -197,4 +197,4 @@ bench-digest: venv
 # optimized build of the SDK stack just to poll an execution.
 bench-fleet: venv
 	cargo build --workspace --bins --quiet
-	cargo bench -p rootwarden-tests --bench fleet --profile dev
+	cargo bench --workspace --bench fleet --profile dev
