@@ -26,14 +26,14 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_lambda::primitives::Blob;
 use chrono::Utc;
 use rootwarden::audit::{AuditEntry, AuditRecord, Stream, GENESIS_HASH, RECORD_VERSION};
 use rootwarden::rotation;
 use rootwarden::AccountId;
 use rootwarden_tests::custody::{self, awaiting_apply, eventually, execution_arn};
-use rootwarden_tests::{build_functions, cli_bin, http_json, repo_root, Emulator};
+use rootwarden_tests::{build_functions, cli_bin, http_json, repo_root, seed, Emulator};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -558,7 +558,7 @@ async fn enforcement_row(emu: &Emulator, rows: &mut Vec<Row>) {
 async fn digest_row(emu: &Emulator, rows: &mut Vec<Row>) {
     let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
     let table = emu.env("ROOTWARDEN_AUDIT_TABLE");
-    let items: Vec<WriteRequest> = (0..DIGEST_CHAINS)
+    let items: Vec<seed::Item> = (0..DIGEST_CHAINS)
         .map(|n| {
             let stream =
                 Stream::Account(AccountId::parse(&format!("{:012}", 906_000_000_000 + n)).unwrap());
@@ -569,7 +569,7 @@ async fn digest_row(emu: &Emulator, rows: &mut Vec<Row>) {
                 Utc::now(),
             );
             let s = |v: &str| AttributeValue::S(v.to_owned());
-            let item = [
+            [
                 ("stream", s(&r.stream)),
                 ("seq", AttributeValue::N(r.seq.to_string())),
                 ("v", s(RECORD_VERSION)),
@@ -586,27 +586,10 @@ async fn digest_row(emu: &Emulator, rows: &mut Vec<Row>) {
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                .build()
+            .collect()
         })
         .collect();
-    for chunk in items.chunks(25) {
-        let mut pending = chunk.to_vec();
-        while !pending.is_empty() {
-            let out = ddb
-                .batch_write_item()
-                .request_items(&table, pending)
-                .send()
-                .await
-                .unwrap();
-            pending = out
-                .unprocessed_items()
-                .and_then(|u| u.get(&table).cloned())
-                .unwrap_or_default();
-        }
-    }
+    seed::batch_put(&ddb, &table, items, 8).await.unwrap();
     let who = Callers::default().function(emu, "AuditDigestFunction");
     let from = mark(emu);
     let out = invoke(emu, "AuditDigestFunction", &json!({})).await;

@@ -16,21 +16,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use futures::stream::{self, StreamExt};
 use rootwarden::audit::digest::{item_size, page_to_item, to_item, ChainHead};
 use rootwarden::audit::{
     verify_with_digests, write_digest, AuditEntry, AuditLog, AuditRecord, DynamoAuditLog,
     DynamoDigestStore, KmsDigestSigner, Stream, GENESIS_HASH, RECORD_VERSION,
 };
 use rootwarden::{AccountId, SystemClock};
-use rootwarden_tests::{repo_root, Emulator};
+use rootwarden_tests::{repo_root, seed, Emulator};
 use serde_json::json;
 
 const ITEM_LIMIT: usize = 400 * 1024;
@@ -144,39 +143,7 @@ async fn main() {
             ))
         })
         .collect();
-    stream::iter(items.chunks(25))
-        .for_each_concurrent(8, |chunk| {
-            let (ddb, table) = (ddb.clone(), table.clone());
-            async move {
-                let mut pending = HashMap::from([(
-                    table,
-                    chunk
-                        .iter()
-                        .map(|i| {
-                            WriteRequest::builder()
-                                .put_request(
-                                    PutRequest::builder()
-                                        .set_item(Some(i.clone()))
-                                        .build()
-                                        .unwrap(),
-                                )
-                                .build()
-                        })
-                        .collect::<Vec<_>>(),
-                )]);
-                while !pending.is_empty() {
-                    let out = ddb
-                        .batch_write_item()
-                        .set_request_items(Some(pending))
-                        .send()
-                        .await
-                        .unwrap();
-                    pending = out.unprocessed_items.unwrap_or_default();
-                    pending.retain(|_, v| !v.is_empty());
-                }
-            }
-        })
-        .await;
+    seed::batch_put(&ddb, &table, items, 8).await.unwrap();
     let seed_seconds = started.elapsed().as_secs_f64();
     counter.take();
 

@@ -15,13 +15,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::Utc;
-use futures::stream::{self, StreamExt};
 use rootwarden::registry::{Account, AccountItem, AccountMode, AccountStatus};
 use rootwarden::{AccountId, RootEmail};
-use rootwarden_tests::{build_functions, repo_root, Emulator};
+use rootwarden_tests::{build_functions, repo_root, seed, Emulator};
 use serde_json::{json, Value};
 
 const PAGE_SIZE: usize = rootwarden::fleet::PAGE_SIZE;
@@ -54,42 +52,8 @@ fn registered(n: usize) -> Account {
 }
 
 async fn register(ddb: &aws_sdk_dynamodb::Client, table: &str, total: usize) {
-    let batches: Vec<Vec<WriteRequest>> = (0..total)
-        .collect::<Vec<_>>()
-        .chunks(25)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(|n| {
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(registered(*n).to_item()))
-                                .build()
-                                .unwrap(),
-                        )
-                        .build()
-                })
-                .collect()
-        })
-        .collect();
-    stream::iter(batches)
-        .for_each_concurrent(8, |batch| async move {
-            let mut pending = batch;
-            while !pending.is_empty() {
-                let out = ddb
-                    .batch_write_item()
-                    .request_items(table, pending)
-                    .send()
-                    .await
-                    .unwrap();
-                pending = out
-                    .unprocessed_items()
-                    .and_then(|u| u.get(table).cloned())
-                    .unwrap_or_default();
-            }
-        })
-        .await;
+    let items = (0..total).map(|n| registered(n).to_item());
+    seed::batch_put(ddb, table, items, 8).await.unwrap();
 }
 
 /// `root.posture-recorded` records per account stream (one Scan of the audit table).

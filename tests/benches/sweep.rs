@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -25,13 +25,12 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use chrono::{DateTime, Duration, Utc};
-use futures::stream::{self, StreamExt};
 use rootwarden::registry::{
     Account, AccountItem, AccountMode, AccountStatus, DynamoAccountRegistry,
 };
 use rootwarden::rotation::sweep;
 use rootwarden::{AccountId, RootEmail};
-use rootwarden_tests::{http_json, repo_root, Emulator};
+use rootwarden_tests::{http_json, repo_root, seed, Emulator};
 use serde_json::json;
 
 const TABLE: &str = "bench-accounts";
@@ -136,41 +135,8 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client) {
 }
 
 async fn put_all(ddb: &aws_sdk_dynamodb::Client, accounts: Vec<Account>) {
-    let batches: Vec<Vec<WriteRequest>> = accounts
-        .chunks(25)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(|a| {
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(a.to_item()))
-                                .build()
-                                .unwrap(),
-                        )
-                        .build()
-                })
-                .collect()
-        })
-        .collect();
-    stream::iter(batches)
-        .for_each_concurrent(16, |batch| async move {
-            let mut pending = batch;
-            while !pending.is_empty() {
-                let out = ddb
-                    .batch_write_item()
-                    .request_items(TABLE, pending)
-                    .send()
-                    .await
-                    .unwrap();
-                pending = out
-                    .unprocessed_items()
-                    .and_then(|u| u.get(TABLE).cloned())
-                    .unwrap_or_default();
-            }
-        })
-        .await;
+    let items = accounts.iter().map(|a| a.to_item());
+    seed::batch_put(ddb, TABLE, items, 16).await.unwrap();
 }
 
 #[tokio::main]

@@ -4,6 +4,7 @@
 
 pub mod custody;
 pub mod leaks;
+pub mod seed;
 mod zygote;
 
 use std::collections::HashMap;
