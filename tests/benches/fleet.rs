@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::Utc;
-use rootwarden::registry::{Account, AccountItem, AccountMode, AccountStatus};
-use rootwarden::{AccountId, RootEmail};
+use rootwarden::registry::{Account, AccountItem, AccountMode};
+use rootwarden::AccountId;
+use rootwarden_testkit::contract::fixtures::registered_account;
 use rootwarden_tests::{build_functions, repo_root, seed, Emulator};
 use serde_json::{json, Value};
 
@@ -29,26 +30,9 @@ fn id(n: usize) -> AccountId {
 }
 
 fn registered(n: usize) -> Account {
-    let a = id(n);
-    Account {
-        root_email: RootEmail::parse(&format!("aws-root+{a}@provider.example")).unwrap(),
-        account_id: a,
-        name: None,
-        status: AccountStatus::Active,
-        // Credential-less with an empty root user: compliant, so each account costs exactly
-        // the audit session's reads and the records.
-        mode: AccountMode::CredentialLess,
-        max_age_days: 90,
-        contacts: vec![],
-        onboarded_at: Utc::now(),
-        last_rotated_at: None,
-        rotation_due: None,
-        rotation_reason: None,
-        rotation_execution: None,
-        posture: None,
-        posture_checked_at: None,
-        recovery_until: None,
-    }
+    // Credential-less with an empty root user: compliant, so each account costs exactly the
+    // audit session's reads and the records.
+    registered_account(id(n), AccountMode::CredentialLess)
 }
 
 async fn register(ddb: &aws_sdk_dynamodb::Client, table: &str, total: usize) {

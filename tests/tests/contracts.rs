@@ -567,8 +567,8 @@ impl rootwarden::audit::DigestStore for DigestRoles {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn access_port_adapters_honour_their_contracts() {
-    use rootwarden::registry::{AccountMode, AccountStatus, DynamoAccountRegistry};
-    use rootwarden_testkit::contract::fixtures::root_email;
+    use rootwarden::registry::{AccountMode, DynamoAccountRegistry};
+    use rootwarden_testkit::contract::fixtures::registered_account;
     let emu = Emulator::with_stack().await.unwrap();
     let harness = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await);
     let access = aws_sdk_dynamodb::Client::new(&emu.role_config("AccessFunction").await);
@@ -583,23 +583,7 @@ async fn access_port_adapters_honour_their_contracts() {
         |a| {
             let (harness, table) = (harness.clone(), accounts_table.clone());
             async move {
-                let account = Account {
-                    root_email: root_email(&a),
-                    account_id: a,
-                    name: None,
-                    status: AccountStatus::Active,
-                    mode: AccountMode::Vaulted,
-                    max_age_days: 90,
-                    contacts: vec![],
-                    onboarded_at: Utc::now(),
-                    last_rotated_at: None,
-                    rotation_due: None,
-                    rotation_reason: None,
-                    rotation_execution: None,
-                    posture: None,
-                    posture_checked_at: None,
-                    recovery_until: None,
-                };
+                let account = registered_account(a, AccountMode::Vaulted);
                 harness
                     .put_item()
                     .table_name(table)

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::types::ExecutionStatus;
-use chrono::Utc;
 use rootwarden::audit::AuditLog;
-use rootwarden::registry::{Account, AccountItem, AccountMode, AccountStatus};
-use rootwarden::{AccountId, RootEmail};
+use rootwarden::registry::{Account, AccountItem, AccountMode};
+use rootwarden::AccountId;
+use rootwarden_testkit::contract::fixtures::registered_account;
 use rootwarden_tests::{build_functions, custody, Emulator};
 use serde_json::{json, Value};
 
@@ -24,24 +24,7 @@ fn id(n: u64) -> AccountId {
 }
 
 fn registered(n: u64) -> Account {
-    let a = id(n);
-    Account {
-        root_email: RootEmail::parse(&format!("aws-root+{a}@provider.example")).unwrap(),
-        account_id: a,
-        name: None,
-        status: AccountStatus::Active,
-        mode: AccountMode::Vaulted,
-        max_age_days: 90,
-        contacts: vec![],
-        onboarded_at: Utc::now(),
-        last_rotated_at: None,
-        rotation_due: None,
-        rotation_reason: None,
-        rotation_execution: None,
-        posture: None,
-        posture_checked_at: None,
-        recovery_until: None,
-    }
+    registered_account(id(n), AccountMode::Vaulted)
 }
 
 fn seed(emu: &Emulator, account: &AccountId, state: Value) {

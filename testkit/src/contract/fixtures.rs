@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use rootwarden_core::mail::{self, Context, SesVerdicts, Verdict};
+use rootwarden_core::registry::{Account, AccountMode, AccountStatus};
 use rootwarden_core::tickets::IncomingMessage;
 use rootwarden_core::{AccountId, RootEmail};
 
@@ -30,6 +31,28 @@ pub fn fresh(prefix: &str) -> String {
 pub fn root_email(account: &AccountId) -> RootEmail {
     RootEmail::parse(&format!("aws-root+{account}@provider.example"))
         .unwrap_or_else(|_| unreachable!("valid address"))
+}
+
+/// An active account as onboarding registers it (`root_email`'s address, 90-day rotation, no
+/// name or contacts), onboarded now, never rotated or checked.
+pub fn registered_account(account: AccountId, mode: AccountMode) -> Account {
+    Account {
+        root_email: root_email(&account),
+        account_id: account,
+        name: None,
+        status: AccountStatus::Active,
+        mode,
+        max_age_days: 90,
+        contacts: vec![],
+        onboarded_at: Utc::now(),
+        last_rotated_at: None,
+        rotation_due: None,
+        rotation_reason: None,
+        rotation_execution: None,
+        posture: None,
+        posture_checked_at: None,
+        recovery_until: None,
+    }
 }
 
 /// SES's receipt verdicts, all PASS.

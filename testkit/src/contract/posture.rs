@@ -6,31 +6,19 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use rootwarden_core::enforcement::EnforcementTickets;
 use rootwarden_core::mail::{Category, Priority};
 use rootwarden_core::registry::posture::PostureRegistry;
-use rootwarden_core::registry::{Account, AccountMode, AccountStatus};
+use rootwarden_core::registry::{Account, AccountMode};
 use rootwarden_core::tickets::Ticket;
 use rootwarden_core::AccountId;
 
-use super::fixtures::{fresh, fresh_account, root_email};
+use super::fixtures::{fresh, fresh_account, registered_account};
 
 /// A fresh active credential-less account record, onboarded at `now` (whole seconds).
 pub fn fresh_account_record(now: DateTime<Utc>) -> Account {
-    let a = fresh_account();
     Account {
-        root_email: root_email(&a),
-        account_id: a,
         name: Some("Contract".into()),
-        status: AccountStatus::Active,
-        mode: AccountMode::CredentialLess,
-        max_age_days: 90,
         contacts: vec!["ops@provider.example".into()],
         onboarded_at: now.trunc_subsecs(0),
-        last_rotated_at: None,
-        rotation_due: None,
-        rotation_reason: None,
-        rotation_execution: None,
-        posture: None,
-        posture_checked_at: None,
-        recovery_until: None,
+        ..registered_account(fresh_account(), AccountMode::CredentialLess)
     }
 }
 
