@@ -268,21 +268,27 @@ struct Phrases {
     groups: Vec<u32>,
 }
 
-impl Phrases {
-    fn new(groups: &[&[&str]]) -> Self {
-        let mut needles: Vec<&str> = Vec::new();
-        let mut bits: Vec<u32> = Vec::new();
-        for (g, words) in groups.iter().enumerate() {
-            for w in *words {
-                match needles.iter().position(|n| n == w) {
-                    Some(i) => bits[i] |= 1 << g,
-                    None => {
-                        needles.push(w);
-                        bits.push(1 << g);
-                    }
+/// Every distinct phrase of `groups`, with the bit set of the groups (by index) it belongs to.
+fn needles_by_group<'a>(groups: &[&[&'a str]]) -> (Vec<&'a str>, Vec<u32>) {
+    let mut needles: Vec<&'a str> = Vec::new();
+    let mut bits: Vec<u32> = Vec::new();
+    for (g, words) in groups.iter().enumerate() {
+        for w in *words {
+            match needles.iter().position(|n| n == w) {
+                Some(i) => bits[i] |= 1 << g,
+                None => {
+                    needles.push(w);
+                    bits.push(1 << g);
                 }
             }
         }
+    }
+    (needles, bits)
+}
+
+impl Phrases {
+    fn new(groups: &[&[&str]]) -> Self {
+        let (needles, bits) = needles_by_group(groups);
         Self {
             // A DFA: the fastest per byte for an overlapping search over a few dozen phrases.
             ac: aho_corasick::AhoCorasick::builder()
@@ -338,19 +344,7 @@ struct CandidatePhrases {
 
 impl CandidatePhrases {
     fn new(groups: &[&[&'static str]]) -> Self {
-        let mut needles: Vec<&'static str> = Vec::new();
-        let mut bits: Vec<u32> = Vec::new();
-        for (g, words) in groups.iter().enumerate() {
-            for w in *words {
-                match needles.iter().position(|n| n == w) {
-                    Some(i) => bits[i] |= 1 << g,
-                    None => {
-                        needles.push(w);
-                        bits.push(1 << g);
-                    }
-                }
-            }
-        }
+        let (needles, bits) = needles_by_group(groups);
         Self {
             ac: aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(true)
