@@ -185,27 +185,22 @@ fn a_digest_job_that_stops_running_raises_the_digest_age_alarm() {
         .find(|a| {
             has_alarm(
                 std::slice::from_ref(a),
-                "AWS/Lambda",
-                "Invocations",
-                "AuditDigestFunction",
+                "AWS/States",
+                "ExecutionsSucceeded",
+                "AuditDigestStateMachine",
             )
         })
-        .expect("an alarm on the audit-digest job's runs");
+        .expect("an alarm on the audit-digest state machine's successful runs");
     // No run at all (no data) is a breach, not "insufficient data".
     assert_eq!(s(&age.props["TreatMissingData"]), "breaching");
     assert_eq!(s(&age.props["ComparisonOperator"]), "LessThanThreshold");
-    // Successful runs (invocations minus errors) over two hourly periods: the default
-    // ROOTWARDEN_DIGEST_MAX_AGE_SECONDS (2 h) the daily verifier also enforces.
-    let expr = age.props["Metrics"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find_map(|m| m.get("Expression").map(s))
-        .unwrap();
-    assert!(
-        expr.contains("invocations") && expr.contains("- FILL(errors"),
-        "{expr}"
-    );
+    // Successful executions (each writes a digest or fails) over two hourly periods: the
+    // default ROOTWARDEN_DIGEST_MAX_AGE_SECONDS (2 h) the daily verifier also enforces.
+    assert_eq!(age.props["Threshold"].as_u64(), Some(1));
     let periods = age.props["EvaluationPeriods"].as_u64().unwrap();
-    assert_eq!(periods * 3600, 7200);
+    let period = age.props["Period"].as_u64().unwrap();
+    assert_eq!(periods * period, 7200);
+    // The schedule starts that state machine.
+    let schedule = &t["Resources"]["AuditDigestSchedule"]["Properties"]["Target"]["Arn"];
+    assert_eq!(target(schedule).as_deref(), Some("AuditDigestStateMachine"));
 }

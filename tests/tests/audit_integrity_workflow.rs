@@ -1,6 +1,7 @@
-//! The audit-integrity state machine on the emulator: Step Functions invokes the real
-//! `audit-verifier` binary through the function host; its `AuditTamperDetected` error is routed
-//! by the state machine's `Catch` exactly as in AWS.
+//! The audit-integrity and audit-digest state machines on the emulator: Step Functions invokes
+//! the real `audit-verifier` and `audit-digest` binaries through the function host, each step as
+//! its own role, over a Distributed Map of parallel-Scan segments; `AuditTamperDetected` is
+//! routed by the state machine's `Catch` exactly as in AWS.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,11 +18,20 @@ async fn run(
     arn: &str,
     name: &str,
 ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    run_with(sfn, arn, name, "{}").await
+}
+
+async fn run_with(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    name: &str,
+    input: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
     let exec = sfn
         .start_execution()
         .state_machine_arn(arn)
         .name(name)
-        .input("{}")
+        .input(input)
         .send()
         .await
         .unwrap();
@@ -199,4 +209,163 @@ async fn direct_invoke_runs_the_handler_and_reports_its_error_type() {
         .test_endpoint("GET", "/moto-api/data.json", None)
         .unwrap();
     assert_eq!(status, 200);
+}
+
+/// The failed task's cause in an execution's history.
+async fn failure_cause(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> String {
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+        .unwrap();
+    history
+        .events()
+        .iter()
+        .filter_map(|e| e.task_failed_event_details().and_then(|d| d.cause()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digests_and_verification_run_segment_by_segment_on_distributed_maps() {
+    build_functions().unwrap();
+    let emu = Emulator::with_functions().await.unwrap();
+    let conf = emu.sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    let sfn = aws_sdk_sfn::Client::new(&conf);
+    let table = emu.env("ROOTWARDEN_AUDIT_TABLE");
+    let log = DynamoAuditLog::new(ddb.clone(), &table, Arc::new(SystemClock));
+    let ids: Vec<String> = (0..40)
+        .map(|i| format!("{:012}", 300_000_000_000u64 + i))
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        let s = Stream::Account(AccountId::parse(id).unwrap());
+        for n in 0..(1 + i % 3) {
+            log.append(
+                &AuditEntry::new(s.clone(), "arn:aws:iam::1:user/op", "audit.annotate")
+                    .reason(format!("n{n}")),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let records: u64 = (0..40).map(|i| 1 + i as u64 % 3).sum();
+    let resource = |id: &str| emu.stack().resources[id].arn.clone().unwrap();
+    let (digest_sm, integrity_sm) = (
+        resource("AuditDigestStateMachine"),
+        resource("AuditIntegrityStateMachine"),
+    );
+
+    // The hourly schedule's input, then one that asks for three segments.
+    for (name, input, seq) in [("hourly", "{}", 1), ("three", r#"{"segments": 3}"#, 2)] {
+        let run = run_with(&sfn, &digest_sm, name, input).await;
+        assert_eq!(run.status(), &ExecutionStatus::Succeeded, "{run:?}");
+        let out: serde_json::Value = serde_json::from_str(run.output().unwrap()).unwrap();
+        assert_eq!(
+            (&out["seq"], &out["streams"]),
+            (&serde_json::json!(seq), &serde_json::json!(40)),
+            "{out}"
+        );
+    }
+    let ok = run_with(&sfn, &integrity_sm, "four", r#"{"segments": 4}"#).await;
+    assert_eq!(ok.status(), &ExecutionStatus::Succeeded, "{ok:?}");
+    let out: serde_json::Value = serde_json::from_str(ok.output().unwrap()).unwrap();
+    assert_eq!(
+        (
+            &out["chains"],
+            &out["records"],
+            &out["digest_seq"],
+            &out["segments"],
+            &out["unverified"]
+        ),
+        (
+            &serde_json::json!(40),
+            &serde_json::json!(records),
+            &serde_json::json!(2),
+            &serde_json::json!(4),
+            &serde_json::json!([])
+        ),
+        "{out}"
+    );
+
+    // A whole chain deleted (every record): no segment holds it, the digest still names it.
+    let gone = Stream::Account(AccountId::parse(&ids[7]).unwrap()).key();
+    for seq in 1..=2 {
+        ddb.delete_item()
+            .table_name(&table)
+            .key(
+                "stream",
+                aws_sdk_dynamodb::types::AttributeValue::S(gone.clone()),
+            )
+            .key(
+                "seq",
+                aws_sdk_dynamodb::types::AttributeValue::N(seq.to_string()),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let bad = run_with(&sfn, &integrity_sm, "gone", r#"{"segments": 4}"#).await;
+    assert_eq!(bad.status(), &ExecutionStatus::Failed);
+    assert_eq!(bad.error(), Some("AuditTamperDetected"), "{bad:?}");
+    let cause = failure_cause(&sfn, bad.execution_arn()).await;
+    assert!(
+        cause.contains("TRUNCATED: 1 of the 40 chains digest 2 names are gone"),
+        "{cause}"
+    );
+}
+
+/// The attacker holds `lambda:InvokeFunction` on the digest function (only the state machine
+/// should) and hands the sign step pages that were never written: nothing is signed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_sign_step_signs_nothing() {
+    build_functions().unwrap();
+    let emu = Emulator::with_functions().await.unwrap();
+    let conf = emu.sdk_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&conf);
+    let name = emu.stack().resources["AuditDigestFunction"]
+        .physical_id
+        .clone()
+        .unwrap();
+    let invoke = |payload: serde_json::Value| {
+        let (lambda, name) = (lambda.clone(), name.clone());
+        async move {
+            let out = lambda
+                .invoke()
+                .function_name(name)
+                .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value =
+                serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+            (out.function_error().map(str::to_owned), body)
+        }
+    };
+    let (err, planned) = invoke(serde_json::json!({"action": "plan", "request": {}})).await;
+    assert_eq!(err, None, "{planned}");
+    let forged = serde_json::json!({"action": "sign", "plan": planned["plan"], "pages": [
+        {"segment": {"index": 0, "total": 1}, "streams": 1, "page_hashes": ["ab".repeat(32)]}
+    ]});
+    let (err, body) = invoke(forged).await;
+    assert_eq!(err.as_deref(), Some("Unhandled"));
+    assert_eq!(body["errorType"], "AuditWriteFailed", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("is not stored under its hash"),
+        "{body}"
+    );
+    let store = DynamoDigestStore::new(DynamoAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&conf),
+        emu.env("ROOTWARDEN_AUDIT_TABLE"),
+        Arc::new(SystemClock),
+    ));
+    use rootwarden::audit::DigestStore;
+    assert!(
+        store.digests().await.unwrap().is_empty(),
+        "no digest was signed"
+    );
 }

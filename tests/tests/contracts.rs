@@ -535,10 +535,22 @@ impl rootwarden::audit::DigestStore for DigestRoles {
     ) -> Result<Vec<rootwarden::audit::ChainHead>, rootwarden::audit::AuditError> {
         self.writer.heads().await
     }
+    async fn segment_heads(
+        &self,
+        segment: rootwarden::audit::Segment,
+    ) -> Result<Vec<rootwarden::audit::ChainHead>, rootwarden::audit::AuditError> {
+        self.writer.segment_heads(segment).await
+    }
     async fn digests(
         &self,
     ) -> Result<Vec<rootwarden::audit::digest::DigestItem>, rootwarden::audit::AuditError> {
         self.reader.digests().await
+    }
+    async fn digest_at(
+        &self,
+        seq: u64,
+    ) -> Result<Option<rootwarden::audit::digest::DigestItem>, rootwarden::audit::AuditError> {
+        self.reader.digest_at(seq).await
     }
     async fn latest_digest(
         &self,

@@ -219,6 +219,7 @@ async fn every_template_resource_exists_as_declared() {
         "DataKeyAlias",
         "AuditVerifierFunction",
         "AuditIntegrityStateMachine",
+        "AuditDigestStateMachine",
     ] {
         assert!(checked.contains(needed), "{needed} not checked");
     }

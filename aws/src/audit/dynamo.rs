@@ -14,7 +14,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 
 use super::{
-    AuditEntry, AuditError, AuditLog, AuditRecord, MalformedRecord, StoredItem, GENESIS_HASH,
+    AuditEntry, AuditError, AuditLog, AuditRecord, MalformedRecord, Segment, StoredItem,
+    GENESIS_HASH,
 };
 use crate::sdk::{classify_sdk_error, describe_sdk_error};
 use crate::Clock;
@@ -220,33 +221,16 @@ impl AuditLog for DynamoAuditLog {
     /// One consistent Scan of the table, grouped by stream and sorted by `seq`: the table's size
     /// in reads (1 MB per call) instead of one Query per chain.
     async fn read_all(&self) -> Result<BTreeMap<String, Vec<StoredItem>>, AuditError> {
-        let pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut grouped: BTreeMap<String, Vec<(u64, Item)>> = BTreeMap::new();
-        for item in collect(pages, "dynamodb:Scan").await? {
-            let Ok(stream) = string(&item, "stream") else {
-                continue;
-            };
-            if rootwarden_core::audit::digest::is_reserved(&stream) {
-                continue;
-            }
-            let seq = number(&item, "seq").unwrap_or(0);
-            grouped.entry(stream).or_default().push((seq, item));
-        }
-        Ok(grouped
-            .into_iter()
-            .map(|(stream, mut items)| {
-                items.sort_by_key(|(seq, _)| *seq);
-                let stored = items.iter().map(|(_, i)| from_item(&stream, i)).collect();
-                (stream, stored)
-            })
-            .collect())
+        self.scan_chains(None).await
+    }
+
+    /// One consistent Scan of one parallel-Scan segment (DynamoDB keeps each partition key, so
+    /// each chain, in one segment).
+    async fn read_segment(
+        &self,
+        segment: Segment,
+    ) -> Result<BTreeMap<String, Vec<StoredItem>>, AuditError> {
+        self.scan_chains(Some(segment)).await
     }
 
     async fn streams(&self) -> Result<Vec<String>, AuditError> {
@@ -269,6 +253,45 @@ impl AuditLog for DynamoAuditLog {
         keys.sort();
         keys.dedup();
         Ok(keys)
+    }
+}
+
+impl DynamoAuditLog {
+    /// Every record chain in the table (`None`) or in one segment, grouped by stream and sorted
+    /// by `seq`.
+    async fn scan_chains(
+        &self,
+        segment: Option<Segment>,
+    ) -> Result<BTreeMap<String, Vec<StoredItem>>, AuditError> {
+        let pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .set_segment(segment.map(|s| s.index() as i32))
+            .set_total_segments(segment.map(|s| s.total() as i32))
+            .into_paginator()
+            .items()
+            .send();
+        let mut grouped: BTreeMap<String, Vec<(u64, Item)>> = BTreeMap::new();
+        for item in collect(pages, "dynamodb:Scan").await? {
+            let Ok(stream) = string(&item, "stream") else {
+                continue;
+            };
+            if rootwarden_core::audit::digest::is_reserved(&stream) {
+                continue;
+            }
+            let seq = number(&item, "seq").unwrap_or(0);
+            grouped.entry(stream).or_default().push((seq, item));
+        }
+        Ok(grouped
+            .into_iter()
+            .map(|(stream, mut items)| {
+                items.sort_by_key(|(seq, _)| *seq);
+                let stored = items.iter().map(|(_, i)| from_item(&stream, i)).collect();
+                (stream, stored)
+            })
+            .collect())
     }
 }
 

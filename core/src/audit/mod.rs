@@ -13,6 +13,7 @@
 
 pub mod digest;
 mod memory;
+pub mod segment;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -30,6 +31,7 @@ pub use digest::{
     DigestSigner, DigestStore, FullReport, MemoryDigestStore, StoredDigest, DIGEST_STREAM,
 };
 pub use memory::MemoryAuditLog;
+pub use segment::Segment;
 
 /// Jittered exponential pause between attempts after a lost race (5 ms doubling to 160 ms).
 pub async fn backoff(attempt: u32) {
@@ -369,6 +371,20 @@ pub trait AuditLog: Send + Sync {
                 let items = self.read_stream(&key).await?;
                 all.insert(key, items);
             }
+            Ok(all)
+        }
+    }
+    /// Every record chain in one parallel-Scan segment (never the reserved streams), each
+    /// ascending by `seq`: the segments of one total read every chain exactly once. The default
+    /// reads everything and keeps the streams [`Segment::holds_in_memory`] gives this segment;
+    /// DynamoDB's adapter scans the segment.
+    fn read_segment(
+        &self,
+        segment: Segment,
+    ) -> impl Future<Output = Result<BTreeMap<String, Vec<StoredItem>>, AuditError>> + Send {
+        async move {
+            let mut all = self.read_all().await?;
+            all.retain(|k, _| !digest::is_reserved(k) && segment.holds_in_memory(k));
             Ok(all)
         }
     }

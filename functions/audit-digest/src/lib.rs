@@ -1,27 +1,75 @@
-//! `audit-digest`: writes the next signed digest of every audit chain head (hourly, from
-//! EventBridge Scheduler). See `rootwarden::audit::digest` for the format and what verification
-//! does with it. A digest is written on every run, even when no chain moved: it proves the job and
-//! the key are alive.
+//! `audit-digest`: writes the next signed digest of every audit chain head (hourly). See
+//! `rootwarden::audit::digest` for the format and what verification does with it. A digest is
+//! written on every run, even when no chain moved: it proves the job and the key are alive.
 //!
-//! Input: `{}` or `null` (the EventBridge Scheduler payload); anything else is a
-//! `ValidationError`.
-//! Output: `{"seq": n, "streams": k, "pages": p, "digest_hash": "<hex>", "prev_digest_hash": "<hex>",
-//! "timestamp": "<RFC 3339>"}`.
-//! Errors (`error_type`): `ValidationError`, `ConfigError` (`ROOTWARDEN_DIGEST_KEY` unset),
-//! `AuditWriteFailed` (the digest could not be written; nothing was), `TransientAwsError` /
-//! `AwsError` (KMS `Sign`, DynamoDB reads), `AuditTamperDetected` (the newest digest or a chain
-//! head is unreadable or altered, so the chain cannot go on).
+//! Over the estate it runs as the three steps of the audit-digest state machine
+//! (`infra/statemachines/audit-digest.asl.json`, a Distributed Map over parallel-Scan segments of
+//! the audit table; see `rootwarden::audit::digest::fleet_write`):
+//! - `{"action": "plan", "request": {"segments"?: n}}`: the next digest's number and link; returns
+//!   `{"plan": {"seq", "prev_digest_hash", "segments"}, "segments": [{"index", "total"}, ...]}`;
+//! - `{"action": "write_pages", "segment": {"index", "total"}}`: that segment's chain heads into
+//!   pages; returns `{"segment", "streams", "page_hashes"}`;
+//! - `{"action": "sign", "plan", "pages": [<write_pages output, or {"segment", "failed",
+//!   "cause"} for a segment that failed>]}`: signs the digest naming every segment's pages;
+//!   returns the output below.
+//!
+//! And directly (an operator, or a small estate): `{}` or `null` writes the whole digest in one
+//! invocation. Output: `{"seq": n, "streams": k, "pages": p, "digest_hash": "<hex>",
+//! "prev_digest_hash": "<hex>", "timestamp": "<RFC 3339>"}`.
+//! Errors (`error_type`): `ValidationError` (any other input, or a sign step not given every
+//! segment exactly once), `ConfigError` (`ROOTWARDEN_DIGEST_KEY` unset), `AuditWriteFailed`
+//! (the digest could not be written, a segment failed, or its pages do not add up; nothing was
+//! signed), `TransientAwsError` / `AwsError` (KMS `Sign`, DynamoDB reads),
+//! `AuditTamperDetected` (the newest digest or a chain head is unreadable or altered, so the
+//! chain cannot go on).
 
 use lambda_runtime::LambdaEvent;
+use rootwarden::audit::digest::{
+    plan_digest, sign_digest, write_segment_pages, DigestPlan, SegmentPages, StoredDigest,
+};
+use rootwarden::audit::segment::{Segment, SegmentOutcome};
 use rootwarden::audit::{write_digest, DigestSigner, DigestStore};
 use rootwarden::{Clock, ConfigError, ErrorType, LambdaError};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-/// The only accepted input: an empty object.
+/// The only accepted direct input: an empty object.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {}
+
+/// A step of the audit-digest state machine.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FleetStep {
+    /// `request` is the execution's input: `{}` from the schedule, or `{"segments": n}`.
+    Plan {
+        request: PlanRequest,
+    },
+    WritePages {
+        segment: Segment,
+    },
+    Sign {
+        plan: DigestPlan,
+        pages: Vec<SegmentOutcome<SegmentPages>>,
+    },
+}
+
+/// What an execution may ask of the plan step: how many segments (1 to 1,000; by default one
+/// per 5,000 chains the newest digest counts).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    pub segments: Option<u32>,
+}
+
+/// The validated request.
+#[derive(Debug)]
+pub enum Input {
+    /// The whole digest in this invocation.
+    Direct,
+    Fleet(FleetStep),
+}
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Response {
@@ -34,6 +82,26 @@ pub struct Response {
     pub timestamp: String,
 }
 
+impl From<StoredDigest> for Response {
+    fn from(stored: StoredDigest) -> Self {
+        Response {
+            seq: stored.digest.seq,
+            streams: stored.digest.streams,
+            pages: stored.digest.page_hashes.len(),
+            digest_hash: stored.digest_hash,
+            prev_digest_hash: stored.digest.prev_digest_hash,
+            timestamp: stored.digest.timestamp,
+        }
+    }
+}
+
+/// The plan step's output: the plan, and the segments the map fans out over.
+#[derive(Debug, Serialize)]
+pub struct Planned {
+    pub plan: DigestPlan,
+    pub segments: Vec<Segment>,
+}
+
 pub struct Deps<'a, S, V> {
     pub store: &'a S,
     /// The digest key, or why it is not configured.
@@ -41,41 +109,83 @@ pub struct Deps<'a, S, V> {
     pub clock: &'a dyn Clock,
 }
 
-pub fn parse(payload: serde_json::Value) -> Result<Request, LambdaError> {
+fn invalid(e: impl std::fmt::Display) -> LambdaError {
+    LambdaError::new(
+        ErrorType::ValidationError,
+        format!("bad digest input (expected {{}} or a fleet step): {e}"),
+    )
+}
+
+pub fn parse(payload: serde_json::Value) -> Result<Input, LambdaError> {
     if payload.is_null() {
-        return Ok(Request::default());
+        return Ok(Input::Direct);
     }
-    serde_json::from_value(payload).map_err(|e| {
-        LambdaError::new(
-            ErrorType::ValidationError,
-            format!("bad digest input (expected {{}}): {e}"),
-        )
-    })
+    if payload.get("action").is_some() {
+        return serde_json::from_value(payload)
+            .map(Input::Fleet)
+            .map_err(invalid);
+    }
+    let Request {} = serde_json::from_value(payload).map_err(invalid)?;
+    Ok(Input::Direct)
 }
 
 pub async fn handle<S: DigestStore, V: DigestSigner>(
     deps: &Deps<'_, S, V>,
     event: LambdaEvent<serde_json::Value>,
-) -> Result<Response, LambdaError> {
+) -> Result<serde_json::Value, LambdaError> {
     let span = rootwarden_bootstrap::telemetry::invocation_span(
         &event.context.request_id,
         &event.context.request_id,
     );
-    run(deps, event.payload).instrument(span).await
+    step(deps, event.payload).instrument(span).await
 }
 
-pub async fn run<S: DigestStore, V: DigestSigner>(
+fn failed(e: rootwarden::audit::DigestError) -> LambdaError {
+    tracing::error!(error = %e, "audit digest not written");
+    LambdaError::from_classified(&e)
+}
+
+fn to_value(v: impl Serialize) -> Result<serde_json::Value, LambdaError> {
+    serde_json::to_value(v).map_err(|e| LambdaError::new(ErrorType::InternalError, e.to_string()))
+}
+
+/// One invocation: the whole digest, or one fleet step.
+pub async fn step<S: DigestStore, V: DigestSigner>(
     deps: &Deps<'_, S, V>,
     payload: serde_json::Value,
-) -> Result<Response, LambdaError> {
-    let Request {} = parse(payload)?;
-    let signer = deps.signer.map_err(LambdaError::from_classified)?;
-    let stored = write_digest(deps.store, signer, deps.clock)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "audit digest not written");
-            LambdaError::from_classified(&e)
-        })?;
+) -> Result<serde_json::Value, LambdaError> {
+    match parse(payload)? {
+        Input::Direct => to_value(run(deps, serde_json::Value::Null).await?),
+        Input::Fleet(FleetStep::Plan {
+            request: PlanRequest { segments },
+        }) => {
+            let plan = plan_digest(deps.store, segments).await.map_err(failed)?;
+            let segments = Segment::all(plan.segments).map_err(invalid)?;
+            tracing::info!(
+                seq = plan.seq,
+                segments = plan.segments,
+                "audit digest planned"
+            );
+            to_value(Planned { plan, segments })
+        }
+        Input::Fleet(FleetStep::WritePages { segment }) => {
+            let pages = write_segment_pages(deps.store, segment)
+                .await
+                .map_err(failed)?;
+            tracing::info!(%segment, streams = pages.streams, pages = pages.page_hashes.len(), "audit digest pages written");
+            to_value(pages)
+        }
+        Input::Fleet(FleetStep::Sign { plan, pages }) => {
+            let signer = deps.signer.map_err(LambdaError::from_classified)?;
+            let stored = sign_digest(deps.store, signer, deps.clock, &plan, pages)
+                .await
+                .map_err(failed)?;
+            to_value(written(stored))
+        }
+    }
+}
+
+fn written(stored: StoredDigest) -> Response {
     tracing::info!(
         seq = stored.digest.seq,
         streams = stored.digest.streams,
@@ -83,14 +193,22 @@ pub async fn run<S: DigestStore, V: DigestSigner>(
         digest_hash = %stored.digest_hash,
         "audit digest written"
     );
-    Ok(Response {
-        seq: stored.digest.seq,
-        streams: stored.digest.streams,
-        pages: stored.digest.page_hashes.len(),
-        digest_hash: stored.digest_hash,
-        prev_digest_hash: stored.digest.prev_digest_hash,
-        timestamp: stored.digest.timestamp,
-    })
+    stored.into()
+}
+
+/// The whole digest in one invocation (direct input only).
+pub async fn run<S: DigestStore, V: DigestSigner>(
+    deps: &Deps<'_, S, V>,
+    payload: serde_json::Value,
+) -> Result<Response, LambdaError> {
+    let Input::Direct = parse(payload)? else {
+        return Err(invalid("a fleet step goes to `step`"));
+    };
+    let signer = deps.signer.map_err(LambdaError::from_classified)?;
+    let stored = write_digest(deps.store, signer, deps.clock)
+        .await
+        .map_err(failed)?;
+    Ok(written(stored))
 }
 
 #[cfg(test)]
@@ -301,5 +419,105 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.error_type, ErrorType::AuditTamperDetected);
+    }
+
+    /// The state machine's three steps, with the payloads its states build: plan, one
+    /// `write_pages` per segment (the map's ItemSelector), sign (the map's results).
+    #[tokio::test]
+    async fn the_fleet_steps_write_a_digest_that_verifies() {
+        let store = seeded().await;
+        let clock = clock();
+        let deps = deps(&store, &OK, &clock);
+        let planned = step(&deps, fixture("plan.json")).await.unwrap();
+        assert_eq!(planned["plan"]["seq"], 1);
+        assert_eq!(planned["plan"]["prev_digest_hash"], GENESIS_HASH);
+        let segments = planned["segments"].as_array().unwrap().clone();
+        assert_eq!(segments.len(), 2);
+        let mut pages = Vec::new();
+        for segment in segments {
+            pages.push(
+                step(
+                    &deps,
+                    serde_json::json!({"action": "write_pages", "segment": segment}),
+                )
+                .await
+                .unwrap(),
+            );
+        }
+        let out = step(
+            &deps,
+            serde_json::json!({"action": "sign", "plan": planned["plan"], "pages": pages}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (&out["seq"], &out["streams"]),
+            (&serde_json::json!(1), &serde_json::json!(2))
+        );
+        let report = verify_with_digests(store.log(), &store, Some(&OK), None)
+            .await
+            .unwrap();
+        assert!(report.is_ok(), "{report:?}");
+        // The same sign step again: the number is taken, nothing is overwritten.
+        let again = step(
+            &deps,
+            serde_json::json!({"action": "sign", "plan": planned["plan"], "pages": pages}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(again.error_type, ErrorType::AuditWriteFailed, "{again}");
+        assert_eq!(store.with_digests_mut(|d| d.len()), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_segment_signs_nothing_and_says_which() {
+        let store = seeded().await;
+        let clock = clock();
+        let deps = deps(&store, &OK, &clock);
+        let planned = step(&deps, fixture("plan.json")).await.unwrap();
+        let done = step(
+            &deps,
+            serde_json::json!({"action": "write_pages", "segment": {"index": 0, "total": 2}}),
+        )
+        .await
+        .unwrap();
+        let err = step(
+            &deps,
+            serde_json::json!({"action": "sign", "plan": planned["plan"], "pages": [done,
+                {"segment": {"index": 1, "total": 2}, "failed": "TransientAwsError",
+                 "cause": "{\"errorType\":\"TransientAwsError\"}"}]}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.error_type, ErrorType::AuditWriteFailed);
+        assert!(
+            err.message
+                .contains("segment 2 of 2 failed: TransientAwsError"),
+            "{err}"
+        );
+        assert_eq!(store.with_digests_mut(|d| d.len()), 0);
+    }
+
+    #[tokio::test]
+    async fn a_bad_fleet_step_is_a_validation_error() {
+        let store = seeded().await;
+        let clock = clock();
+        let deps = deps(&store, &OK, &clock);
+        for bad in [
+            serde_json::json!({"action": "rewrite"}),
+            serde_json::json!({"action": "plan", "request": {"segments": 0}}),
+            serde_json::json!({"action": "plan", "request": {"account": "111111111111"}}),
+            serde_json::json!({"action": "plan", "request": {}, "extra": 1}),
+            serde_json::json!({"action": "write_pages", "segment": {"index": 2, "total": 2}}),
+            serde_json::json!({"action": "write_pages"}),
+            serde_json::json!({"action": "sign", "plan": {"seq": 1}, "pages": []}),
+            serde_json::json!({"action": "sign", "plan": {"seq": 1, "prev_digest_hash": GENESIS_HASH,
+                "segments": 1}, "pages": []}),
+        ] {
+            let err = step(&deps, bad.clone()).await.unwrap_err();
+            assert_eq!(err.error_type, ErrorType::ValidationError, "{bad}: {err}");
+        }
+        assert!(store.with_pages_mut(|p| p.is_empty()));
+        assert_eq!(store.with_digests_mut(|d| d.len()), 0);
     }
 }

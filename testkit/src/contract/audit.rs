@@ -1,6 +1,6 @@
 //! What every `AuditLog` promises.
 
-use rootwarden_core::audit::{verify_chain, AuditEntry, AuditLog, Stream, GENESIS_HASH};
+use rootwarden_core::audit::{verify_chain, AuditEntry, AuditLog, Segment, Stream, GENESIS_HASH};
 
 use super::fixtures::{fresh, fresh_account};
 
@@ -63,6 +63,23 @@ pub async fn audit_log_contract<L: AuditLog>(log: L, other: L) {
     assert_eq!(report.fault, None);
     assert_eq!(report.head_seq, 9);
     assert!(log.streams().await.unwrap().contains(&stream.key()));
+    // Parallel-Scan segments read each chain whole, in exactly one segment.
+    let holding: Vec<_> = {
+        let mut holding = Vec::new();
+        for segment in Segment::all(4).unwrap() {
+            if let Some(got) = log
+                .read_segment(segment)
+                .await
+                .unwrap()
+                .remove(&stream.key())
+            {
+                holding.push((segment, got));
+            }
+        }
+        holding
+    };
+    assert_eq!(holding.len(), 1, "one segment holds the chain: {holding:?}");
+    assert_eq!(holding[0].1, items, "whole and in order");
     assert!(log
         .read_stream(&Stream::Account(fresh_account()).key())
         .await

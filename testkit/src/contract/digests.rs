@@ -5,7 +5,7 @@ use std::future::Future;
 use rootwarden_core::audit::digest::{
     ChainHead, Digest, DigestSigner, DigestStore, StoredDigest, SIGNING_ALGORITHM,
 };
-use rootwarden_core::audit::{AuditRecord, Stream, GENESIS_HASH};
+use rootwarden_core::audit::{AuditRecord, Segment, Stream, GENESIS_HASH};
 
 use super::fixtures::fresh_account;
 
@@ -40,6 +40,20 @@ where
     );
     let head = ChainHead::new(stream.key(), record.seq, record.hash.clone());
     assert!(heads.contains(&head), "the appended chain's head is listed");
+    // Parallel-Scan segments: together they list every head exactly once.
+    for total in [1, 3] {
+        let mut union = Vec::new();
+        for segment in Segment::all(total).unwrap() {
+            let part = store.segment_heads(segment).await.unwrap();
+            assert!(
+                part.windows(2).all(|w| w[0].stream < w[1].stream),
+                "{segment}: sorted by stream"
+            );
+            union.extend(part);
+        }
+        union.sort();
+        assert_eq!(union, heads, "{total} segments hold every head once");
+    }
 
     let before = store.latest_digest().await.unwrap().map(|d| d.unwrap());
     let (seq, prev) = before
@@ -62,6 +76,10 @@ where
         read.last().unwrap().is_none(),
         "an unknown page hash is None"
     );
+    let twice = vec![hashes[0].clone(), hashes[0].clone()];
+    let read = store.pages(&twice).await.unwrap();
+    assert_eq!(read.len(), 2, "a hash asked for twice is answered twice");
+    assert!(read.iter().all(|p| p.as_ref().is_some_and(|p| p.is_ok())));
 
     let stored = StoredDigest {
         digest_hash: digest.compute_hash(),
@@ -94,4 +112,10 @@ where
         .collect();
     assert!(all.windows(2).all(|w| w[0].digest.seq < w[1].digest.seq));
     assert_eq!(all.last(), Some(&stored));
+    assert_eq!(
+        store.digest_at(stored.digest.seq).await.unwrap(),
+        Some(Ok(stored.clone())),
+        "one digest read by its number"
+    );
+    assert_eq!(store.digest_at(stored.digest.seq + 1).await.unwrap(), None);
 }

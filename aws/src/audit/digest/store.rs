@@ -3,11 +3,10 @@
 use super::canonical::{ChainHead, Digest, DigestPage, DIGEST_VERSION, PAGE_SIZE};
 use super::DigestError;
 use crate::audit::dynamo::{collect, number, string};
-use crate::audit::{AuditError, DynamoAuditLog};
+use crate::audit::{AuditError, DynamoAuditLog, Segment};
 use crate::sdk::{classify_sdk_error, describe_sdk_error};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
-use futures::stream::{self, StreamExt, TryStreamExt};
 use rootwarden_core::audit::digest::store::*;
 use std::collections::{BTreeMap, HashMap};
 
@@ -132,8 +131,10 @@ pub fn page_from_item(item: &Item) -> Result<DigestPage, String> {
 
 // ------------------------------------------------------------------------------------- DynamoDB
 
-/// DynamoDB GetItem calls in flight at once when reading pages.
-const CONCURRENCY: usize = 16;
+/// Pages per BatchGetItem (DynamoDB's maximum keys per call).
+const BATCH: usize = 100;
+/// BatchGetItem calls for one batch before unprocessed keys are an error.
+const MAX_BATCH_ATTEMPTS: u32 = 8;
 
 /// Digests in the audit table, heads from the record chains beside them.
 #[derive(Clone)]
@@ -181,37 +182,14 @@ impl DynamoDigestStore {
         collect(q.into_paginator().items().send(), "dynamodb:Query").await
     }
 
-    async fn page(&self, hash: String) -> Result<PageItem, AuditError> {
-        let (client, table) = self.log.parts();
-        let out = client
-            .get_item()
-            .table_name(table)
-            .set_key(Some(page_key(&hash)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AuditError::ReadFailed {
-                message: describe_sdk_error("dynamodb:GetItem", &e),
-                error_type: classify_sdk_error(&e),
-            })?;
-        Ok(out.item.as_ref().map(page_from_item))
-    }
-}
-
-impl DigestStore for DynamoDigestStore {
-    fn page_size(&self) -> usize {
-        self.page_size
-    }
-
-    /// One consistent Scan of the table, projected to `stream`, `seq` and `hash`: the newest
-    /// record of each chain is its highest `seq`. Costs the table's size in reads (1 MB per
-    /// call), not one Query per chain.
-    async fn heads(&self) -> Result<Vec<ChainHead>, AuditError> {
+    async fn scan_heads(&self, segment: Option<Segment>) -> Result<Vec<ChainHead>, AuditError> {
         let (client, table) = self.log.parts();
         let pages = client
             .scan()
             .table_name(table)
             .consistent_read(true)
+            .set_segment(segment.map(|s| s.index() as i32))
+            .set_total_segments(segment.map(|s| s.total() as i32))
             .projection_expression("#s, seq, #h")
             .expression_attribute_names("#s", "stream")
             .expression_attribute_names("#h", "hash")
@@ -244,6 +222,115 @@ impl DigestStore for DynamoDigestStore {
             .collect()
     }
 
+    /// Up to [`BATCH`] pages by hash in one BatchGetItem (consistent), asking again for keys
+    /// DynamoDB left unprocessed; `None` for a hash no item has.
+    async fn page_batch(&self, hashes: &[String]) -> Result<Vec<PageItem>, AuditError> {
+        let (client, table) = self.log.parts();
+        let failed = |message: String, error_type| AuditError::ReadFailed {
+            message,
+            error_type,
+        };
+        let mut found: HashMap<String, PageItem> = HashMap::new();
+        // A digest that names one page twice (only an altered one would) must not make the
+        // request invalid: each key once.
+        let unique: std::collections::BTreeSet<&String> = hashes.iter().collect();
+        let mut keys: Vec<Item> = unique.into_iter().map(|h| page_key(h)).collect();
+        let mut attempt = 0;
+        while !keys.is_empty() {
+            if attempt == MAX_BATCH_ATTEMPTS {
+                return Err(failed(
+                    format!(
+                        "dynamodb:BatchGetItem left {} digest pages unprocessed after {attempt} attempts",
+                        keys.len()
+                    ),
+                    rootwarden_core::ErrorType::TransientAwsError,
+                ));
+            }
+            if attempt > 0 {
+                rootwarden_core::audit::backoff(attempt).await;
+            }
+            attempt += 1;
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| {
+                    failed(
+                        format!("dynamodb:BatchGetItem request: {e}"),
+                        rootwarden_core::ErrorType::InternalError,
+                    )
+                })?;
+            let out = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| {
+                    failed(
+                        describe_sdk_error("dynamodb:BatchGetItem", &e),
+                        classify_sdk_error(&e),
+                    )
+                })?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default()
+            {
+                let Some(hash) = string(&item, "stream")
+                    .ok()
+                    .and_then(|k| k.strip_prefix(PAGE_STREAM_PREFIX).map(str::to_owned))
+                else {
+                    continue;
+                };
+                found.insert(hash, Some(page_from_item(&item)));
+            }
+            keys = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        Ok(hashes
+            .iter()
+            .map(|h| found.get(h).cloned().flatten())
+            .collect())
+    }
+}
+
+impl DigestStore for DynamoDigestStore {
+    fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    /// One consistent Scan of the table, projected to `stream`, `seq` and `hash`: the newest
+    /// record of each chain is its highest `seq`. Costs the table's size in reads (1 MB per
+    /// call), not one Query per chain.
+    async fn heads(&self) -> Result<Vec<ChainHead>, AuditError> {
+        self.scan_heads(None).await
+    }
+
+    /// [`Self::heads`] of one parallel-Scan segment.
+    async fn segment_heads(&self, segment: Segment) -> Result<Vec<ChainHead>, AuditError> {
+        self.scan_heads(Some(segment)).await
+    }
+
+    async fn digest_at(&self, seq: u64) -> Result<Option<DigestItem>, AuditError> {
+        let (client, table) = self.log.parts();
+        let out = client
+            .get_item()
+            .table_name(table)
+            .key("stream", s(DIGEST_STREAM))
+            .key("seq", AttributeValue::N(seq.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AuditError::ReadFailed {
+                message: describe_sdk_error("dynamodb:GetItem", &e),
+                error_type: classify_sdk_error(&e),
+            })?;
+        Ok(out.item.as_ref().map(from_item))
+    }
+
     async fn digests(&self) -> Result<Vec<DigestItem>, AuditError> {
         Ok(self
             .query(DIGEST_STREAM, false)
@@ -261,13 +348,14 @@ impl DigestStore for DynamoDigestStore {
             .map(from_item))
     }
 
+    /// One BatchGetItem per [`BATCH`] pages (a page is ~130 KB; 100 stay under the 16 MB a
+    /// response may carry).
     async fn pages(&self, hashes: &[String]) -> Result<Vec<PageItem>, AuditError> {
-        stream::iter(hashes.iter().cloned())
-            // Boxed: keeps the future's type shallow for callers (compiler recursion limit).
-            .map(|h| Box::pin(self.page(h)))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
+        let mut all = Vec::with_capacity(hashes.len());
+        for chunk in hashes.chunks(BATCH) {
+            all.extend(Box::pin(self.page_batch(chunk)).await?);
+        }
+        Ok(all)
     }
 
     async fn put_page(&self, page: &DigestPage) -> Result<(), DigestError> {

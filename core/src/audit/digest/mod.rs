@@ -38,6 +38,8 @@
 //! only visible as a stale newest digest (and in any copy of the digests kept elsewhere).
 
 pub mod canonical;
+pub mod fleet_verify;
+pub mod fleet_write;
 pub mod sign;
 pub mod store;
 pub mod verify;
@@ -46,6 +48,11 @@ pub mod write;
 pub use canonical::{
     paginate, ChainHead, Digest, DigestPage, DIGEST_TYPE, DIGEST_VERSION, PAGE_SIZE,
 };
+pub use fleet_verify::{
+    plan_verification, summarize_verification, verify_segment, SegmentReport, VerificationSummary,
+    VerifyPlan,
+};
+pub use fleet_write::{plan_digest, sign_digest, write_segment_pages, DigestPlan, SegmentPages};
 pub use sign::{DigestSigner, Signature, SIGNING_ALGORITHM};
 pub use store::{
     is_reserved, DigestItem, DigestStore, MalformedDigest, MemoryDigestStore, PageItem,
@@ -79,20 +86,30 @@ pub enum DigestError {
     /// hash. A human must look before the chain goes on.
     #[error("audit digest {seq} is unreadable or altered: {reason}")]
     Corrupt { seq: u64, reason: String },
+    /// A fleet step was not given every segment's result exactly once.
+    #[error("audit digest steps incomplete: {reason}")]
+    Incomplete { reason: String },
+    /// Fail closed: what the segments wrote does not add up to a digest (no digest written).
+    #[error("audit digest not signed: {0}")]
+    Refused(String),
 }
 
 impl Classify for DigestError {
     fn error_type(&self) -> ErrorType {
         match self {
             DigestError::Audit(e) => e.error_type(),
-            DigestError::WriteFailed { .. } | DigestError::Contention { .. } => {
-                ErrorType::AuditWriteFailed
-            }
+            DigestError::WriteFailed { .. }
+            | DigestError::Contention { .. }
+            | DigestError::Refused(_) => ErrorType::AuditWriteFailed,
             DigestError::Kms { error_type, .. } => *error_type,
             DigestError::Corrupt { .. } => ErrorType::AuditTamperDetected,
+            DigestError::Incomplete { .. } => ErrorType::ValidationError,
         }
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fleet_tests;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use super::canonical::{ChainHead, Digest, DigestPage, PAGE_SIZE};
 use super::DigestError;
-use crate::audit::{AuditError, AuditLog, MemoryAuditLog};
+use crate::audit::{AuditError, AuditLog, MemoryAuditLog, Segment};
 
 /// The reserved stream key signed digests are stored under (never a record chain).
 pub const DIGEST_STREAM: &str = "digest";
@@ -68,6 +68,32 @@ pub trait DigestStore: Send + Sync {
     fn digests(&self) -> impl Future<Output = Result<Vec<DigestItem>, AuditError>> + Send;
     /// The stored digest with the highest `seq`.
     fn latest_digest(&self) -> impl Future<Output = Result<Option<DigestItem>, AuditError>> + Send;
+    /// The stored digest `seq`, if any. The default reads every digest; DynamoDB's adapter reads
+    /// the one item.
+    fn digest_at(
+        &self,
+        seq: u64,
+    ) -> impl Future<Output = Result<Option<DigestItem>, AuditError>> + Send {
+        async move {
+            Ok(self.digests().await?.into_iter().find(|d| match d {
+                Ok(d) => d.digest.seq == seq,
+                Err(m) => m.seq == seq,
+            }))
+        }
+    }
+    /// The newest record of every record chain in one parallel-Scan segment, sorted by stream
+    /// (see [`crate::audit::segment`]). The default keeps the heads
+    /// [`Segment::holds_in_memory`] gives this segment; DynamoDB's adapter scans the segment.
+    fn segment_heads(
+        &self,
+        segment: Segment,
+    ) -> impl Future<Output = Result<Vec<ChainHead>, AuditError>> + Send {
+        async move {
+            let mut heads = self.heads().await?;
+            heads.retain(|h| segment.holds_in_memory(&h.stream));
+            Ok(heads)
+        }
+    }
     /// The pages stored under these hashes, in the same order.
     fn pages(
         &self,
@@ -90,6 +116,7 @@ pub struct MemoryDigestStore {
     log: MemoryAuditLog,
     digests: Arc<Mutex<BTreeMap<u64, StoredDigest>>>,
     pages: Arc<Mutex<BTreeMap<String, DigestPage>>>,
+    page_size: usize,
 }
 
 impl MemoryDigestStore {
@@ -98,7 +125,14 @@ impl MemoryDigestStore {
             log,
             digests: Arc::default(),
             pages: Arc::default(),
+            page_size: PAGE_SIZE,
         }
+    }
+
+    /// Pages of at most `page_size` heads (1 to [`PAGE_SIZE`]), as `DynamoDigestStore`'s.
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.clamp(1, PAGE_SIZE);
+        self
     }
 
     pub fn log(&self) -> &MemoryAuditLog {
@@ -119,6 +153,10 @@ impl MemoryDigestStore {
 }
 
 impl DigestStore for MemoryDigestStore {
+    fn page_size(&self) -> usize {
+        self.page_size
+    }
+
     async fn heads(&self) -> Result<Vec<ChainHead>, AuditError> {
         let mut heads = Vec::new();
         for stream in self.log.streams().await? {

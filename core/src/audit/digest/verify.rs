@@ -161,7 +161,8 @@ impl fmt::Display for DigestFault {
 }
 
 /// The newest digest whose signature and hash hold: chains are measured against it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LatestDigest {
     pub seq: u64,
     pub timestamp: String,

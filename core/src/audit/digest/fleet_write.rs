@@ -1,0 +1,198 @@
+//! Writing the next digest across a Distributed Map: [`plan_digest`] fixes the digest number and
+//! its link, one [`write_segment_pages`] per parallel-Scan segment stores that segment's pages,
+//! and [`sign_digest`] signs the digest naming every segment's pages in segment order.
+//!
+//! The result is the same format [`super::write_digest`] produces in one invocation (version 2:
+//! pages of at most [`super::PAGE_SIZE`] heads, sorted by stream within a page); only the order
+//! of pages differs (by segment, then stream), which verification does not depend on.
+//!
+//! The signing step trusts nothing it is handed: it re-reads the newest digest (the plan must
+//! still be the next link) and every page it is asked to name (each must be stored under its
+//! hash, and the heads must add up), so a digest never names a page that was not written.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::canonical::{paginate_by, Digest, DigestPage};
+use super::sign::DigestSigner;
+use super::store::{DigestStore, StoredDigest};
+use super::DigestError;
+use crate::audit::segment::{
+    self, segments_for, Segment, SegmentOutcome, HEADS_PER_DIGEST_SEGMENT,
+};
+use crate::audit::GENESIS_HASH;
+use crate::Clock;
+
+/// Page writes in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// The digest a run writes: its number, the hash it links to, and how the table is split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestPlan {
+    pub seq: u64,
+    pub prev_digest_hash: String,
+    pub segments: u32,
+}
+
+/// What one segment stored: its heads' pages, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentPages {
+    pub segment: Segment,
+    pub streams: u64,
+    pub page_hashes: Vec<String>,
+}
+
+/// The newest digest, checked: `(seq, digest_hash, page hashes, streams)`, or `None` before
+/// the first.
+type Newest = Option<(u64, String, Vec<String>, u64)>;
+
+async fn newest<S: DigestStore>(store: &S) -> Result<Newest, DigestError> {
+    match Box::pin(store.latest_digest()).await? {
+        None => Ok(None),
+        Some(Err(m)) => Err(DigestError::Corrupt {
+            seq: m.seq,
+            reason: m.reason,
+        }),
+        Some(Ok(d)) if d.digest.compute_hash() != d.digest_hash => Err(DigestError::Corrupt {
+            seq: d.digest.seq,
+            reason: "its content does not match its digest hash".into(),
+        }),
+        Some(Ok(d)) => Ok(Some((
+            d.digest.seq,
+            d.digest_hash,
+            d.digest.page_hashes,
+            d.digest.streams,
+        ))),
+    }
+}
+
+/// The next digest's number and link, and the segments to read: `segments` if given, else one
+/// per [`HEADS_PER_DIGEST_SEGMENT`] chains the newest digest counted. Refuses to link to a
+/// newest digest that is unreadable or no longer matches its hash.
+pub async fn plan_digest<S: DigestStore>(
+    store: &S,
+    segments: Option<u32>,
+) -> Result<DigestPlan, DigestError> {
+    let (seq, prev_digest_hash, streams) = match newest(store).await? {
+        None => (1, GENESIS_HASH.to_owned(), 0),
+        Some((seq, hash, _, streams)) => (seq + 1, hash, streams),
+    };
+    Ok(DigestPlan {
+        seq,
+        prev_digest_hash,
+        segments: segments.unwrap_or_else(|| segments_for(streams, HEADS_PER_DIGEST_SEGMENT)),
+    })
+}
+
+/// Stores the pages of the chain heads in `segment` (pages the newest digest already names are
+/// not written again) and returns their hashes.
+pub async fn write_segment_pages<S: DigestStore>(
+    store: &S,
+    segment: Segment,
+) -> Result<SegmentPages, DigestError> {
+    let known: HashSet<String> = match newest(store).await {
+        Ok(Some((_, _, pages, _))) => pages.into_iter().collect(),
+        // Only an optimisation: without it every page is written (conditionally) again.
+        _ => HashSet::new(),
+    };
+    let heads = Box::pin(store.segment_heads(segment)).await?;
+    let pages = paginate_by(heads, store.page_size());
+    let page_hashes: Vec<String> = pages.iter().map(DigestPage::compute_hash).collect();
+    let new_pages: Vec<&DigestPage> = pages
+        .iter()
+        .zip(&page_hashes)
+        .filter(|(_, h)| !known.contains(*h))
+        .map(|(p, _)| p)
+        .collect();
+    for chunk in new_pages.chunks(CONCURRENCY) {
+        futures::future::try_join_all(chunk.iter().map(|p| Box::pin(store.put_page(p)))).await?;
+    }
+    Ok(SegmentPages {
+        segment,
+        streams: pages.iter().map(|p| p.heads.len() as u64).sum(),
+        page_hashes,
+    })
+}
+
+/// Signs and stores digest `plan.seq` over every segment's pages, in segment order. Fails closed
+/// (no digest) unless `outcomes` holds every segment of the plan exactly once and none failed,
+/// each page is stored
+/// under its hash with the heads the segment counted, and the newest digest is still the one the
+/// plan links to (another writer took the number: `Contention`).
+pub async fn sign_digest<S: DigestStore, V: DigestSigner>(
+    store: &S,
+    signer: &V,
+    clock: &dyn Clock,
+    plan: &DigestPlan,
+    outcomes: Vec<SegmentOutcome<SegmentPages>>,
+) -> Result<StoredDigest, DigestError> {
+    let (pages, failed) = segment::settle(plan.segments, outcomes, |p| p.segment)
+        .map_err(|reason| DigestError::Incomplete { reason })?;
+    if let Some(first) = failed.first() {
+        return Err(DigestError::Refused(format!(
+            "{first} ({} of {} segments failed)",
+            failed.len(),
+            plan.segments
+        )));
+    }
+    let link = newest(store).await?;
+    let links = match &link {
+        None => plan.seq == 1 && plan.prev_digest_hash == GENESIS_HASH,
+        Some((seq, hash, _, _)) => *seq + 1 == plan.seq && *hash == plan.prev_digest_hash,
+    };
+    if !links {
+        return Err(DigestError::Contention { attempts: 1 });
+    }
+    let hashes: Vec<String> = pages.iter().flat_map(|p| p.page_hashes.clone()).collect();
+    let stored = Box::pin(store.pages(&hashes)).await?;
+    let mut streams = 0u64;
+    let mut at = 0;
+    for segment in &pages {
+        let mut counted = 0u64;
+        for hash in &segment.page_hashes {
+            match &stored[at] {
+                Some(Ok(p)) if p.compute_hash() == *hash => counted += p.heads.len() as u64,
+                _ => {
+                    return Err(DigestError::Refused(format!(
+                        "{}: page {hash} is not stored under its hash",
+                        segment.segment
+                    )))
+                }
+            }
+            at += 1;
+        }
+        if counted != segment.streams {
+            return Err(DigestError::Refused(format!(
+                "{}: its pages hold {counted} heads, not the {} it counted",
+                segment.segment, segment.streams
+            )));
+        }
+        streams += counted;
+    }
+    let digest = Digest {
+        seq: plan.seq,
+        timestamp: clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        prev_digest_hash: plan.prev_digest_hash.clone(),
+        streams,
+        page_hashes: hashes,
+    };
+    let hash = digest.hash_bytes();
+    let sig = Box::pin(signer.sign(&hash)).await?;
+    let stored = StoredDigest {
+        digest_hash: hex::encode(hash),
+        digest,
+        signature: sig.bytes,
+        key_id: sig.key_id,
+        signing_algorithm: sig.algorithm,
+    };
+    if Box::pin(store.put_digest(&stored)).await? {
+        Ok(stored)
+    } else {
+        Err(DigestError::Contention { attempts: 1 })
+    }
+}
