@@ -29,8 +29,9 @@ say "Every chain verifies"
 run $RW audit verify
 
 say "The daily audit-integrity workflow: Step Functions runs the Rust audit-verifier Lambda"
-echo "  It checks the chains and the newest signed digest, so the hourly digest job runs first:"
-$PY scripts/demo_aws.py invoke AuditDigestFunction
+echo "  It checks the chains and the newest signed digest, so the hourly digest workflow runs first"
+echo "  (both are Distributed Maps over segments of the audit table):"
+$PY scripts/demo_aws.py run-digest digest-$(date +%s)
 $PY scripts/demo_aws.py run-integrity intact-$(date +%s)
 
 say "Inbound root mail: SES stores each message in S3 and invokes the inbound-mail Lambda"
@@ -158,8 +159,8 @@ $PY scripts/demo_aws.py wait-rotation 314159265358 awaiting-apply
 run $RW rotation status --account 314159265358
 say "Every decision is on the trail (requested, refused, approved, checked out, checked in)"
 $RW audit log --account 314159265358 | grep -E 'access\.|rotation|vault.stage'
-echo "  The hourly digest signs every chain's head with the KMS digest key:"
-$PY scripts/demo_aws.py invoke AuditDigestFunction
+echo "  The hourly digest workflow signs every chain's head with the KMS digest key:"
+$PY scripts/demo_aws.py run-digest digest-again-$(date +%s)
 run $RW audit verify
 
 say "Someone with table access rewrites record 2 of $ACCOUNT's trail"

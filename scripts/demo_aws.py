@@ -75,9 +75,9 @@ def stack():
         print(f"  {res['type']:<34} {logical:<28} {res.get('physical_id') or ''}{note}")
 
 
-def run_integrity(name, expect_failure=False):
+def run_integrity(name, expect_failure=False, machine="AuditIntegrityStateMachine"):
     ready = json.load(open(".local/ready.json"))
-    arn = ready["stack"]["resources"]["AuditIntegrityStateMachine"]["arn"]
+    arn = ready["stack"]["resources"][machine]["arn"]
     sfn = _aws().client("stepfunctions")
     ex = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"]
     while True:
@@ -478,6 +478,8 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "stack":
         stack()
+    elif cmd == "run-digest":
+        run_integrity(args[0], machine="AuditDigestStateMachine")
     elif cmd == "run-integrity":
         run_integrity(args[0], expect_failure="--expect-failure" in args)
     elif cmd == "tamper":
