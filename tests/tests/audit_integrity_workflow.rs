@@ -314,6 +314,23 @@ async fn digests_and_verification_run_segment_by_segment_on_distributed_maps() {
         cause.contains("TRUNCATED: 1 of the 40 chains digest 2 names are gone"),
         "{cause}"
     );
+
+    // The next hourly digest must not sign the table as it is now: that would launder the
+    // deletion (the verifier measures against the newest digest). It signs nothing.
+    let refused = run_with(&sfn, &digest_sm, "after-deletion", "{}").await;
+    assert_eq!(refused.status(), &ExecutionStatus::Failed);
+    assert_eq!(
+        refused.error(),
+        Some("AuditDigestNotWritten"),
+        "{refused:?}"
+    );
+    let cause = failure_cause(&sfn, refused.execution_arn()).await;
+    assert!(
+        cause.contains("AuditTamperDetected") && cause.contains("1 chains digest 2 named are gone"),
+        "{cause}"
+    );
+    let still = run_with(&sfn, &integrity_sm, "still-gone", "{}").await;
+    assert_eq!(still.error(), Some("AuditTamperDetected"), "{still:?}");
 }
 
 /// The attacker holds `lambda:InvokeFunction` on the digest function (only the state machine

@@ -11,6 +11,10 @@ use sha2::{Digest as _, Sha256};
 
 /// At most this many segments (DynamoDB allows a million; 1,000 keeps the map's payloads small).
 pub const MAX_SEGMENTS: u32 = 1000;
+/// At most this many digest segments: every segment's page hashes travel back through the map's
+/// results into the sign step's input (Step Functions' 256 KB), ~100 bytes a segment plus 67 a
+/// page, so 200 segments leave room for ~3,000 pages (~3 million chains).
+pub const MAX_DIGEST_SEGMENTS: u32 = 200;
 /// Chain heads one digest child is sized for. It keeps only heads in memory (a Scan projected to
 /// three attributes), so its share is bound by Scan time: DynamoDB reads tens of MB a second per
 /// segment, minutes for millions of records.

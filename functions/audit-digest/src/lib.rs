@@ -506,6 +506,7 @@ mod tests {
         for bad in [
             serde_json::json!({"action": "rewrite"}),
             serde_json::json!({"action": "plan", "request": {"segments": 0}}),
+            serde_json::json!({"action": "plan", "request": {"segments": 201}}),
             serde_json::json!({"action": "plan", "request": {"account": "111111111111"}}),
             serde_json::json!({"action": "plan", "request": {}, "extra": 1}),
             serde_json::json!({"action": "write_pages", "segment": {"index": 2, "total": 2}}),

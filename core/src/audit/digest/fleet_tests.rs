@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::*;
 use crate::audit::segment::{FailedSegment, Segment, SegmentOutcome};
-use crate::audit::{AuditEntry, AuditLog, MemoryAuditLog, Stream};
+use crate::audit::{AuditEntry, AuditLog, AuditRecord, MemoryAuditLog, Stream};
 use crate::clock::FixedClock;
 use crate::error::Classify;
 use crate::AccountId;
@@ -337,4 +337,111 @@ async fn the_plans_size_segments_by_heads_and_by_records() {
     let plan = VerifyPlan::new(digests, latest.clone(), 120_001, None);
     assert_eq!(plan.segments, 3, "50,000 records a segment");
     assert_eq!(VerifyPlan::new(digests, latest, 1, Some(7)).segments, 7);
+}
+
+/// Truncation, a deleted chain or a rewritten head, then the next digest: signed, it would
+/// become what the verifier measures against and the change would never be reported. Both
+/// writers refuse (AuditTamperDetected), and go on once the chains only grew.
+#[tokio::test]
+async fn no_digest_launders_truncation_deletion_or_a_rewrite() {
+    type Tamper =
+        fn(&mut std::collections::BTreeMap<String, std::collections::BTreeMap<u64, AuditRecord>>);
+    let cases: [(&str, Tamper); 3] = [
+        ("truncated", |c| {
+            c.get_mut(&account(2)).unwrap().pop_last();
+        }),
+        ("gone", |c| {
+            c.remove(&account(4));
+        }),
+        ("rewritten", |c| {
+            let head = c
+                .get_mut(&account(5))
+                .unwrap()
+                .last_entry()
+                .unwrap()
+                .into_mut();
+            head.reason = "rewritten".into();
+            head.hash = head.compute_hash();
+        }),
+    ];
+    for (want, tamper) in cases {
+        for segmented in [false, true] {
+            let store = estate(9).await;
+            write_digest(&store, &FakeSigner, &clock()).await.unwrap();
+            store.log().with_records_mut(tamper);
+            let err = if segmented {
+                let plan = plan_digest(&store, Some(2)).await.unwrap();
+                let mut pages = Vec::new();
+                for s in Segment::all(2).unwrap() {
+                    pages.push(SegmentOutcome::Done(
+                        write_segment_pages(&store, s).await.unwrap(),
+                    ));
+                }
+                sign_digest(&store, &FakeSigner, &clock(), &plan, pages)
+                    .await
+                    .unwrap_err()
+            } else {
+                write_digest(&store, &FakeSigner, &clock())
+                    .await
+                    .unwrap_err()
+            };
+            assert!(matches!(err, DigestError::Regressed(_)), "{want}: {err}");
+            assert!(err.to_string().contains(want), "{err}");
+            assert_eq!(err.error_type(), crate::ErrorType::AuditTamperDetected);
+            assert_eq!(store.with_digests_mut(|d| d.len()), 1, "nothing signed");
+        }
+    }
+    // Chains that only grew (and a new one) go on.
+    let store = estate(9).await;
+    write_digest(&store, &FakeSigner, &clock()).await.unwrap();
+    let more = estate(11).await;
+    for (stream, records) in more.log().with_records_mut(|c| c.clone()) {
+        store.log().with_records_mut(|c| c.insert(stream, records));
+    }
+    fleet_digest(&store, 3).await;
+    write_digest(&store, &FakeSigner, &clock()).await.unwrap();
+}
+
+/// A sign step handed empty segments (or only some chains) after a digest that named chains:
+/// refused, as those chains would no longer be measured.
+#[tokio::test]
+async fn a_sign_step_that_drops_chains_is_refused() {
+    let store = estate(9).await;
+    fleet_digest(&store, 2).await;
+    let plan = plan_digest(&store, Some(2)).await.unwrap();
+    let empty: Vec<_> = Segment::all(2)
+        .unwrap()
+        .into_iter()
+        .map(|segment| {
+            SegmentOutcome::Done(SegmentPages {
+                segment,
+                streams: 0,
+                page_hashes: vec![],
+            })
+        })
+        .collect();
+    let err = sign_digest(&store, &FakeSigner, &clock(), &plan, empty)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("9 chains digest 1 named are gone"),
+        "{err}"
+    );
+    // One segment's pages twice: the same chains named twice.
+    let one = write_segment_pages(&store, Segment::new(0, 2).unwrap())
+        .await
+        .unwrap();
+    let mut twice = one.clone();
+    twice.segment = Segment::new(1, 2).unwrap();
+    let err = sign_digest(
+        &store,
+        &FakeSigner,
+        &clock(),
+        &plan,
+        vec![SegmentOutcome::Done(one), SegmentOutcome::Done(twice)],
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("is named twice"), "{err}");
+    assert_eq!(store.with_digests_mut(|d| d.len()), 1);
 }

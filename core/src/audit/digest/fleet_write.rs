@@ -17,15 +17,18 @@ use serde::{Deserialize, Serialize};
 use super::canonical::{paginate_by, Digest, DigestPage};
 use super::sign::DigestSigner;
 use super::store::{DigestStore, StoredDigest};
+use super::succession::Predecessor;
 use super::DigestError;
 use crate::audit::segment::{
-    self, segments_for, Segment, SegmentOutcome, HEADS_PER_DIGEST_SEGMENT,
+    self, segments_for, Segment, SegmentOutcome, HEADS_PER_DIGEST_SEGMENT, MAX_DIGEST_SEGMENTS,
 };
 use crate::audit::GENESIS_HASH;
 use crate::Clock;
 
 /// Page writes in flight at once.
 const CONCURRENCY: usize = 16;
+/// Pages the sign step reads per call.
+const PAGE_BATCH: usize = 100;
 
 /// The digest a run writes: its number, the hash it links to, and how the table is split.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,11 +48,9 @@ pub struct SegmentPages {
     pub page_hashes: Vec<String>,
 }
 
-/// The newest digest, checked: `(seq, digest_hash, page hashes, streams)`, or `None` before
+/// The newest digest, checked (its content still hashes to its digest hash), or `None` before
 /// the first.
-type Newest = Option<(u64, String, Vec<String>, u64)>;
-
-async fn newest<S: DigestStore>(store: &S) -> Result<Newest, DigestError> {
+async fn newest<S: DigestStore>(store: &S) -> Result<Option<StoredDigest>, DigestError> {
     match Box::pin(store.latest_digest()).await? {
         None => Ok(None),
         Some(Err(m)) => Err(DigestError::Corrupt {
@@ -60,12 +61,7 @@ async fn newest<S: DigestStore>(store: &S) -> Result<Newest, DigestError> {
             seq: d.digest.seq,
             reason: "its content does not match its digest hash".into(),
         }),
-        Some(Ok(d)) => Ok(Some((
-            d.digest.seq,
-            d.digest_hash,
-            d.digest.page_hashes,
-            d.digest.streams,
-        ))),
+        Some(Ok(d)) => Ok(Some(d)),
     }
 }
 
@@ -78,12 +74,21 @@ pub async fn plan_digest<S: DigestStore>(
 ) -> Result<DigestPlan, DigestError> {
     let (seq, prev_digest_hash, streams) = match newest(store).await? {
         None => (1, GENESIS_HASH.to_owned(), 0),
-        Some((seq, hash, _, streams)) => (seq + 1, hash, streams),
+        Some(d) => (d.digest.seq + 1, d.digest_hash, d.digest.streams),
+    };
+    let segments = match segments {
+        Some(n) if n > MAX_DIGEST_SEGMENTS => {
+            return Err(DigestError::Incomplete {
+                reason: format!("at most {MAX_DIGEST_SEGMENTS} segments, not {n}"),
+            })
+        }
+        Some(n) => n,
+        None => segments_for(streams, HEADS_PER_DIGEST_SEGMENT).min(MAX_DIGEST_SEGMENTS),
     };
     Ok(DigestPlan {
         seq,
         prev_digest_hash,
-        segments: segments.unwrap_or_else(|| segments_for(streams, HEADS_PER_DIGEST_SEGMENT)),
+        segments,
     })
 }
 
@@ -94,7 +99,7 @@ pub async fn write_segment_pages<S: DigestStore>(
     segment: Segment,
 ) -> Result<SegmentPages, DigestError> {
     let known: HashSet<String> = match newest(store).await {
-        Ok(Some((_, _, pages, _))) => pages.into_iter().collect(),
+        Ok(Some(d)) => d.digest.page_hashes.into_iter().collect(),
         // Only an optimisation: without it every page is written (conditionally) again.
         _ => HashSet::new(),
     };
@@ -138,40 +143,53 @@ pub async fn sign_digest<S: DigestStore, V: DigestSigner>(
             plan.segments
         )));
     }
-    let link = newest(store).await?;
-    let links = match &link {
-        None => plan.seq == 1 && plan.prev_digest_hash == GENESIS_HASH,
-        Some((seq, hash, _, _)) => *seq + 1 == plan.seq && *hash == plan.prev_digest_hash,
+    let mut predecessor = match newest(store).await? {
+        None if plan.seq == 1 && plan.prev_digest_hash == GENESIS_HASH => Predecessor::genesis(),
+        Some(d) if d.digest.seq + 1 == plan.seq && d.digest_hash == plan.prev_digest_hash => {
+            Box::pin(Predecessor::load(store, &d)).await?
+        }
+        // Another writer took the number since the plan.
+        _ => return Err(DigestError::Contention { attempts: 1 }),
     };
-    if !links {
-        return Err(DigestError::Contention { attempts: 1 });
-    }
-    let hashes: Vec<String> = pages.iter().flat_map(|p| p.page_hashes.clone()).collect();
-    let stored = Box::pin(store.pages(&hashes)).await?;
-    let mut streams = 0u64;
-    let mut at = 0;
-    for segment in &pages {
-        let mut counted = 0u64;
-        for hash in &segment.page_hashes {
-            match &stored[at] {
-                Some(Ok(p)) if p.compute_hash() == *hash => counted += p.heads.len() as u64,
+    // Every page, a batch at a time: stored under its hash, its heads counted and each going
+    // on from the previous digest's.
+    let named: Vec<(usize, &String)> = pages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.page_hashes.iter().map(move |h| (i, h)))
+        .collect();
+    let mut counted = vec![0u64; pages.len()];
+    for batch in named.chunks(PAGE_BATCH) {
+        let hashes: Vec<String> = batch.iter().map(|(_, h)| (*h).clone()).collect();
+        let stored = Box::pin(store.pages(&hashes)).await?;
+        for ((i, hash), page) in batch.iter().zip(stored) {
+            match page {
+                Some(Ok(p)) if p.compute_hash() == **hash => {
+                    counted[*i] += p.heads.len() as u64;
+                    for head in &p.heads {
+                        predecessor.follow(head)?;
+                    }
+                }
                 _ => {
                     return Err(DigestError::Refused(format!(
                         "{}: page {hash} is not stored under its hash",
-                        segment.segment
+                        pages[*i].segment
                     )))
                 }
             }
-            at += 1;
         }
-        if counted != segment.streams {
+    }
+    predecessor.finish()?;
+    for (segment, counted) in pages.iter().zip(&counted) {
+        if *counted != segment.streams {
             return Err(DigestError::Refused(format!(
                 "{}: its pages hold {counted} heads, not the {} it counted",
                 segment.segment, segment.streams
             )));
         }
-        streams += counted;
     }
+    let streams = counted.iter().sum();
+    let hashes: Vec<String> = named.iter().map(|(_, h)| (*h).clone()).collect();
     let digest = Digest {
         seq: plan.seq,
         timestamp: clock

@@ -42,6 +42,7 @@ pub mod fleet_verify;
 pub mod fleet_write;
 pub mod sign;
 pub mod store;
+pub mod succession;
 pub mod verify;
 pub mod write;
 
@@ -86,6 +87,10 @@ pub enum DigestError {
     /// hash. A human must look before the chain goes on.
     #[error("audit digest {seq} is unreadable or altered: {reason}")]
     Corrupt { seq: u64, reason: String },
+    /// The heads to sign do not go on from the previous digest (a chain is gone, shorter, or
+    /// rewritten at the record it named): signing them would launder the change.
+    #[error("audit digest not signed: the heads do not go on from the previous digest: {0}")]
+    Regressed(String),
     /// A fleet step was not given every segment's result exactly once.
     #[error("audit digest steps incomplete: {reason}")]
     Incomplete { reason: String },
@@ -102,7 +107,9 @@ impl Classify for DigestError {
             | DigestError::Contention { .. }
             | DigestError::Refused(_) => ErrorType::AuditWriteFailed,
             DigestError::Kms { error_type, .. } => *error_type,
-            DigestError::Corrupt { .. } => ErrorType::AuditTamperDetected,
+            DigestError::Corrupt { .. } | DigestError::Regressed(_) => {
+                ErrorType::AuditTamperDetected
+            }
             DigestError::Incomplete { .. } => ErrorType::ValidationError,
         }
     }

@@ -3,6 +3,7 @@
 use super::canonical::Digest;
 use super::sign::DigestSigner;
 use super::store::{DigestStore, StoredDigest};
+use super::succession::Predecessor;
 use super::DigestError;
 use crate::audit::GENESIS_HASH;
 use crate::Clock;
@@ -26,8 +27,13 @@ pub async fn write_digest<S: DigestStore, V: DigestSigner>(
     clock: &dyn Clock,
 ) -> Result<StoredDigest, DigestError> {
     for attempt in 0..MAX_ATTEMPTS {
-        let (seq, prev, known) = match Box::pin(store.latest_digest()).await? {
-            None => (1, GENESIS_HASH.to_owned(), Vec::new()),
+        let (seq, prev, known, mut predecessor) = match Box::pin(store.latest_digest()).await? {
+            None => (
+                1,
+                GENESIS_HASH.to_owned(),
+                Vec::new(),
+                Predecessor::genesis(),
+            ),
             Some(Err(m)) => {
                 return Err(DigestError::Corrupt {
                     seq: m.seq,
@@ -41,10 +47,20 @@ pub async fn write_digest<S: DigestStore, V: DigestSigner>(
                         reason: "its content does not match its digest hash".into(),
                     });
                 }
-                (d.digest.seq + 1, d.digest_hash, d.digest.page_hashes)
+                let predecessor = Box::pin(Predecessor::load(store, &d)).await?;
+                (
+                    d.digest.seq + 1,
+                    d.digest_hash,
+                    d.digest.page_hashes,
+                    predecessor,
+                )
             }
         };
         let heads = Box::pin(store.heads()).await?;
+        for head in &heads {
+            predecessor.follow(head)?;
+        }
+        predecessor.finish()?;
         let (digest, pages) = Digest::paged(seq, clock.now(), prev, heads, store.page_size());
         let known: std::collections::HashSet<String> = known.into_iter().collect();
         let new_pages: Vec<_> = pages
