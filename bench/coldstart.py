@@ -377,8 +377,9 @@ def main():
         "Lambda sets, and AWS_ENDPOINT_URL still applies; (2) the TLS set-up at every client construction: the SDK's "
         "default HTTPS client builds a rustls connector, re-parsing every native root certificate, in each "
         "Client::new (validate_base_client_config), eight times for release; the Lambdas now share one lazily built "
-        "client, so the roots are loaded once, on the first request. The webhook's reqwest client (inbound-mail) is "
-        "built at init only when ROOTWARDEN_WEBHOOK_URL is set (the template's default leaves it unset, as here)."
+        "client, so the roots are loaded once, on the first request; (3) the second HTTP stack: the webhook "
+        "(inbound-mail) posts with hyper over rustls, the SDK's own stack, not reqwest, and builds its client on "
+        "the first notice (ROOTWARDEN_WEBHOOK_URL is unset by the template's default, as here)."
     )
     part = {
         "part": "coldstart",

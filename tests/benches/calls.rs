@@ -691,7 +691,7 @@ async fn main() {
         })
         .collect();
     let mut notes = vec![
-        "AWS calls counted server side by the emulator's request log (every request, by caller and operation), with the real Lambda binaries on the function host; each function warm (an earlier invocation ran) except the digest.".to_owned(),
+        "AWS calls counted server side by the emulator's request log (every request, by caller and operation), with the real Lambda binaries on the function host; each function warm (an earlier invocation ran).".to_owned(),
     ];
     notes.push("Why rotation and check-out stay over the guide: a rotation is three invocations of one function (prepare, await-apply, finish) that Step Functions may each retry, so each re-reads what it decides on (registry, rotation record, vault head, ticket) and commits under conditions; its vault changes and its tickets are separate transactions with their own audit records. Reaching 8 means merging steps into fewer transactions or invocations: not done yet. A check-out decrypts two secrets (password and MFA seed: 2 KMS calls, 4 vault reads), checks the request, the account's lock and any rotation awaiting apply, marks the account for rotation and commits the check-out with its audit record.".to_owned());
     notes.extend(breakdown);
