@@ -10,14 +10,13 @@
 //! still be the next link) and every page it is asked to name (each must be stored under its
 //! hash, and the heads must add up), so a digest never names a page that was not written.
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 
 use super::canonical::{paginate_by, Digest, DigestPage};
 use super::sign::DigestSigner;
 use super::store::{DigestStore, StoredDigest};
 use super::succession::Predecessor;
+use super::write::{newest, put_new_pages, sign_and_store};
 use super::DigestError;
 use crate::audit::segment::{
     self, segments_for, Segment, SegmentOutcome, HEADS_PER_DIGEST_SEGMENT, MAX_DIGEST_SEGMENTS,
@@ -25,8 +24,6 @@ use crate::audit::segment::{
 use crate::audit::GENESIS_HASH;
 use crate::Clock;
 
-/// Page writes in flight at once.
-const CONCURRENCY: usize = 16;
 /// Pages the sign step reads per call.
 const PAGE_BATCH: usize = 100;
 
@@ -46,23 +43,6 @@ pub struct SegmentPages {
     pub segment: Segment,
     pub streams: u64,
     pub page_hashes: Vec<String>,
-}
-
-/// The newest digest, checked (its content still hashes to its digest hash), or `None` before
-/// the first.
-async fn newest<S: DigestStore>(store: &S) -> Result<Option<StoredDigest>, DigestError> {
-    match Box::pin(store.latest_digest()).await? {
-        None => Ok(None),
-        Some(Err(m)) => Err(DigestError::Corrupt {
-            seq: m.seq,
-            reason: m.reason,
-        }),
-        Some(Ok(d)) if d.digest.compute_hash() != d.digest_hash => Err(DigestError::Corrupt {
-            seq: d.digest.seq,
-            reason: "its content does not match its digest hash".into(),
-        }),
-        Some(Ok(d)) => Ok(Some(d)),
-    }
 }
 
 /// The next digest's number and link, and the segments to read: `segments` if given, else one
@@ -98,23 +78,15 @@ pub async fn write_segment_pages<S: DigestStore>(
     store: &S,
     segment: Segment,
 ) -> Result<SegmentPages, DigestError> {
-    let known: HashSet<String> = match newest(store).await {
-        Ok(Some(d)) => d.digest.page_hashes.into_iter().collect(),
+    let known = match newest(store).await {
+        Ok(Some(d)) => d.digest.page_hashes,
         // Only an optimisation: without it every page is written (conditionally) again.
-        _ => HashSet::new(),
+        _ => Vec::new(),
     };
     let heads = Box::pin(store.segment_heads(segment)).await?;
     let pages = paginate_by(heads, store.page_size());
     let page_hashes: Vec<String> = pages.iter().map(DigestPage::compute_hash).collect();
-    let new_pages: Vec<&DigestPage> = pages
-        .iter()
-        .zip(&page_hashes)
-        .filter(|(_, h)| !known.contains(*h))
-        .map(|(p, _)| p)
-        .collect();
-    for chunk in new_pages.chunks(CONCURRENCY) {
-        futures::future::try_join_all(chunk.iter().map(|p| Box::pin(store.put_page(p)))).await?;
-    }
+    put_new_pages(store, &pages, &page_hashes, &known).await?;
     Ok(SegmentPages {
         segment,
         streams: pages.iter().map(|p| p.heads.len() as u64).sum(),
@@ -199,18 +171,7 @@ pub async fn sign_digest<S: DigestStore, V: DigestSigner>(
         streams,
         page_hashes: hashes,
     };
-    let hash = digest.hash_bytes();
-    let sig = Box::pin(signer.sign(&hash)).await?;
-    let stored = StoredDigest {
-        digest_hash: hex::encode(hash),
-        digest,
-        signature: sig.bytes,
-        key_id: sig.key_id,
-        signing_algorithm: sig.algorithm,
-    };
-    if Box::pin(store.put_digest(&stored)).await? {
-        Ok(stored)
-    } else {
-        Err(DigestError::Contention { attempts: 1 })
-    }
+    sign_and_store(store, signer, digest)
+        .await?
+        .ok_or(DigestError::Contention { attempts: 1 })
 }
