@@ -339,6 +339,26 @@ async fn an_audit_outage_fails_closed_before_any_removal() {
 }
 
 #[tokio::test]
+async fn a_posture_is_recorded_with_its_audit_record_or_not_at_all() {
+    let p = ports_at(now());
+    p.registry.put(account(1, AccountMode::Vaulted));
+    p.root.set_root(&id(1), healthy(&id(1)));
+    // A compliant account writes one record, the posture's: it failing leaves no posture.
+    p.audit.fail_writes(true);
+    let report = enforce(&p, None, "run-1").await.unwrap();
+    assert_eq!(
+        report.accounts[0].error_type,
+        Some(ErrorType::AuditWriteFailed)
+    );
+    assert_eq!(p.registry.get(&id(1)).unwrap().posture, None);
+    p.audit.fail_writes(false);
+    enforce(&p, None, "run-2").await.unwrap();
+    let chain = p.audit.records(&format!("account/{}", id(1)));
+    assert_eq!(actions(&chain), ["root.posture-recorded"]);
+    assert!(p.registry.get(&id(1)).unwrap().posture.is_some());
+}
+
+#[tokio::test]
 async fn enforcing_one_account_needs_it_registered() {
     let p = ports_at(now());
     p.registry.put(account(1, AccountMode::Vaulted));

@@ -28,7 +28,7 @@ impl MemoryEnforcementPorts {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         let audit = MemoryAuditLog::new(clock.clone());
         Self {
-            registry: MemoryPostureRegistry::default(),
+            registry: MemoryPostureRegistry::with_audit(audit.clone()),
             root: MemoryRootCredentials::default(),
             tickets: MemoryEnforcementTickets::new(audit.clone()),
             audit,

@@ -1,13 +1,15 @@
 //! `MemoryPostureRegistry`: the twin of `DynamoAccountRegistry` with whole account records, as
 //! enforcement, `account recover` and onboarding use it (the `PostureRegistry` port, and the
 //! `AccountRegistry` reads inbound mail and onboarding make). Writes are conditional on the
-//! account being registered, as the adapter's are.
+//! account being registered, as the adapter's are; a posture is written with its audit record
+//! (into [`MemoryPostureRegistry::with_audit`]'s log) or not at all.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use rootwarden_core::audit::{AuditEntry, AuditLog, MemoryAuditLog};
 use rootwarden_core::registry::posture::PostureRegistry;
 use rootwarden_core::registry::{Account, AccountRegistry, RegisteredAccount};
 use rootwarden_core::{AccountId, ErrorType, LambdaError, RootEmail};
@@ -18,6 +20,7 @@ use crate::{lock, unavailable};
 pub struct MemoryPostureRegistry {
     accounts: Arc<Mutex<BTreeMap<AccountId, Account>>>,
     fail: Arc<AtomicBool>,
+    audit: MemoryAuditLog,
 }
 
 fn not_registered() -> LambdaError {
@@ -28,6 +31,14 @@ fn not_registered() -> LambdaError {
 }
 
 impl MemoryPostureRegistry {
+    /// A registry whose posture records go to `audit` (the log the rest of the ports share).
+    pub fn with_audit(audit: MemoryAuditLog) -> Self {
+        Self {
+            audit,
+            ..Self::default()
+        }
+    }
+
     /// Registers (or replaces) an account record.
     pub fn put(&self, account: Account) {
         lock(&self.accounts).insert(account.account_id.clone(), account);
@@ -89,7 +100,21 @@ impl PostureRegistry for MemoryPostureRegistry {
         account: &AccountId,
         posture: &serde_json::Value,
         at: DateTime<Utc>,
+        record: &AuditEntry,
     ) -> Result<(), LambdaError> {
+        self.check()?;
+        // As the transaction: nothing is written for an account that is not registered, and
+        // the posture only once its record is.
+        if !self.contains(account) {
+            return Err(LambdaError::new(
+                ErrorType::ValidationError,
+                format!("account {account} is not registered: no posture recorded"),
+            ));
+        }
+        self.audit
+            .append(record)
+            .await
+            .map_err(|e| LambdaError::from_classified(&e))?;
         self.update(account, |a| {
             a.posture = Some(posture.clone());
             a.posture_checked_at = Some(at);

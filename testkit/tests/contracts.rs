@@ -173,12 +173,13 @@ async fn memory_root_credentials_honour_the_root_credentials_contract() {
 
 #[tokio::test]
 async fn memory_posture_registry_honours_the_posture_registry_contract() {
-    let registry = rootwarden_testkit::MemoryPostureRegistry::default();
+    let audit = MemoryAuditLog::default();
+    let registry = rootwarden_testkit::MemoryPostureRegistry::with_audit(audit.clone());
     contract::posture_registry_contract(|account| {
-        let registry = registry.clone();
+        let (registry, audit) = (registry.clone(), audit.clone());
         async move {
             registry.put(account);
-            registry
+            (registry, audit)
         }
     })
     .await;

@@ -14,7 +14,7 @@ use rootwarden::access::IamRoleDirectory;
 use rootwarden::audit::DynamoAuditLog;
 use rootwarden::executions::SfnExecutions;
 use rootwarden::registry::schedule::{DuePage, RotationSchedule};
-use rootwarden::registry::{Account, AccountItem, RotationReason};
+use rootwarden::registry::{Account, AccountItem, DynamoPostureRegistry, RotationReason};
 use rootwarden::rotation::{DynamoRotationStore, RotationRecord, RotationStage, RotationStore};
 use rootwarden::tickets::DynamoTicketStore;
 use rootwarden::vault::{CredentialKind, KmsTransientStore};
@@ -402,9 +402,17 @@ async fn enforcement_and_onboarding_adapters_honour_their_contracts() {
     // The registry as the enforcement function reads and annotates it (accounts registered by
     // the harness, as onboarding would).
     let table = emu.env("ROOTWARDEN_ACCOUNTS_TABLE");
-    let registry = DynamoAccountRegistry::new(aws_sdk_dynamodb::Client::new(&enforcer), &table);
+    // Its records are read back as the harness (the enforcer only appends).
+    let enforcer_ddb = aws_sdk_dynamodb::Client::new(&enforcer);
+    let audit_table = emu.env("ROOTWARDEN_AUDIT_TABLE");
+    let registry = DynamoPostureRegistry::new(
+        DynamoAccountRegistry::new(enforcer_ddb.clone(), &table),
+        DynamoAuditLog::new(enforcer_ddb, &audit_table, Arc::new(SystemClock)),
+    );
+    let records = DynamoAuditLog::new(harness.clone(), &audit_table, Arc::new(SystemClock));
     contract::posture_registry_contract(|account| {
-        let (harness, table, registry) = (harness.clone(), table.clone(), registry.clone());
+        let (harness, table) = (harness.clone(), table.clone());
+        let (registry, records) = (registry.clone(), records.clone());
         async move {
             harness
                 .put_item()
@@ -413,7 +421,7 @@ async fn enforcement_and_onboarding_adapters_honour_their_contracts() {
                 .send()
                 .await
                 .unwrap();
-            registry
+            (registry, records)
         }
     })
     .await;

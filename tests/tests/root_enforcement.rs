@@ -204,7 +204,13 @@ async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_ac
     }
 
     // Posture on the registry, without secrets, with what was removed.
-    let reg = deps.registry.get(&vaulted).await.unwrap().unwrap();
+    let reg = deps
+        .registry
+        .accounts()
+        .get(&vaulted)
+        .await
+        .unwrap()
+        .unwrap();
     let posture = reg.posture.expect("posture recorded");
     assert_eq!(posture["access_keys"], json!([]));
     assert_eq!(posture["login_profile"], json!(true));
@@ -216,13 +222,20 @@ async fn enforcement_removes_root_keys_records_posture_and_survives_a_failing_ac
         ])
     );
     assert!(reg.posture_checked_at.is_some());
-    let drift = deps.registry.get(&drifted).await.unwrap().unwrap();
+    let drift = deps
+        .registry
+        .accounts()
+        .get(&drifted)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         drift.posture.unwrap()["findings"],
         json!(["root-mfa-absent"])
     );
     assert!(deps
         .registry
+        .accounts()
         .get(&released)
         .await
         .unwrap()
@@ -427,7 +440,7 @@ async fn recovery_enables_a_root_password_and_enforcement_respects_its_window() 
         .unwrap();
     assert!(done.created);
     assert_eq!(root_state(&emu, &a)["login_profile"], json!(true));
-    let reg = deps.registry.get(&a).await.unwrap().unwrap();
+    let reg = deps.registry.accounts().get(&a).await.unwrap().unwrap();
     let until = reg.recovery_until.expect("window recorded");
     assert!(until > Utc::now() + Duration::hours(23));
     let actions = custody::audit_actions(&emu, &a).await;

@@ -1,7 +1,7 @@
 //! Root-credential enforcement on AWS: the use cases (`enforce`, `enforce_account`, `recover`)
 //! live in the core (`rootwarden_core::enforcement`, re-exported here) and run over [`Deps`],
 //! the bundle of AWS adapters: [`StsIamRootCredentials`] (`sts:AssumeRoot` sessions and the
-//! root-credential IAM calls), `DynamoAccountRegistry`, `DynamoTicketStore` and
+//! root-credential IAM calls), `DynamoPostureRegistry`, `DynamoTicketStore` and
 //! `DynamoAuditLog`.
 
 mod root_credentials;
@@ -12,14 +12,14 @@ pub use root_credentials::{read_posture, IamRootSession, StsIamRootCredentials};
 pub use rootwarden_core::enforcement::*;
 
 use crate::audit::DynamoAuditLog;
-use crate::registry::DynamoAccountRegistry;
+use crate::registry::{DynamoAccountRegistry, DynamoPostureRegistry};
 use crate::tickets::{DynamoTicketStore, Ticket, TicketError};
 use crate::{AccountId, Clock, Config, LambdaError};
 
 /// Everything enforcement talks to.
 #[derive(Clone)]
 pub struct Deps {
-    pub registry: DynamoAccountRegistry,
+    pub registry: DynamoPostureRegistry,
     pub audit: DynamoAuditLog,
     pub tickets: DynamoTicketStore,
     pub root: StsIamRootCredentials,
@@ -42,7 +42,10 @@ impl Deps {
         let audit = DynamoAuditLog::new(ddb.clone(), &config.audit_table, clock.clone());
         let root = StsIamRootCredentials::new(sdk);
         Self {
-            registry: DynamoAccountRegistry::new(ddb.clone(), &config.accounts_table),
+            registry: DynamoPostureRegistry::new(
+                DynamoAccountRegistry::new(ddb.clone(), &config.accounts_table),
+                audit.clone(),
+            ),
             tickets: DynamoTicketStore::new(ddb, &config.tickets_table, audit.clone()),
             audit,
             sts: root.sts.clone(),
@@ -64,12 +67,12 @@ impl Deps {
 }
 
 impl EnforcementPorts for Deps {
-    type Registry = DynamoAccountRegistry;
+    type Registry = DynamoPostureRegistry;
     type Root = StsIamRootCredentials;
     type Tickets = DynamoTicketStore;
     type Audit = DynamoAuditLog;
 
-    fn registry(&self) -> &DynamoAccountRegistry {
+    fn registry(&self) -> &DynamoPostureRegistry {
         &self.registry
     }
     fn root(&self) -> &StsIamRootCredentials {

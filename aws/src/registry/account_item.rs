@@ -3,7 +3,7 @@
 use super::DynamoAccountRegistry;
 use crate::sdk::sdk_error;
 use crate::{AccountId, ErrorType, LambdaError, RootEmail};
-use aws_sdk_dynamodb::types::{AttributeValue, Put};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, Update};
 use chrono::{DateTime, Utc};
 use rootwarden_core::registry::*;
 use std::collections::HashMap;
@@ -343,25 +343,28 @@ impl DynamoAccountRegistry {
         }
     }
 
-    /// Records the enforcement job's view of the root credentials.
-    pub async fn record_posture(
+    /// The conditional `Update` that records the enforcement job's view of the root
+    /// credentials, for the transaction that writes it with its audit record.
+    pub fn posture_update(
         &self,
         account: &AccountId,
         posture: &serde_json::Value,
         at: DateTime<Utc>,
-    ) -> Result<(), LambdaError> {
-        self.client
-            .update_item()
+    ) -> Result<Update, LambdaError> {
+        Update::builder()
             .table_name(&self.table)
             .key("account_id", s(account.as_str()))
             .update_expression("SET posture = :p, posture_checked_at = :t")
             .condition_expression("attribute_exists(account_id)")
             .expression_attribute_values(":p", s(posture.to_string()))
             .expression_attribute_values(":t", s(stamp(at)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("dynamodb:UpdateItem", &e))?;
-        Ok(())
+            .build()
+            .map_err(|e| {
+                LambdaError::new(
+                    ErrorType::InternalError,
+                    format!("building the posture Update: {e}"),
+                )
+            })
     }
 }
 

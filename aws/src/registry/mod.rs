@@ -9,3 +9,4 @@ mod rotation_schedule;
 pub use account_item::AccountItem;
 pub use dynamo::DynamoAccountRegistry;
 mod posture_registry;
+pub use posture_registry::DynamoPostureRegistry;

@@ -55,7 +55,8 @@ impl Recorder<'_> {
             .detail("id", r.id())
     }
 
-    /// The run's last record of the account: its posture (after removals) and outcome.
+    /// The run's conclusion on the account: its posture (after removals) and outcome, written
+    /// with the registry's posture (a drift ticket, if any, is opened after it).
     pub fn posture_recorded(
         &self,
         after: &Posture,

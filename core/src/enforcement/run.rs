@@ -53,9 +53,16 @@ pub async fn enforce_account<P: EnforcementPorts>(
         None => before,
     };
     let conclusion = plan.conclude(&after, done.removed)?;
+    // The posture and its record land together (one transaction on DynamoDB).
+    let record = rec.posture_recorded(
+        &after,
+        conclusion.outcome,
+        &conclusion.removed,
+        &conclusion.findings,
+    );
     ports
         .registry()
-        .record_posture(id, &conclusion.record, now)
+        .record_posture(id, &conclusion.record, now, &record)
         .await?;
     let mut ticket_id = done.ticket_id;
     if let Some(ticket) = &conclusion.drift_ticket {
@@ -66,16 +73,6 @@ pub async fn enforce_account<P: EnforcementPorts>(
             .map_err(|e| LambdaError::from_classified(&e))?;
         ticket_id.get_or_insert(ticket.id);
     }
-    ports
-        .audit()
-        .append(&rec.posture_recorded(
-            &after,
-            conclusion.outcome,
-            &conclusion.removed,
-            &conclusion.findings,
-        ))
-        .await
-        .map_err(|e| LambdaError::from_classified(&e))?;
     Ok(AccountReport::concluded(id, &conclusion, ticket_id))
 }
 

@@ -3,13 +3,15 @@
 //! `MemoryPostureRegistry`.
 //!
 //! Both writes are conditional on the account being registered: enforcement never creates a
-//! registry item, it only annotates one.
+//! registry item, it only annotates one. The posture lands with its audit record, in one
+//! transaction: neither is written without the other.
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
 use super::accounts::Account;
+use crate::audit::AuditEntry;
 use crate::{AccountId, LambdaError};
 
 pub trait PostureRegistry: Send + Sync {
@@ -22,13 +24,15 @@ pub trait PostureRegistry: Send + Sync {
     /// Every registered account, whatever its status, ordered by id.
     fn all_accounts(&self) -> impl Future<Output = Result<Vec<Account>, LambdaError>> + Send;
 
-    /// Records the enforcement job's view of the root credentials (`posture`, checked `at`).
-    /// An error when the account is not registered.
+    /// Records the enforcement job's view of the root credentials (`posture`, checked `at`)
+    /// together with its audit `record`, atomically (audit writes fail closed). An error, and
+    /// nothing written, when the account is not registered.
     fn record_posture(
         &self,
         account: &AccountId,
         posture: &serde_json::Value,
         at: DateTime<Utc>,
+        record: &AuditEntry,
     ) -> impl Future<Output = Result<(), LambdaError>> + Send;
 
     /// Opens (or moves) the password-recovery window of a registered account to `until`.

@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
+use rootwarden_core::audit::{AuditEntry, AuditLog, Stream};
 use rootwarden_core::enforcement::EnforcementTickets;
 use rootwarden_core::mail::{Category, Priority};
 use rootwarden_core::registry::posture::PostureRegistry;
@@ -22,21 +23,46 @@ pub fn fresh_account_record(now: DateTime<Utc>) -> Account {
     }
 }
 
+/// How many posture records the account's chain holds.
+async fn posture_records<L: AuditLog>(audit: &L, account: &AccountId) -> usize {
+    let items = audit
+        .read_stream(&Stream::Account(account.clone()).key())
+        .await
+        .unwrap();
+    items
+        .iter()
+        .filter(|i| {
+            i.as_ref()
+                .is_ok_and(|r| r.action == "root.posture-recorded")
+        })
+        .count()
+}
+
 /// `register(account)` registers the record (as onboarding does) and returns a handle onto the
-/// registry.
+/// registry and onto the audit log its posture records go to.
 ///
 /// A registered account is found whole and listed (in id order); its posture and recovery
-/// window are recorded on it; neither write creates an account that is not registered.
-pub async fn posture_registry_contract<R, F, Fut>(register: F)
+/// window are recorded on it, the posture with its audit record; neither write creates an
+/// account that is not registered, nor a record for it.
+pub async fn posture_registry_contract<R, L, F, Fut>(register: F)
 where
     R: PostureRegistry,
+    L: AuditLog,
     F: Fn(Account) -> Fut,
-    Fut: Future<Output = R>,
+    Fut: Future<Output = (R, L)>,
 {
     let now = Utc::now().trunc_subsecs(0);
     let account = fresh_account_record(now);
     let a = account.account_id.clone();
-    let registry = register(account.clone()).await;
+    let (registry, audit) = register(account.clone()).await;
+    let record = |id: &AccountId| {
+        AuditEntry::new(
+            Stream::Account(id.clone()),
+            "contract",
+            "root.posture-recorded",
+        )
+        .target(id.as_str())
+    };
 
     assert_eq!(
         registry.find_account(&a).await.unwrap(),
@@ -50,7 +76,15 @@ where
     );
 
     let posture = serde_json::json!({"access_keys": [], "login_profile": false, "findings": []});
-    registry.record_posture(&a, &posture, now).await.unwrap();
+    registry
+        .record_posture(&a, &posture, now, &record(&a))
+        .await
+        .unwrap();
+    assert_eq!(
+        posture_records(&audit, &a).await,
+        1,
+        "the record lands with it"
+    );
     let until = now + Duration::hours(24);
     registry.open_recovery(&a, until).await.unwrap();
     let stored = registry.find_account(&a).await.unwrap().unwrap();
@@ -66,9 +100,14 @@ where
     let stranger: AccountId = fresh_account();
     assert_eq!(registry.find_account(&stranger).await.unwrap(), None);
     assert!(registry
-        .record_posture(&stranger, &posture, now)
+        .record_posture(&stranger, &posture, now, &record(&stranger))
         .await
         .is_err());
+    assert_eq!(
+        posture_records(&audit, &stranger).await,
+        0,
+        "no record without the posture"
+    );
     assert!(registry.open_recovery(&stranger, until).await.is_err());
     assert_eq!(registry.find_account(&stranger).await.unwrap(), None);
 }
