@@ -514,6 +514,7 @@ async fn awaiting_rotation(p: &Ports) -> String {
         pending_version: version,
         current_version: Some(1),
         completed_version: None,
+        max_age_days: None,
         ticket_id: "apply-rot-1".into(),
         task_token: Some("token".into()),
         apply_deadline: Some((t0() + Duration::hours(24)).to_rfc3339()),

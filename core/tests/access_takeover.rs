@@ -190,6 +190,7 @@ async fn takeover_awaiting_until(p: &Ports, trigger: &str, deadline: Duration) -
         pending_version: version,
         current_version: None,
         completed_version: None,
+        max_age_days: None,
         ticket_id: format!("rotation-{EXEC}"),
         task_token: Some("token".into()),
         apply_deadline: Some((t0() + deadline).to_rfc3339()),

@@ -35,6 +35,11 @@ impl MemoryRotationStore {
         lock(&self.records).values().cloned().collect()
     }
 
+    /// Stores `record` as it is (a test's setup: a record an older release wrote).
+    pub fn put(&self, record: RotationRecord) {
+        lock(&self.records).insert(key(&record.account_id, &record.execution), record);
+    }
+
     fn check(&self) -> Result<(), LambdaError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(unavailable("dynamodb"));

@@ -2,7 +2,8 @@
 //!
 //! Item: pk `rotation#<account>`, sk `<execution name>`; `account_id`, `execution`,
 //! `execution_arn`, `trigger`, `stage` (`awaiting-apply | completed | abandoned`),
-//! `pending_version`, `current_version` (when it started; absent if none was), `completed_version`, `ticket_id`,
+//! `pending_version`, `current_version` (when it started; absent if none was), `completed_version`,
+//! `max_age_days` (the account's, when it was prepared), `ticket_id`,
 //! `task_token` (the await-apply step's token), `apply_deadline`, `started_at`, `updated_at`,
 //! `outcome` (why it ended: confirmation source, rejection reason or timeout). Stage changes are
 //! conditional: an ended rotation never changes again.
@@ -56,6 +57,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<RotationRecord, L
         // Absent when nothing was current (a takeover's first password).
         current_version: num("current_version"),
         completed_version: num("completed_version"),
+        max_age_days: num("max_age_days"),
         ticket_id: text("ticket_id").unwrap_or_default(),
         task_token: text("task_token"),
         apply_deadline: text("apply_deadline"),
@@ -95,6 +97,12 @@ impl DynamoRotationStore {
             item.insert(
                 "current_version".to_owned(),
                 AttributeValue::N(current.to_string()),
+            );
+        }
+        if let Some(days) = r.max_age_days {
+            item.insert(
+                "max_age_days".to_owned(),
+                AttributeValue::N(days.to_string()),
             );
         }
         let out = self

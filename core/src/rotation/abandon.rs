@@ -22,8 +22,12 @@ pub async fn abandon<P: RotationPorts>(
     let reason = steps::abandon_reason(error);
     let record = ports.rotations().get(account, execution).await?;
     steps::may_abandon(execution, record.as_ref())?;
-    // A takeover's rotation leaves the schedule to the takeover (resumed, then `activate`).
-    let registered = ports.registry().account(account).await?;
+    // A takeover's rotation leaves the schedule to the takeover (resumed, then `activate`):
+    // its record says so; with no record, the account's status does.
+    let registered = match &record {
+        Some(_) => None,
+        None => ports.registry().account(account).await?,
+    };
     let discarded = ports
         .vault()
         .discard_pending(

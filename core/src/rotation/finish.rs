@@ -46,10 +46,14 @@ pub async fn finish<P: RotationPorts>(
             &stamp(now),
         )
         .await?;
-    let registered = ports.registry().account(account).await?;
     // A takeover's rotation leaves the schedule to the takeover's `activate` step.
-    let next_due = if steps::moves_schedule(Some(&record), registered.as_ref()) {
-        let next_due = steps::next_due(now, registered.map(|a| a.max_age_days));
+    let next_due = if steps::moves_schedule(Some(&record), None) {
+        // The maximum age prepare recorded (it never changes); an older record's is read.
+        let max_age = match record.max_age_days {
+            Some(days) => Some(days),
+            None => (ports.registry().account(account).await?).map(|a| a.max_age_days),
+        };
+        let next_due = steps::next_due(now, max_age);
         ports
             .registry()
             .reschedule(

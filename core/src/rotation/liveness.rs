@@ -127,6 +127,7 @@ mod tests {
             pending_version: 2,
             current_version: Some(1),
             completed_version: None,
+            max_age_days: None,
             ticket_id: "rotation-e1".into(),
             task_token: None,
             apply_deadline: deadline.map(str::to_owned),

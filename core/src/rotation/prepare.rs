@@ -148,6 +148,7 @@ pub async fn prepare<P: RotationPorts>(
         pending_version: pending,
         current_version: current,
         completed_version: None,
+        max_age_days: Some(registered.max_age_days),
         ticket_id: ticket.id.clone(),
         task_token: None,
         apply_deadline: None,

@@ -45,6 +45,10 @@ pub struct RotationRecord {
     /// password).
     pub current_version: Option<u32>,
     pub completed_version: Option<u32>,
+    /// The account's maximum password age when it was prepared (it is set at onboarding and
+    /// never changes), so the finish sets the next due date without reading the registry;
+    /// `None` on records written before it was kept.
+    pub max_age_days: Option<u32>,
     pub ticket_id: String,
     #[serde(skip)]
     pub task_token: Option<String>,

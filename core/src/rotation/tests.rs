@@ -48,6 +48,7 @@ fn record(stage: RotationStage, token: Option<&str>) -> RotationRecord {
         pending_version: 2,
         current_version: Some(1),
         completed_version: None,
+        max_age_days: None,
         ticket_id: "rotation-e1".into(),
         task_token: token.map(str::to_owned),
         apply_deadline: None,

@@ -18,6 +18,7 @@ pub(crate) fn record(account: &AccountId, execution: &str, started_at: &str) -> 
         pending_version: 2,
         current_version: Some(1),
         completed_version: None,
+        max_age_days: Some(90),
         ticket_id: format!("rotation-{execution}"),
         task_token: None,
         apply_deadline: None,
@@ -41,6 +42,17 @@ pub async fn rotation_store_contract<R: RotationStore>(store: R) {
     assert_eq!(store.create(&other).await.unwrap(), first, "create is once");
     assert_eq!(store.get(&a, &e1).await.unwrap(), Some(first.clone()));
     assert_eq!(store.get(&a, &fresh("none")).await.unwrap(), None);
+    // A record written before the maximum age was kept reads back without one.
+    let (older_account, older) = (fresh_account(), fresh("r0"));
+    let before = RotationRecord {
+        max_age_days: None,
+        ..record(&older_account, &older, "2026-11-23T10:00:00Z")
+    };
+    store.create(&before).await.unwrap();
+    assert_eq!(
+        store.get(&older_account, &older).await.unwrap(),
+        Some(before)
+    );
 
     // Newest first; only this account's.
     let second = record(&a, &e2, "2026-11-25T10:00:00Z");
