@@ -3,8 +3,10 @@
 
 pub use rootwarden_core::audit::*;
 
+mod audited_write;
 pub mod digest;
 mod dynamo;
 
+pub use audited_write::{write_audited, Audited};
 pub use digest::{DynamoDigestStore, KmsDigestSigner};
 pub use dynamo::{new_invocation, DynamoAuditLog};

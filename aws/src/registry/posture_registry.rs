@@ -1,9 +1,8 @@
 //! `DynamoPostureRegistry`: the `PostureRegistry` port on the accounts table as enforcement and
 //! `account recover` read and annotate it (both writes conditional on the item existing). A
-//! posture is one `TransactWriteItems` with its audit record (conditional on its chain
-//! position; a lost race re-prepares the record and retries): neither lands without the other.
+//! posture is written with its audit record ([`write_audited`]): neither lands without the
+//! other.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use rootwarden_core::audit::AuditEntry;
@@ -11,12 +10,8 @@ use rootwarden_core::registry::posture::PostureRegistry;
 use rootwarden_core::registry::Account;
 
 use super::DynamoAccountRegistry;
-use crate::audit::{backoff, DynamoAuditLog};
-use crate::sdk::sdk_error;
+use crate::audit::{write_audited, Audited, DynamoAuditLog};
 use crate::{AccountId, ErrorType, LambdaError};
-
-/// Lost audit races tolerated before a posture write gives up (nothing is written).
-const ATTEMPTS: u32 = 8;
 
 #[derive(Clone)]
 pub struct DynamoPostureRegistry {
@@ -61,51 +56,12 @@ impl PostureRegistry for DynamoPostureRegistry {
         let update = TransactWriteItem::builder()
             .update(self.accounts.posture_update(account, posture, at)?)
             .build();
-        for attempt in 0..ATTEMPTS {
-            let (sealed, audit_put) = self
-                .audit
-                .prepare(record)
-                .await
-                .map_err(|e| LambdaError::from_classified(&e))?;
-            let items = vec![
-                update.clone(),
-                TransactWriteItem::builder().put(audit_put).build(),
-            ];
-            let out = self
-                .accounts
-                .client()
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let e = match out {
-                Ok(_) => {
-                    self.audit.committed(&sealed);
-                    return Ok(());
-                }
-                Err(e) => e,
-            };
-            let codes: Vec<&str> = match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None"))
-                    .collect(),
-                _ => return Err(sdk_error("dynamodb:TransactWriteItems", &e)),
-            };
-            // Item 0 is the account's, item 1 the audit record's.
-            match codes.as_slice() {
-                ["ConditionalCheckFailed", ..] => return Err(not_registered(account)),
-                [_, "ConditionalCheckFailed"] => backoff(attempt).await,
-                _ => return Err(sdk_error("dynamodb:TransactWriteItems", &e)),
-            }
+        let what = format!("the posture of {account}");
+        let client = self.accounts.client();
+        match write_audited(client, &self.audit, vec![update], record, &what).await? {
+            Audited::Written => Ok(()),
+            Audited::Refused => Err(not_registered(account)),
         }
-        Err(LambdaError::new(
-            ErrorType::AuditWriteFailed,
-            format!(
-                "the posture of {account} lost the audit race {ATTEMPTS} times; nothing was written"
-            ),
-        ))
     }
 
     async fn open_recovery(

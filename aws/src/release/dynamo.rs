@@ -16,19 +16,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::release_item::{release_attributes, release_from_item, CERTIFICATE, RELEASE_ATTRIBUTES};
-use crate::audit::{backoff, AuditEntry, DynamoAuditLog};
+use crate::audit::{write_audited, AuditEntry, Audited, DynamoAuditLog};
 use crate::registry::{stamp, Account, AccountItem, AccountStatus, DynamoAccountRegistry};
 use crate::release::{Exit, Expect, Release, ReleaseStore};
 use crate::sdk::sdk_error;
 use crate::{AccountId, ErrorType, LambdaError};
-
-const ATTEMPTS: u32 = 8;
 
 /// The account record's attributes (`AccountItem`): one the account no longer has is removed.
 const ACCOUNT_ATTRIBUTES: [&str; 15] = [
@@ -205,44 +202,10 @@ impl ReleaseStore for DynamoReleaseStore {
         let mut item = account.to_item();
         item.extend(release_attributes(release));
         let update = conditional_update(self.table(), item, expect)?;
-        for attempt in 0..ATTEMPTS {
-            let (_, audit_put) = self
-                .audit
-                .prepare(record)
-                .await
-                .map_err(|e| LambdaError::from_classified(&e))?;
-            let items = vec![
-                TransactWriteItem::builder().update(update.clone()).build(),
-                TransactWriteItem::builder().put(audit_put).build(),
-            ];
-            match self
-                .client()
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(true),
-                Err(e) => {
-                    let reasons: Vec<String> = match e.as_service_error() {
-                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-                            .cancellation_reasons()
-                            .iter()
-                            .map(|r| r.code().unwrap_or("None").to_owned())
-                            .collect(),
-                        _ => return Err(sdk_error("dynamodb:TransactWriteItems", &e)),
-                    };
-                    if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
-                        return Ok(false);
-                    }
-                    backoff(attempt).await;
-                }
-            }
-        }
-        Err(LambdaError::new(
-            ErrorType::AuditWriteFailed,
-            "the release lost the audit race 8 times; nothing was written",
-        ))
+        let items = vec![TransactWriteItem::builder().update(update).build()];
+        let written =
+            write_audited(self.client(), &self.audit, items, record, "the release").await?;
+        Ok(written == Audited::Written)
     }
 
     async fn closures_since(

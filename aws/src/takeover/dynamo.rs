@@ -12,19 +12,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use crate::audit::{backoff, AuditEntry, DynamoAuditLog};
+use crate::audit::{write_audited, AuditEntry, Audited, DynamoAuditLog};
 use crate::registry::{
     stamp, Account, AccountItem, AccountRegistry, AccountStatus, DynamoAccountRegistry,
 };
 use crate::sdk::sdk_error;
 use crate::takeover::{Expect, Takeover, TakeoverStep, TakeoverStore};
 use crate::{AccountId, ErrorType, LambdaError, RootEmail};
-
-const ATTEMPTS: u32 = 8;
 
 #[derive(Clone)]
 pub struct DynamoTakeoverStore {
@@ -246,42 +243,8 @@ impl TakeoverStore for DynamoTakeoverStore {
         item.extend(takeover_attributes(takeover));
         let update = conditional_update(self.registry.table(), item, expect)?;
         let ddb = self.registry.client();
-        for attempt in 0..ATTEMPTS {
-            let (_, audit_put) = self
-                .audit
-                .prepare(record)
-                .await
-                .map_err(|e| LambdaError::from_classified(&e))?;
-            let items = vec![
-                TransactWriteItem::builder().update(update.clone()).build(),
-                TransactWriteItem::builder().put(audit_put).build(),
-            ];
-            match ddb
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(true),
-                Err(e) => {
-                    let reasons: Vec<String> = match e.as_service_error() {
-                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-                            .cancellation_reasons()
-                            .iter()
-                            .map(|r| r.code().unwrap_or("None").to_owned())
-                            .collect(),
-                        _ => return Err(sdk_error("dynamodb:TransactWriteItems", &e)),
-                    };
-                    if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
-                        return Ok(false);
-                    }
-                    backoff(attempt).await;
-                }
-            }
-        }
-        Err(LambdaError::new(
-            ErrorType::AuditWriteFailed,
-            "the takeover lost the audit race 8 times; nothing was written",
-        ))
+        let items = vec![TransactWriteItem::builder().update(update).build()];
+        let written = write_audited(ddb, &self.audit, items, record, "the takeover").await?;
+        Ok(written == Audited::Written)
     }
 }
