@@ -44,6 +44,14 @@
       winner of the race the condition was there to decide) was erased by the loser's rollback,
       which DynamoDB never does. Item writes now hold one lock, so a transaction is atomic with
       respect to every other write.
+  moto.dynamodb.models.DynamoDBBackend.transact_write_items      (patch_dynamodb_item_rollback)
+      the snapshot above was a copy.deepcopy of every whole table a transaction touched: a
+      transaction against a table of n items cost O(n) time and memory, so 10,000 accounts
+      each writing a posture with its audit record copied the 10k-item registry and the audit
+      table 10,000 times (quadratic; the fleet bench's emulator was OOM-killed at 23.7 GB).
+      Now the transaction backs up only the items it targets (a deep copy of each, or "absent")
+      and puts exactly those back when it is cancelled. Tables with a stream keep moto's
+      whole-table snapshot (the stream's records are part of what it restores).
 """
 from __future__ import annotations
 
@@ -196,6 +204,96 @@ def patch_dynamodb_write_atomicity() -> None:
 
     for name in ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item"):
         setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+
+
+def patch_dynamodb_item_rollback() -> None:
+    import copy
+    import threading
+
+    from moto.dynamodb import models as ddb_models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    if getattr(DynamoDBBackend.transact_write_items, "_rootwarden_item_rollback", False):
+        return
+    original = DynamoDBBackend.transact_write_items
+    inside = threading.local()
+
+    class _TableCopyIsItemBackup:
+        """moto's module-level `copy` inside transact_write_items: a Table is not copied there
+        (its rollback is then a no-op assignment); the items are backed up below instead."""
+
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            if getattr(inside, "active", False) and isinstance(value, Table):
+                return value
+            return copy.deepcopy(value, memo)
+
+    ddb_models.copy = _TableCopyIsItemBackup()
+
+    def target(self, op_type: str, op: dict):
+        """(table, hash, range) of one transaction operation, or None when moto will refuse it
+        before writing (unknown table, missing key)."""
+        table = self.tables.get(op.get("TableName"))
+        if table is None:
+            return None
+        attrs = op.get("Item") if op_type == "Put" else op.get("Key")
+        if not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+            return None
+        try:
+            hash_value = DynamoType(attrs[table.hash_key_attr])
+            range_value = None
+            if table.range_key_attr is not None:
+                if table.range_key_attr not in attrs:
+                    return None
+                range_value = DynamoType(attrs[table.range_key_attr])
+        except Exception:
+            return None
+        return table, hash_value, range_value
+
+    def transact_write_items(self, transact_items):
+        ops = []
+        for entry in transact_items if isinstance(transact_items, list) else []:
+            if isinstance(entry, dict) and len(entry) == 1:
+                ops.append(next(iter(entry.items())))
+        tables = {op.get("TableName") for _, op in ops if isinstance(op, dict)}
+        if any(getattr(self.tables.get(t), "stream_shard", None) is not None for t in tables):
+            return original(self, transact_items)
+        backups = []
+        for op_type, op in ops:
+            found = target(self, op_type, op) if isinstance(op, dict) else None
+            if found is None:
+                continue
+            table, hash_value, range_value = found
+            try:
+                current = table.get_item(hash_value, range_value)
+            except Exception:
+                continue
+            backups.append((table, hash_value, range_value, copy.deepcopy(current)))
+        inside.active = True
+        try:
+            return original(self, transact_items)
+        except BaseException:
+            for table, hash_value, range_value, saved in reversed(backups):
+                if range_value is not None:
+                    if saved is None:
+                        table.items.get(hash_value, {}).pop(range_value, None)
+                    else:
+                        table.items[hash_value][range_value] = saved
+                elif saved is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = saved
+            raise
+        finally:
+            inside.active = False
+
+    transact_write_items._rootwarden_item_rollback = True
+    DynamoDBBackend.transact_write_items = transact_write_items
 
 
 def configure_moto(function_host: bool) -> None:
