@@ -150,6 +150,7 @@ def prepare_process(verbose: bool = False):
     moto_patches.patch_model_data()
     moto_patches.patch_stop_execution()
     moto_patches.patch_dynamodb_item_rollback()
+    moto_patches.patch_dynamodb_partition_query()
     moto_patches.patch_dynamodb_write_atomicity()  # the lock wraps the rollback too
     moto_patches.patch_iam_enforcement()  # retires moto's own checker; enforcement starts below
     from rootwarden_ext import member_roles

@@ -1,5 +1,7 @@
-"""A cancelled TransactWriteItems puts back exactly the items it targeted, without copying the
-tables it touched (moto_patches.patch_dynamodb_item_rollback). In-process moto, boto3."""
+"""moto's DynamoDB as patched (moto_patches): a cancelled TransactWriteItems puts back exactly the
+items it targeted, without copying the tables it touched (patch_dynamodb_item_rollback); a Query
+on the table's key reads one partition and answers as before (patch_dynamodb_partition_query).
+In-process moto, boto3."""
 from __future__ import annotations
 
 import copy
@@ -23,8 +25,9 @@ def ddb(monkeypatch):
     for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                        ("AWS_DEFAULT_REGION", REGION)):
         monkeypatch.setenv(var, value)
-    moto_patches.patch_dynamodb_item_rollback()
-    moto_patches.patch_dynamodb_item_rollback()  # idempotent: a second call does not re-wrap
+    for _ in range(2):  # idempotent: a second call does not re-wrap
+        moto_patches.patch_dynamodb_item_rollback()
+        moto_patches.patch_dynamodb_partition_query()
     with moto.mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         client.create_table(TableName="plain", BillingMode="PAY_PER_REQUEST",
@@ -34,7 +37,11 @@ def ddb(monkeypatch):
                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                                        {"AttributeName": "sk", "KeyType": "RANGE"}],
                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                  {"AttributeName": "sk", "AttributeType": "S"}])
+                                                  {"AttributeName": "sk", "AttributeType": "S"},
+                                                  {"AttributeName": "g", "AttributeType": "S"}],
+                            GlobalSecondaryIndexes=[{"IndexName": "by-g",
+                                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                                     "Projection": {"ProjectionType": "ALL"}}])
         yield client
 
 
@@ -132,3 +139,58 @@ def test_a_transaction_does_not_copy_the_tables_it_touches(ddb, monkeypatch):
     with pytest.raises(ClientError):
         ddb.transact_write_items(TransactItems=writes(failing))
     assert copied == []
+
+
+def sks(page):
+    return [i["sk"]["S"] for i in page["Items"]]
+
+
+def test_a_query_on_the_tables_key_answers_from_its_partition_as_before(ddb):
+    for pk, n in (("p1", 5), ("p2", 3), ("p3", 0)):
+        for i in range(n):
+            ddb.put_item(TableName="ranged", Item={"pk": {"S": pk}, "sk": {"S": f"v#{i}"},
+                                                   "g": {"S": "shared"}, "odd": {"BOOL": i % 2 == 1}})
+    ddb.put_item(TableName="plain", Item={"pk": {"S": "solo"}})
+    q = {"TableName": "ranged", "KeyConditionExpression": "pk = :p",
+         "ExpressionAttributeValues": {":p": {"S": "p1"}}}
+    assert sks(ddb.query(**q)) == [f"v#{i}" for i in range(5)]
+    assert sks(ddb.query(**q, ScanIndexForward=False)) == [f"v#{i}" for i in reversed(range(5))]
+    first = ddb.query(**q, Limit=2)
+    assert sks(first) == ["v#0", "v#1"]
+    rest = ddb.query(**q, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert sks(rest) == ["v#2", "v#3", "v#4"]
+    ranged = dict(q, KeyConditionExpression="pk = :p AND sk >= :from",
+                  ExpressionAttributeValues={":p": {"S": "p1"}, ":from": {"S": "v#3"}})
+    assert sks(ddb.query(**ranged)) == ["v#3", "v#4"]
+    filtered = ddb.query(**dict(q, FilterExpression="odd = :t", ExpressionAttributeValues={
+        ":p": {"S": "p1"}, ":t": {"BOOL": True}}))
+    assert sks(filtered) == ["v#1", "v#3"]
+    none = dict(q, ExpressionAttributeValues={":p": {"S": "p3"}})
+    assert ddb.query(**none)["Items"] == []
+    solo = ddb.query(TableName="plain", KeyConditionExpression="pk = :p",
+                     ExpressionAttributeValues={":p": {"S": "solo"}})
+    assert [i["pk"]["S"] for i in solo["Items"]] == ["solo"]
+    # An index query still sees every partition.
+    by_g = ddb.query(TableName="ranged", IndexName="by-g", KeyConditionExpression="g = :g",
+                     ExpressionAttributeValues={":g": {"S": "shared"}})
+    assert len(by_g["Items"]) == 8
+
+
+def test_a_query_on_the_tables_key_does_not_list_the_table(ddb, monkeypatch):
+    for pk in ("a", "b"):
+        ddb.put_item(TableName="ranged", Item={"pk": {"S": pk}, "sk": {"S": "1"}})
+    listed = []
+    table = backend_table("ranged")
+    original = table.items
+
+    class Watched(dict):
+        def values(self):
+            listed.append("whole table")
+            return super().values()
+
+    watched = Watched(original)
+    monkeypatch.setattr(table, "items", watched)
+    got = ddb.query(TableName="ranged", KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "a"}})
+    assert [i["pk"]["S"] for i in got["Items"]] == ["a"]
+    assert listed == []
