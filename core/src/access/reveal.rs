@@ -90,18 +90,22 @@ pub(super) async fn decrypt<P: AccessPorts>(
     now: DateTime<Utc>,
 ) -> Result<Secrets, LambdaError> {
     let vault = ports.vault();
-    // No current version (a takeover's first password is still pending): nothing to show.
-    let current = vault
-        .head(account, CredentialKind::RootPassword)
+    // No current password (a takeover's first password is still pending): none to show.
+    let [password, seed]: [Option<(_, SecretString)>; 2] = vault
+        .reveal_current(
+            account,
+            &[CredentialKind::RootPassword, CredentialKind::MfaSeed],
+        )
         .await?
-        .and_then(|h| h.current);
-    let (password_version, password) = match current {
-        Some(v) => {
-            let (info, secret) = vault
-                .reveal(account, CredentialKind::RootPassword, Some(v))
-                .await?;
-            (Some(info.version), Some(secret))
-        }
+        .try_into()
+        .map_err(|_| {
+            LambdaError::new(
+                ErrorType::InternalError,
+                "the vault answered for another number of credentials than asked",
+            )
+        })?;
+    let (password_version, password) = match password {
+        Some((info, secret)) => (Some(info.version), Some(secret)),
         None => (None, None),
     };
     let pending = match awaiting {
@@ -117,13 +121,8 @@ pub(super) async fn decrypt<P: AccessPorts>(
         }
         None => None,
     };
-    let seed_head = vault.head(account, CredentialKind::MfaSeed).await?;
-    let totp = match seed_head.and_then(|h| h.current) {
-        Some(v) => {
-            // The version just read: `None` would make the vault read the head again.
-            let (_, seed) = vault
-                .reveal(account, CredentialKind::MfaSeed, Some(v))
-                .await?;
+    let totp = match seed {
+        Some((_, seed)) => {
             let seed = TotpSeed::parse(&seed).map_err(|e| {
                 LambdaError::new(ErrorType::InternalError, format!("vaulted MFA seed: {e}"))
             })?;

@@ -182,6 +182,28 @@ pub trait Vault: Send + Sync {
         version: Option<u32>,
     ) -> impl Future<Output = Result<(VersionInfo, SecretString), VaultError>> + Send;
 
+    /// The current version of each of `kinds`, decrypted, in the order asked (`None` for a kind
+    /// with nothing current, or nothing vaulted). The default reads each head and reveals its
+    /// current version; a store that can batch its reads overrides it.
+    fn reveal_current(
+        &self,
+        account: &AccountId,
+        kinds: &[CredentialKind],
+    ) -> impl Future<Output = Result<Vec<Option<(VersionInfo, SecretString)>>, VaultError>> + Send
+    {
+        async move {
+            let mut found = Vec::with_capacity(kinds.len());
+            for &kind in kinds {
+                let current = self.head(account, kind).await?.and_then(|h| h.current);
+                found.push(match current {
+                    Some(v) => Some(self.reveal(account, kind, Some(v)).await?),
+                    None => None,
+                });
+            }
+            Ok(found)
+        }
+    }
+
     /// Stores `secret` as the pending version for rotation `execution`; where nothing is vaulted
     /// yet it becomes version 1, pending, with no current (a takeover's first password: the
     /// caller decides whether that is allowed). Idempotent per execution: if that execution already has a pending version it is returned unchanged

@@ -44,6 +44,17 @@ async fn revealed<V: Vault>(v: &V, a: &AccountId, version: Option<u32>) -> (u32,
     (info.version, info.stage, s.expose_secret().to_owned())
 }
 
+/// What `reveal_current` shows of the root password and the MFA seed (none vaulted here), and of
+/// the password asked twice.
+async fn current<V: Vault>(v: &V, a: &AccountId) -> Vec<Option<(u32, Stage, String)>> {
+    v.reveal_current(a, &[KIND, CredentialKind::MfaSeed, KIND])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|found| found.map(|(i, s)| (i.version, i.stage, s.expose_secret().to_owned())))
+        .collect()
+}
+
 async fn stages<V: Vault>(v: &V, a: &AccountId) -> Vec<(u32, Stage)> {
     v.versions(a, KIND)
         .await
@@ -82,7 +93,10 @@ where
         revealed(&r, &a, None).await,
         (1, Stage::Current, "Initial-Pa55word!".into())
     );
+    let initial = Some((1, Stage::Current, "Initial-Pa55word!".to_owned()));
+    assert_eq!(current(&r, &a).await, vec![initial.clone(), None, initial]);
     let stranger = fresh_account();
+    assert_eq!(current(&r, &stranger).await, vec![None, None, None]);
     assert_eq!(w.head(&stranger, KIND).await.unwrap(), None);
     assert!(r.versions(&stranger, KIND).await.unwrap().is_empty());
     // Where nothing is vaulted (a takeover's first password): version 1, pending, no current
@@ -114,6 +128,7 @@ where
         r.reveal(&stranger, KIND, None).await,
         Err(VaultError::NotFound(_))
     ));
+    assert_eq!(current(&r, &stranger).await, vec![None, None, None]);
     assert!(matches!(
         stage(&w, &stranger, &fresh("takeover"), "x").await,
         Err(VaultError::Conflict(_))
@@ -212,6 +227,8 @@ where
         revealed(&r, &a, None).await,
         (2, Stage::Current, "Second-Pa55word!".into())
     );
+    let second = Some((2, Stage::Current, "Second-Pa55word!".to_owned()));
+    assert_eq!(current(&r, &a).await, vec![second.clone(), None, second]);
     // A completed rotation cannot stage again.
     assert!(matches!(
         stage(&w, &a, &e1, "x").await,

@@ -4,6 +4,7 @@
 //! writes the plan in one transaction ([`transaction`]). Items in [`items`], KMS calls in
 //! [`keys`].
 
+mod batch_read;
 mod items;
 mod keys;
 mod transaction;
@@ -254,6 +255,52 @@ impl Vault for KmsVault {
         let blob = ciphertext(&item)?.clone();
         let secret = self.decrypt(account, kind, v, blob).await?;
         Ok((info, secret))
+    }
+
+    async fn reveal_current(
+        &self,
+        account: &AccountId,
+        kinds: &[CredentialKind],
+    ) -> Result<Vec<Option<(VersionInfo, SecretString)>>, VaultError> {
+        let heads: Vec<batch_read::Key> = kinds
+            .iter()
+            .map(|&k| (partition(account, k), HEAD_KEY.to_owned()))
+            .collect();
+        let found = self.batch_get(&heads).await?;
+        let mut current = Vec::with_capacity(kinds.len());
+        for (&kind, key) in kinds.iter().zip(&heads) {
+            let version = match found.get(key) {
+                Some(item) => head_from(item)?.current,
+                None => None,
+            };
+            current.push(version.map(|v| (kind, v, (key.0.clone(), version_key(v)))));
+        }
+        let versions: Vec<batch_read::Key> = current
+            .iter()
+            .flatten()
+            .map(|(_, _, k)| k.clone())
+            .collect();
+        let items = if versions.is_empty() {
+            Default::default()
+        } else {
+            self.batch_get(&versions).await?
+        };
+        let mut revealed = Vec::with_capacity(kinds.len());
+        for wanted in current {
+            let Some((kind, v, key)) = wanted else {
+                revealed.push(None);
+                continue;
+            };
+            // The head names it as current, so it must exist.
+            let item = items.get(&key).ok_or_else(|| {
+                VaultError::NotFound(format!("{} version {v} of {account}", kind.as_str()))
+            })?;
+            let info = version_from(item)?;
+            let blob = ciphertext(item)?.clone();
+            let secret = self.decrypt(account, kind, v, blob).await?;
+            revealed.push(Some((info, secret)));
+        }
+        Ok(revealed)
     }
 
     async fn stage_pending(
