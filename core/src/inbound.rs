@@ -1,5 +1,6 @@
-//! The inbound-mail use case: one SES delivery → raw message from S3 → decision → secrets to the
-//! vault → ticket (created, threaded or duplicate) with its audit record. Content problems never
+//! The inbound-mail use case: one SES delivery → raw message from S3 → decision → secrets sealed
+//! for the vault → ticket (created, threaded or duplicate) with those secrets and its audit
+//! record, in one transaction. Content problems never
 //! fail: malformed, oversized or hostile mail still becomes a ticket or a quarantine decision.
 //! Only transient AWS failures return an error, so SES's async retries and the DLQ apply.
 
@@ -173,18 +174,16 @@ where
         }
         _ => Vec::new(),
     };
-    // Secrets are vaulted before the ticket is written, so a delivery already recorded (an SES
-    // or Lambda retry) has its secrets stored: don't encrypt and write them again. Waits must
-    // know a re-delivery too. Mail with neither needs no read: the ticket's transaction refuses a
-    // recorded delivery by its marker's condition.
-    let vaults = !decision.quarantined && !analysis.secrets.is_empty();
-    let recorded = if vaults || !waits.is_empty() {
+    // Waits must know a re-delivery (an SES or Lambda retry). Mail with none needs no read: the
+    // ticket's transaction refuses a recorded delivery by its marker's condition, and with it
+    // the secrets the message carried.
+    let recorded = if waits.is_empty() {
+        None
+    } else {
         deps.tickets
             .delivery_recorded(id)
             .await
             .map_err(|e| LambdaError::from_classified(&e))?
-    } else {
-        None
     };
     let (earned, refused) = judge_waits(
         deps,
@@ -225,22 +224,24 @@ where
         decision.priority = mail::classify::priority(decision.category, false, false, true);
     }
     // Quarantined mail never drives anything: its "reset link" is likely the phish itself; nor
-    // does mail that claimed a workflow it may not complete.
-    let mut vaulted = 0;
+    // does mail that claimed a workflow it may not complete. The secrets are sealed here and
+    // written with the ticket, in its transaction (so only by the delivery that records it).
+    let mut secrets = Vec::new();
     if !decision.quarantined && refused.is_empty() && recorded.is_none() {
         for (index, secret) in analysis.secrets.iter().enumerate() {
-            deps.vault
-                .put(
-                    decision.account_id.as_ref(),
-                    secret.kind,
-                    id,
-                    index,
-                    delivery.received_at,
-                    &secret.value,
-                )
-                .await
-                .map_err(|e| LambdaError::from_classified(&e))?;
-            vaulted += 1;
+            secrets.push(
+                deps.vault
+                    .seal(
+                        decision.account_id.as_ref(),
+                        secret.kind,
+                        id,
+                        index,
+                        delivery.received_at,
+                        &secret.value,
+                    )
+                    .await
+                    .map_err(|e| LambdaError::from_classified(&e))?,
+            );
         }
     }
     let msg = IncomingMessage {
@@ -249,6 +250,7 @@ where
         received_at: delivery.received_at,
         decision: decision.clone(),
         unregistered_account,
+        secrets,
     };
     let outcome = deps
         .tickets
@@ -266,6 +268,10 @@ where
         });
         deps.waits.complete(w, &output).await?;
     }
+    let vaulted = match &outcome {
+        RecordOutcome::Duplicate { .. } => 0,
+        _ => msg.secrets.len(),
+    };
     let (label, to_notify) = match &outcome {
         RecordOutcome::Created(t) => ("created", Some(t.clone())),
         RecordOutcome::Updated(t) => ("updated", Some(t.clone())),

@@ -55,9 +55,11 @@ struct Rig {
 impl Rig {
     /// The accounts of the fixtures registered at their sub-addresses.
     fn new() -> Self {
+        let vault = MemoryTransientStore::default();
         let audit = MemoryAuditLog::default();
         let rig = Rig {
-            tickets: MemoryTicketStore::new(audit.clone()),
+            tickets: MemoryTicketStore::new(audit.clone()).with_vault(vault.clone()),
+            vault,
             audit,
             ..Rig::default()
         };
@@ -448,6 +450,46 @@ async fn a_redelivery_is_idempotent() {
         rig.audit_actions(&Stream::Account(account(ACME))),
         vec!["ticket.created"]
     );
+}
+
+#[tokio::test]
+async fn a_redelivery_never_brings_back_a_link_shredded_since() {
+    let rig = Rig::new();
+    let now = Utc::now();
+    let raw = fixture("password-reset-01-signin-aws.eml");
+    rig.deliver("ses-gone", &sub_address(ACME), &raw, pass(), now)
+        .await
+        .unwrap();
+    assert_eq!(rig.vault.shred(&account(ACME)), 1);
+    // SES or Lambda retries the delivery after the account's secrets were shredded (a release)
+    // or the link was used: the recorded delivery writes nothing again.
+    let again = rig
+        .redeliver("ses-gone", &sub_address(ACME), pass(), now)
+        .await
+        .unwrap();
+    assert_eq!((again.outcome, again.secrets_vaulted), ("duplicate", 0));
+    assert!(rig.vault.stored().is_empty());
+}
+
+#[tokio::test]
+async fn a_link_is_stored_only_with_its_ticket_and_a_failed_ticket_write_stores_neither() {
+    let rig = Rig::new();
+    let now = Utc::now();
+    let raw = fixture("password-reset-01-signin-aws.eml");
+    rig.tickets.fail(true);
+    assert!(rig
+        .deliver("ses-atomic", &sub_address(ACME), &raw, pass(), now)
+        .await
+        .is_err());
+    assert!(rig.vault.stored().is_empty(), "a link without its ticket");
+    assert!(rig.tickets.list(None).await.unwrap_or_default().is_empty());
+    rig.tickets.fail(false);
+    let out = rig
+        .redeliver("ses-atomic", &sub_address(ACME), pass(), now)
+        .await
+        .unwrap();
+    assert_eq!((out.outcome, out.secrets_vaulted), ("created", 1));
+    assert_eq!(rig.vault.stored().len(), 1);
 }
 
 #[tokio::test]

@@ -70,8 +70,10 @@ struct Rig {
 impl Rig {
     /// `ACCOUNT` registered at `root` (the address a takeover allocated).
     fn new(root: &str) -> Self {
+        let vault = MemoryTransientStore::default();
         let rig = Rig {
-            tickets: MemoryTicketStore::new(MemoryAuditLog::default()),
+            tickets: MemoryTicketStore::new(MemoryAuditLog::default()).with_vault(vault.clone()),
+            vault,
             ..Rig::default()
         };
         rig.registry.register(

@@ -77,6 +77,8 @@ pub struct MemoryTicketStore {
     state: Arc<Mutex<State>>,
     audit: MemoryAuditLog,
     fail: Arc<AtomicBool>,
+    /// Where a recorded message's sealed secrets go (the inbound-mail wiring).
+    vault: Option<crate::transient::MemoryTransientStore>,
 }
 
 impl Default for MemoryTicketStore {
@@ -92,7 +94,14 @@ impl MemoryTicketStore {
             state: Arc::default(),
             audit,
             fail: Arc::default(),
+            vault: None,
         }
+    }
+
+    /// A store that writes each recorded message's sealed secrets to `vault`, with the ticket.
+    pub fn with_vault(mut self, vault: crate::transient::MemoryTransientStore) -> Self {
+        self.vault = Some(vault);
+        self
     }
 
     pub fn audit(&self) -> &MemoryAuditLog {
@@ -145,10 +154,32 @@ impl TicketStore for MemoryTicketStore {
             // The adapter's conditional put fails on every attempt.
             return Err(TicketError::Contention { attempts: 20 });
         }
-        // Fail closed: no audit record, no ticket.
+        let vault = match (&self.vault, msg.secrets.is_empty()) {
+            (_, true) => None,
+            (Some(v), false) => Some(v),
+            (None, false) => {
+                return Err(TicketError::Store {
+                    message: "this ticket store was built without the vault table; it cannot record a message's secrets".into(),
+                    error_type: ErrorType::InternalError,
+                })
+            }
+        };
+        let unavailable = |e: rootwarden_core::vault::TransientError| TicketError::Store {
+            message: e.to_string(),
+            error_type: ErrorType::TransientAwsError,
+        };
+        if let Some(v) = vault {
+            v.available().map_err(unavailable)?;
+        }
+        // Fail closed: no audit record, no ticket (and no secret).
         self.audit
             .append(&record_entry(msg, &ticket, created, actor))
             .await?;
+        if let Some(v) = vault {
+            for sealed in &msg.secrets {
+                v.store_sealed(sealed).map_err(unavailable)?;
+            }
+        }
         for k in std::iter::once(ses_key).chain(mid_key) {
             state.markers.insert(k, ticket.id.clone());
         }

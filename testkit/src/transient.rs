@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use rootwarden_core::mail::redact::is_genuine_reset_link;
 use rootwarden_core::mail::SecretKind;
-use rootwarden_core::vault::{ttl, StoredTransient, TransientError, TransientStore};
+use rootwarden_core::vault::{
+    ttl, SealedTransient, StoredTransient, TransientError, TransientStore,
+};
 use rootwarden_core::{AccountId, ErrorType};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -58,9 +60,32 @@ impl MemoryTransientStore {
         (before - items.len()) as u32
     }
 
+    /// Writes a secret [`TransientStore::seal`] sealed (what the ticket twin does when it
+    /// records the delivery that carried it). Fails as the store does when told to.
+    pub fn store_sealed(&self, sealed: &SealedTransient) -> Result<(), TransientError> {
+        self.check()?;
+        let bytes: Vec<u8> = sealed.ciphertext.iter().map(|b| b ^ TWIN_SEAL).collect();
+        let value = String::from_utf8(bytes).map_err(|_| TransientError::Corrupt {
+            reason: "sealed secret is not UTF-8".into(),
+        })?;
+        lock(&self.items).insert(
+            (sealed.stored.pk.clone(), sealed.stored.sk.clone()),
+            Item {
+                stored: sealed.stored.clone(),
+                value,
+            },
+        );
+        Ok(())
+    }
+
     /// Makes every later call fail, as a KMS or DynamoDB outage would.
     pub fn fail(&self, fail: bool) {
         self.fail.store(fail, Ordering::SeqCst);
+    }
+
+    /// `Err` while the store is told to fail.
+    pub fn available(&self) -> Result<(), TransientError> {
+        self.check()
     }
 
     fn check(&self) -> Result<(), TransientError> {
@@ -74,7 +99,37 @@ impl MemoryTransientStore {
     }
 }
 
+/// The twin's stand-in for KMS: a sealed secret's bytes are not its plaintext's (not
+/// encryption; the twin never leaves the process).
+const TWIN_SEAL: u8 = 0xA5;
+
 impl TransientStore for MemoryTransientStore {
+    async fn seal(
+        &self,
+        account: Option<&AccountId>,
+        kind: SecretKind,
+        source: &str,
+        index: usize,
+        received: DateTime<Utc>,
+        value: &SecretString,
+    ) -> Result<SealedTransient, TransientError> {
+        self.check()?;
+        Ok(SealedTransient {
+            stored: StoredTransient {
+                pk: partition(account),
+                sk: format!("{}#{source}#{index}", kind.as_str()),
+                kind,
+                expires_at: received + ttl(kind),
+            },
+            source: source.to_owned(),
+            ciphertext: value
+                .expose_secret()
+                .bytes()
+                .map(|b| b ^ TWIN_SEAL)
+                .collect(),
+        })
+    }
+
     async fn put(
         &self,
         account: Option<&AccountId>,
@@ -84,21 +139,11 @@ impl TransientStore for MemoryTransientStore {
         received: DateTime<Utc>,
         value: &SecretString,
     ) -> Result<StoredTransient, TransientError> {
-        self.check()?;
-        let stored = StoredTransient {
-            pk: partition(account),
-            sk: format!("{}#{source}#{index}", kind.as_str()),
-            kind,
-            expires_at: received + ttl(kind),
-        };
-        lock(&self.items).insert(
-            (stored.pk.clone(), stored.sk.clone()),
-            Item {
-                stored: stored.clone(),
-                value: value.expose_secret().to_owned(),
-            },
-        );
-        Ok(stored)
+        let sealed = self
+            .seal(account, kind, source, index, received, value)
+            .await?;
+        self.store_sealed(&sealed)?;
+        Ok(sealed.stored)
     }
 
     async fn unexpired(

@@ -64,6 +64,14 @@ async fn memory_transient_store_honours_the_transient_contract() {
 }
 
 #[tokio::test]
+async fn memory_ticket_store_writes_a_messages_secrets_with_its_ticket() {
+    let vault = MemoryTransientStore::default();
+    let bare = MemoryTicketStore::default();
+    let recorder = bare.clone().with_vault(vault.clone());
+    contract::ticket_secrets_contract(recorder, bare, &vault, &vault).await;
+}
+
+#[tokio::test]
 async fn memory_waits_honour_the_workflow_waits_contract() {
     let waits = MemoryWorkflowWaits::default();
     contract::workflow_waits_contract(waits.clone()).await;

@@ -575,7 +575,8 @@ impl Emulator {
                 ddb.clone(),
                 self.env("ROOTWARDEN_TICKETS_TABLE"),
                 audit,
-            ),
+            )
+            .with_vault_table(self.env("ROOTWARDEN_VAULT_TABLE")),
             vault: rootwarden::vault::KmsTransientStore::new(
                 ddb.clone(),
                 aws_sdk_kms::Client::new(conf),

@@ -180,7 +180,19 @@ async fn aws_adapters_honour_the_port_contracts() {
         emu.env("ROOTWARDEN_VAULT_TABLE"),
         emu.env("ROOTWARDEN_VAULT_KEY"),
     );
-    contract::transient_store_contract(inbound.vault.clone(), reader).await;
+    contract::transient_store_contract(inbound.vault.clone(), reader.clone()).await;
+    // ... and written with the ticket of the delivery that carried them.
+    contract::ticket_secrets_contract(
+        inbound.tickets.clone(),
+        DynamoTicketStore::new(
+            ddb.clone(),
+            emu.env("ROOTWARDEN_TICKETS_TABLE"),
+            audit.clone(),
+        ),
+        &inbound.vault,
+        &reader,
+    )
+    .await;
 
     // Vault: onboarded by an operator, rotated by the rotation function, revealed by access.
     let operator = custody::operator_deps(&emu, "contract-operator").await;

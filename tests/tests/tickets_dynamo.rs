@@ -45,6 +45,7 @@ fn incoming(ses_id: &str, raw: &[u8], at: DateTime<Utc>) -> IncomingMessage {
         received_at: at,
         decision,
         unregistered_account: None,
+        secrets: Vec::new(),
     }
 }
 

@@ -13,7 +13,8 @@
 //! every key stays far below DynamoDB's 2048-byte partition-key limit.
 //!
 //! `record` writes the ticket (conditional on its version), both markers (conditional on not
-//! existing) and the audit record in one `TransactWriteItems`, so a message is recorded exactly
+//! existing), the audit record and the message's sealed secrets (to the vault table, see
+//! [`DynamoTicketStore::with_vault_table`]) in one `TransactWriteItems`, so a message is recorded exactly
 //! once with exactly one audit record, whatever the retries and concurrency. Its first attempt
 //! reads nothing but the audit chain's head: it assumes a new thread (no reply headers, no thread
 //! key stored yet) and lets conditions check it (the markers and every thread key must not
@@ -42,6 +43,8 @@ pub struct DynamoTicketStore {
     client: Client,
     table: String,
     audit: DynamoAuditLog,
+    /// The vault table a message's sealed secrets are written to (inbound mail only).
+    vault_table: Option<String>,
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -73,7 +76,42 @@ impl DynamoTicketStore {
             client,
             table: table.into(),
             audit,
+            vault_table: None,
         }
+    }
+
+    /// A store that also writes the sealed secrets of the messages it records, to `vault_table`
+    /// (the inbound-mail function's).
+    pub fn with_vault_table(mut self, vault_table: impl Into<String>) -> Self {
+        self.vault_table = Some(vault_table.into());
+        self
+    }
+
+    /// The Puts of `msg`'s sealed secrets, for the transaction that records it.
+    fn secret_puts(&self, msg: &IncomingMessage) -> Result<Vec<TransactWriteItem>, TicketError> {
+        if msg.secrets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(table) = &self.vault_table else {
+            return Err(TicketError::Store {
+                message: "this ticket store was built without the vault table; it cannot record a message's secrets".into(),
+                error_type: crate::ErrorType::InternalError,
+            });
+        };
+        msg.secrets
+            .iter()
+            .map(|sealed| {
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(crate::vault::sealed_item(sealed)))
+                    .build()
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+                    .map_err(|e| TicketError::Store {
+                        message: format!("building a Put: {e}"),
+                        error_type: crate::ErrorType::InternalError,
+                    })
+            })
+            .collect()
     }
 
     async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, TicketError> {
@@ -258,6 +296,7 @@ impl DynamoTicketStore {
             }
         }
         items.push(TransactWriteItem::builder().put(audit_put).build());
+        items.extend(self.secret_puts(msg)?);
         match self.transact(items).await {
             Ok(()) => {
                 self.audit.committed(&record);
@@ -386,6 +425,7 @@ impl TicketStore for DynamoTicketStore {
                 }
             }
             items.push(TransactWriteItem::builder().put(audit_put).build());
+            items.extend(self.secret_puts(msg)?);
 
             match self
                 .client

@@ -57,8 +57,39 @@ impl KmsTransientStore {
     }
 }
 
+/// The vault item of a sealed secret (layout in `rootwarden_core::vault::transient`): what
+/// [`TransientStore::put`] writes, and what the ticket store writes with the delivery that
+/// carried it.
+pub fn sealed_item(sealed: &SealedTransient) -> HashMap<String, AttributeValue> {
+    let stored = &sealed.stored;
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(stored.pk.clone())),
+        ("sk".to_owned(), AttributeValue::S(stored.sk.clone())),
+        (
+            "ciphertext".to_owned(),
+            AttributeValue::B(Blob::new(sealed.ciphertext.clone())),
+        ),
+        (
+            "kind".to_owned(),
+            AttributeValue::S(stored.kind.as_str().to_owned()),
+        ),
+        (
+            "source".to_owned(),
+            AttributeValue::S(sealed.source.clone()),
+        ),
+        (
+            "expires_at".to_owned(),
+            AttributeValue::S(stored.expires_at.to_rfc3339()),
+        ),
+        (
+            "ttl".to_owned(),
+            AttributeValue::N(stored.expires_at.timestamp().to_string()),
+        ),
+    ])
+}
+
 impl TransientStore for KmsTransientStore {
-    async fn put(
+    async fn seal(
         &self,
         account: Option<&AccountId>,
         kind: SecretKind,
@@ -66,7 +97,7 @@ impl TransientStore for KmsTransientStore {
         index: usize,
         received: DateTime<Utc>,
         value: &SecretString,
-    ) -> Result<StoredTransient, TransientError> {
+    ) -> Result<SealedTransient, TransientError> {
         let acct = account_key(account);
         let expires_at = received + super::ttl(kind);
         let encrypted = self
@@ -91,41 +122,41 @@ impl TransientStore for KmsTransientStore {
             .ok_or_else(|| TransientError::Key {
                 message: "kms:Encrypt returned no ciphertext".into(),
             })?;
-        let stored = StoredTransient {
-            pk: format!("transient#{acct}"),
-            sk: format!("{}#{source}#{index}", kind.as_str()),
-            kind,
-            expires_at,
-        };
-        let item = HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(stored.pk.clone())),
-            ("sk".to_owned(), AttributeValue::S(stored.sk.clone())),
-            ("ciphertext".to_owned(), AttributeValue::B(blob)),
-            (
-                "kind".to_owned(),
-                AttributeValue::S(kind.as_str().to_owned()),
-            ),
-            ("source".to_owned(), AttributeValue::S(source.to_owned())),
-            (
-                "expires_at".to_owned(),
-                AttributeValue::S(expires_at.to_rfc3339()),
-            ),
-            (
-                "ttl".to_owned(),
-                AttributeValue::N(expires_at.timestamp().to_string()),
-            ),
-        ]);
+        Ok(SealedTransient {
+            stored: StoredTransient {
+                pk: format!("transient#{acct}"),
+                sk: format!("{}#{source}#{index}", kind.as_str()),
+                kind,
+                expires_at,
+            },
+            source: source.to_owned(),
+            ciphertext: blob.into_inner(),
+        })
+    }
+
+    async fn put(
+        &self,
+        account: Option<&AccountId>,
+        kind: SecretKind,
+        source: &str,
+        index: usize,
+        received: DateTime<Utc>,
+        value: &SecretString,
+    ) -> Result<StoredTransient, TransientError> {
+        let sealed = self
+            .seal(account, kind, source, index, received, value)
+            .await?;
         self.ddb
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(sealed_item(&sealed)))
             .send()
             .await
             .map_err(|e| TransientError::Unavailable {
                 message: describe_sdk_error("dynamodb:PutItem", &e),
                 error_type: classify_sdk_error(&e),
             })?;
-        Ok(stored)
+        Ok(sealed.stored)
     }
 
     async fn unexpired(

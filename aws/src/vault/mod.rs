@@ -9,5 +9,5 @@ mod kms_transient;
 mod mfa_seed_store;
 
 pub use kms::{partition, version_key, KmsVault};
-pub use kms_transient::KmsTransientStore;
+pub use kms_transient::{sealed_item, KmsTransientStore};
 pub use mfa_seed_store::{DynamoMfaSeedStore, MfaSeedDeps};

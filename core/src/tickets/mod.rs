@@ -85,6 +85,11 @@ pub struct IncomingMessage {
     /// The account id the mail named when the registry does not know it (the decision is then
     /// unrouted).
     pub unregistered_account: Option<AccountId>,
+    /// Secrets the message carried, sealed for the transient store: written in the transaction
+    /// that records this delivery, and only if it records it. A re-delivery's transaction is
+    /// refused by the delivery's marker, so it never writes a secret again (not even one
+    /// consumed, expired or shredded since).
+    pub secrets: Vec<crate::vault::SealedTransient>,
 }
 
 /// Hex SHA-256: how mail-controlled text reaches a key (fixed length, whatever its size).
@@ -214,7 +219,9 @@ impl Classify for TicketError {
 /// The ticket port.
 pub trait TicketStore: Send + Sync {
     /// Creates or threads, exactly once per SES message and per RFC Message-ID, writing the audit
-    /// record (actor = `actor`) in the same transaction.
+    /// record (actor = `actor`) and the message's sealed secrets in the same transaction (none
+    /// for a duplicate). A store built without the transient store refuses a message with
+    /// secrets.
     fn record(
         &self,
         msg: &IncomingMessage,

@@ -15,7 +15,7 @@ use chrono::Duration;
 
 pub use credentials::{Actor, CredentialKind, Head, Stage, Vault, VaultError, VersionInfo};
 pub use stages::{Decision, HeadCondition, NewVersion, Plan, StageMove, Subject};
-pub use transient::{StoredTransient, TransientError, TransientStore};
+pub use transient::{SealedTransient, StoredTransient, TransientError, TransientStore};
 
 use crate::mail::SecretKind;
 

@@ -48,7 +48,41 @@ pub struct StoredTransient {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A secret encrypted for the transient store but not stored yet: the inbound-mail use case
+/// hands it to the ticket store, which writes it in the transaction that records the delivery
+/// that carried it ([`crate::tickets::IncomingMessage::secrets`]). Ciphertext only; `Debug` shows
+/// where it goes and its length, never its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedTransient {
+    pub stored: StoredTransient,
+    /// The message it came from (part of its encryption context).
+    pub source: String,
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedTransient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedTransient")
+            .field("stored", &self.stored)
+            .field("source", &self.source)
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish()
+    }
+}
+
 pub trait TransientStore: Send + Sync {
+    /// Encrypts the `index`-th secret of `kind` from message `source` for the item
+    /// [`TransientStore::put`] would write, without writing it. Expiry counts from `received`.
+    fn seal(
+        &self,
+        account: Option<&AccountId>,
+        kind: SecretKind,
+        source: &str,
+        index: usize,
+        received: DateTime<Utc>,
+        value: &SecretString,
+    ) -> impl Future<Output = Result<SealedTransient, TransientError>> + Send;
+
     /// Encrypts and stores the `index`-th secret of `kind` from message `source`. Idempotent: a
     /// re-delivery of the same message lands on the same item. Expiry counts from `received`.
     fn put(

@@ -33,7 +33,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         waits: DynamoWorkflowWaits::new(ddb.clone(), sfn, &config.workflows_table),
         notifier: Notifications { webhook, email },
         mail: S3RawMailStore::new(s3, &config.mail_bucket, &config.mail_prefix),
-        tickets: DynamoTicketStore::new(ddb.clone(), &config.tickets_table, audit),
+        tickets: DynamoTicketStore::new(ddb.clone(), &config.tickets_table, audit)
+            .with_vault_table(&config.vault_table),
         vault: KmsTransientStore::new(ddb.clone(), kms, &config.vault_table, &config.vault_key),
         registry: DynamoAccountRegistry::new(ddb, &config.accounts_table),
         max_bytes: config.mail_max_bytes,

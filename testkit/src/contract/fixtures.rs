@@ -116,5 +116,6 @@ pub fn incoming(
         received_at: at,
         decision: mail::analyze(raw, &ctx).decision,
         unregistered_account: None,
+        secrets: Vec::new(),
     }
 }

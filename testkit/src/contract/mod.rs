@@ -45,7 +45,7 @@ pub use root_credentials::root_credentials_contract;
 pub use rotations::rotation_store_contract;
 pub use schedule::rotation_schedule_contract;
 pub use takeover::{primary_email_contract, takeover_store_contract};
-pub use tickets::ticket_store_contract;
+pub use tickets::{ticket_secrets_contract, ticket_store_contract};
 pub use transient::transient_store_contract;
 pub use vault::vault_contract;
 pub use waits::workflow_waits_contract;

@@ -1,10 +1,14 @@
 //! What every `TicketStore` promises.
 
 use chrono::{Duration, Utc};
+use rootwarden_core::mail::SecretKind;
 use rootwarden_core::tickets::{RecordOutcome, TicketStatus, TicketStore};
+use rootwarden_core::vault::TransientStore;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::fixtures::{aws_mail, forged_mail, fresh, fresh_account, incoming};
 
+const LINK: SecretKind = SecretKind::PasswordResetLink;
 const ACTOR: &str = "arn:aws:sts::123456789012:assumed-role/inbound-mail/contract";
 
 /// `make` returns a handle onto the store under test; every call returns another handle onto
@@ -274,4 +278,81 @@ async fn forged_id<T: TicketStore>(store: &T, account: &rootwarden_core::Account
 
 fn rand_digits() -> u64 {
     super::fixtures::nonce() % 1_000_000_000
+}
+
+/// `recorder` writes a message's sealed secrets with its ticket (the inbound-mail wiring),
+/// `bare` is the same store built without the vault; `sealer` seals (inbound mail's role) and
+/// `reader` reads back (the access function's).
+///
+/// A message's secrets are written in the transaction that records its delivery: a re-delivery
+/// (a duplicate) writes none, even a different one; a store that cannot write them refuses
+/// the message and records nothing.
+pub async fn ticket_secrets_contract<T: TicketStore, S: TransientStore>(
+    recorder: T,
+    bare: T,
+    sealer: &S,
+    reader: &S,
+) {
+    let a = fresh_account();
+    let now = Utc::now();
+    let ses = fresh("ses");
+    let link = |token: &str| {
+        SecretString::from(format!(
+            "https://signin.aws.amazon.com/resetpassword?token={token}&type=ROOT_USER"
+        ))
+    };
+    let raw = aws_mail(
+        &a,
+        &format!("{}@amazon.com", fresh("reset")),
+        "Password reset requested",
+        "",
+        "",
+    );
+    let mut msg = incoming(&a, &ses, &raw, now);
+    let sealed = sealer
+        .seal(Some(&a), LINK, &ses, 0, now, &link("first"))
+        .await
+        .unwrap();
+    assert_eq!(sealed.stored.pk, format!("transient#{a}"));
+    assert!(
+        !format!("{sealed:?}").contains("first"),
+        "a sealed secret's Debug shows no plaintext"
+    );
+    // Sealed is not stored.
+    assert!(reader
+        .unexpired(Some(&a), LINK, now)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Refused whole by a store without the vault: no ticket, no secret.
+    msg.secrets = vec![sealed.clone()];
+    assert!(bare.record(&msg, ACTOR).await.is_err());
+    assert_eq!(bare.delivery_recorded(&ses).await.unwrap(), None);
+    assert!(reader
+        .unexpired(Some(&a), LINK, now)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let outcome = recorder.record(&msg, ACTOR).await.unwrap();
+    assert!(matches!(outcome, RecordOutcome::Created(_)), "{outcome:?}");
+    let shown = reader.unexpired(Some(&a), LINK, now).await.unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].0, sealed.stored);
+    assert_eq!(shown[0].1.expose_secret(), link("first").expose_secret());
+
+    // A re-delivery carrying another secret for the same item: a duplicate, nothing written.
+    msg.secrets = vec![sealer
+        .seal(Some(&a), LINK, &ses, 0, now, &link("second"))
+        .await
+        .unwrap()];
+    let again = recorder.record(&msg, ACTOR).await.unwrap();
+    assert!(
+        matches!(again, RecordOutcome::Duplicate { .. }),
+        "{again:?}"
+    );
+    let shown = reader.unexpired(Some(&a), LINK, now).await.unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].1.expose_secret(), link("first").expose_secret());
 }
