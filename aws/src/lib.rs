@@ -19,6 +19,7 @@ pub use rootwarden_core::{
 
 pub mod access;
 pub mod audit;
+pub mod batch_get;
 pub mod enforcement;
 pub mod executions;
 pub mod fleet;

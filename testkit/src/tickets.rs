@@ -154,16 +154,13 @@ impl TicketStore for MemoryTicketStore {
             // The adapter's conditional put fails on every attempt.
             return Err(TicketError::Contention { attempts: 20 });
         }
-        let vault = match (&self.vault, msg.secrets.is_empty()) {
-            (_, true) => None,
-            (Some(v), false) => Some(v),
-            (None, false) => {
-                return Err(TicketError::Store {
-                    message: "this ticket store was built without the vault table; it cannot record a message's secrets".into(),
-                    error_type: ErrorType::InternalError,
-                })
-            }
-        };
+        let vault = self.vault.as_ref().filter(|_| !msg.secrets.is_empty());
+        if vault.is_none() && !msg.secrets.is_empty() {
+            return Err(TicketError::Store {
+                message: "this ticket store was built without the vault table; it cannot record a message's secrets".into(),
+                error_type: ErrorType::InternalError,
+            });
+        }
         let unavailable = |e: rootwarden_core::vault::TransientError| TicketError::Store {
             message: e.to_string(),
             error_type: ErrorType::TransientAwsError,

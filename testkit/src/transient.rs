@@ -130,20 +130,8 @@ impl TransientStore for MemoryTransientStore {
         })
     }
 
-    async fn put(
-        &self,
-        account: Option<&AccountId>,
-        kind: SecretKind,
-        source: &str,
-        index: usize,
-        received: DateTime<Utc>,
-        value: &SecretString,
-    ) -> Result<StoredTransient, TransientError> {
-        let sealed = self
-            .seal(account, kind, source, index, received, value)
-            .await?;
-        self.store_sealed(&sealed)?;
-        Ok(sealed.stored)
+    async fn store(&self, sealed: &SealedTransient) -> Result<(), TransientError> {
+        self.store_sealed(sealed)
     }
 
     async fn unexpired(

@@ -134,29 +134,18 @@ impl TransientStore for KmsTransientStore {
         })
     }
 
-    async fn put(
-        &self,
-        account: Option<&AccountId>,
-        kind: SecretKind,
-        source: &str,
-        index: usize,
-        received: DateTime<Utc>,
-        value: &SecretString,
-    ) -> Result<StoredTransient, TransientError> {
-        let sealed = self
-            .seal(account, kind, source, index, received, value)
-            .await?;
+    async fn store(&self, sealed: &SealedTransient) -> Result<(), TransientError> {
         self.ddb
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(sealed_item(&sealed)))
+            .set_item(Some(sealed_item(sealed)))
             .send()
             .await
             .map_err(|e| TransientError::Unavailable {
                 message: describe_sdk_error("dynamodb:PutItem", &e),
                 error_type: classify_sdk_error(&e),
             })?;
-        Ok(sealed.stored)
+        Ok(())
     }
 
     async fn unexpired(

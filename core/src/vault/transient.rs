@@ -83,6 +83,13 @@ pub trait TransientStore: Send + Sync {
         value: &SecretString,
     ) -> impl Future<Output = Result<SealedTransient, TransientError>> + Send;
 
+    /// Writes a secret [`TransientStore::seal`] sealed, on its own (the ticket store writes a
+    /// mail's secrets in its transaction instead).
+    fn store(
+        &self,
+        sealed: &SealedTransient,
+    ) -> impl Future<Output = Result<(), TransientError>> + Send;
+
     /// Encrypts and stores the `index`-th secret of `kind` from message `source`. Idempotent: a
     /// re-delivery of the same message lands on the same item. Expiry counts from `received`.
     fn put(
@@ -93,7 +100,15 @@ pub trait TransientStore: Send + Sync {
         index: usize,
         received: DateTime<Utc>,
         value: &SecretString,
-    ) -> impl Future<Output = Result<StoredTransient, TransientError>> + Send;
+    ) -> impl Future<Output = Result<StoredTransient, TransientError>> + Send {
+        async move {
+            let sealed = self
+                .seal(account, kind, source, index, received, value)
+                .await?;
+            self.store(&sealed).await?;
+            Ok(sealed.stored)
+        }
+    }
 
     /// What a check-out may show of one kind for an account: the newest unexpired secret,
     /// decrypted, and for reset links only one on AWS's own sign-in host

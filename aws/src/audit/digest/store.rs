@@ -230,65 +230,28 @@ impl DynamoDigestStore {
             message,
             error_type,
         };
-        let mut found: HashMap<String, PageItem> = HashMap::new();
         // A digest that names one page twice (only an altered one would) must not make the
         // request invalid: each key once.
         let unique: std::collections::BTreeSet<&String> = hashes.iter().collect();
-        let mut keys: Vec<Item> = unique.into_iter().map(|h| page_key(h)).collect();
-        let mut attempt = 0;
-        while !keys.is_empty() {
-            if attempt == MAX_BATCH_ATTEMPTS {
-                return Err(failed(
-                    format!(
-                        "dynamodb:BatchGetItem left {} digest pages unprocessed after {attempt} attempts",
-                        keys.len()
-                    ),
-                    rootwarden_core::ErrorType::TransientAwsError,
-                ));
-            }
-            if attempt > 0 {
-                rootwarden_core::audit::backoff(attempt).await;
-            }
-            attempt += 1;
-            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| {
-                    failed(
-                        format!("dynamodb:BatchGetItem request: {e}"),
-                        rootwarden_core::ErrorType::InternalError,
-                    )
-                })?;
-            let out = client
-                .batch_get_item()
-                .request_items(table, request)
-                .send()
-                .await
-                .map_err(|e| {
-                    failed(
-                        describe_sdk_error("dynamodb:BatchGetItem", &e),
-                        classify_sdk_error(&e),
-                    )
-                })?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(table))
-                .unwrap_or_default()
-            {
-                let Some(hash) = string(&item, "stream")
-                    .ok()
-                    .and_then(|k| k.strip_prefix(PAGE_STREAM_PREFIX).map(str::to_owned))
-                else {
-                    continue;
-                };
-                found.insert(hash, Some(page_from_item(&item)));
-            }
-            keys = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
+        let keys: Vec<Item> = unique.into_iter().map(|h| page_key(h)).collect();
+        let items = crate::batch_get::batch_get_consistent(
+            client,
+            table,
+            keys,
+            MAX_BATCH_ATTEMPTS,
+            "digest pages",
+        )
+        .await
+        .map_err(|e| failed(e.message, e.error_type))?;
+        let mut found: HashMap<String, PageItem> = HashMap::new();
+        for item in items {
+            let Some(hash) = string(&item, "stream")
+                .ok()
+                .and_then(|k| k.strip_prefix(PAGE_STREAM_PREFIX).map(str::to_owned))
+            else {
+                continue;
+            };
+            found.insert(hash, Some(page_from_item(&item)));
         }
         Ok(hashes
             .iter()
