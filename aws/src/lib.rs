@@ -20,6 +20,7 @@ pub use rootwarden_core::{
 pub mod access;
 pub mod audit;
 pub mod batch_get;
+pub mod cancellation;
 pub mod enforcement;
 pub mod executions;
 pub mod fleet;

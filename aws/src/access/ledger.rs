@@ -8,6 +8,7 @@ use rootwarden_core::access::{AccessLedger, LedgerWrite, LockMove, Written};
 
 use super::store::{self, AccessRequest, Lock};
 use crate::audit::DynamoAuditLog;
+use crate::cancellation::{cancelled, Cancelled};
 use crate::sdk::sdk_error;
 use crate::{AccountId, ErrorType, LambdaError};
 
@@ -160,45 +161,26 @@ impl AccessLedger for DynamoAccessLedger {
                 self.audit.committed(&record);
                 Ok(Written::Done)
             }
-            Err(e) => {
-                let reasons: Vec<String> = e
-                    .as_service_error()
-                    .and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                            Some(c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect())
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                if reasons.is_empty() {
+            Err(e) => match cancelled(&e) {
+                None => {
                     let err = sdk_error("dynamodb:TransactWriteItems", &e);
                     // The audit record is part of this transaction: it was not written, so
                     // nothing was done. Report it as what it is for the caller (fail closed).
-                    return Err(if err.error_type == ErrorType::AwsError {
+                    Err(if err.error_type == ErrorType::AwsError {
                         LambdaError::new(ErrorType::AuditWriteFailed, err.message)
                     } else {
                         err
-                    });
+                    })
                 }
-                let failed = |i: usize| {
-                    reasons
-                        .get(i)
-                        .is_some_and(|c| c == "ConditionalCheckFailed")
-                };
-                if has_lock && failed(2) {
-                    Ok(Written::Locked)
-                } else if failed(0)
-                    || failed(1)
-                    || reasons.iter().any(|c| c == "TransactionConflict")
-                {
-                    Ok(Written::Retry)
-                } else {
-                    Err(LambdaError::new(
-                        ErrorType::AuditWriteFailed,
-                        format!("transaction cancelled: {}", reasons.join(", ")),
-                    ))
-                }
-            }
+                Some(Cancelled::Invalid { item, code }) => Err(LambdaError::new(
+                    ErrorType::AuditWriteFailed,
+                    format!("transaction cancelled: {code} on item {item}; nothing was written"),
+                )),
+                Some(c) if has_lock && c.condition_failed(2) => Ok(Written::Locked),
+                // The request moved on, the audit position was taken, a conflicting
+                // transaction ran, or throttling: re-read and retry.
+                Some(_) => Ok(Written::Retry),
+            },
         }
     }
 }

@@ -30,6 +30,7 @@ use super::{
     IncomingMessage, RecordOutcome, Ticket, TicketError, TicketStore, SUBJECT_THREAD_WINDOW,
 };
 use crate::audit::{backoff, DynamoAuditLog};
+use crate::cancellation::{cancelled, Cancelled};
 use crate::mail::Decision;
 use crate::sdk::{classify_sdk_error, describe_sdk_error};
 use crate::AccountId;
@@ -55,6 +56,17 @@ fn s(v: impl Into<String>) -> AttributeValue {
 
 fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+/// A transaction DynamoDB cancelled for an item it refuses: retrying cannot help.
+fn invalid(item: usize, code: &str) -> TicketError {
+    TicketError::Store {
+        message: format!(
+            "DynamoDB cancelled the ticket transaction ({code} on item {item}); nothing was \
+             written and a retry would fail the same way"
+        ),
+        error_type: crate::ErrorType::AwsError,
+    }
 }
 
 fn store_err<E>(
@@ -155,13 +167,11 @@ impl DynamoTicketStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
-            {
-                Err(None)
-            }
-            Err(e) => Err(Some(store_err("dynamodb:TransactWriteItems", &e))),
+            Err(e) => match cancelled(&e) {
+                Some(Cancelled::Conditions(_)) => Err(None),
+                Some(Cancelled::Invalid { item, code }) => Err(Some(invalid(item, &code))),
+                None => Err(Some(store_err("dynamodb:TransactWriteItems", &e))),
+            },
         }
     }
 
@@ -443,20 +453,14 @@ impl TicketStore for DynamoTicketStore {
                     });
                 }
                 Err(e) => {
-                    let Some(reasons) = e.as_service_error().and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                            Some(c.cancellation_reasons().to_vec())
+                    let c = match cancelled(&e) {
+                        None => return Err(store_err("dynamodb:TransactWriteItems", &e)),
+                        Some(Cancelled::Invalid { item, code }) => {
+                            return Err(invalid(item, &code))
                         }
-                        _ => None,
-                    }) else {
-                        return Err(store_err("dynamodb:TransactWriteItems", &e));
+                        Some(c) => c,
                     };
-                    let failed = |i: usize| {
-                        reasons
-                            .get(i)
-                            .and_then(|r| r.code())
-                            .is_some_and(|c| c == "ConditionalCheckFailed")
-                    };
+                    let failed = |i: usize| c.condition_failed(i);
                     let marker_lost = failed(1) || (mid_key.is_some() && failed(2));
                     if marker_lost {
                         // Someone recorded this delivery or Message-ID first: the loop's

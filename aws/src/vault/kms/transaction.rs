@@ -3,7 +3,6 @@
 //! guarded by its `from` stage, and the audit record. Two writers for one account → exactly
 //! one wins; the audit record is written with the change or the change does not happen.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use rootwarden_core::vault::credentials::{Head, VaultError};
@@ -13,6 +12,8 @@ use std::collections::BTreeMap;
 use super::items::{head_fields, head_item, n, s, version_item, version_key, HEAD_KEY};
 use super::{unavailable, KmsVault};
 use crate::audit::{AuditEntry, AuditError};
+use crate::cancellation::{cancelled, Cancelled};
+use crate::ErrorType;
 
 fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, VaultError> {
     r.map_err(|e| VaultError::Corrupt(format!("building a request: {e}")))
@@ -180,21 +181,6 @@ pub(super) fn plan_items(
     Ok(items)
 }
 
-/// Why a transaction was cancelled, by item index.
-fn cancelled_codes(
-    e: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
-) -> Option<Vec<String>> {
-    match e.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(c)) => Some(
-            c.cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None").to_owned())
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
 pub(super) enum TxOutcome {
     Done,
     /// One of the caller's own conditions failed (not the audit record's).
@@ -209,6 +195,7 @@ impl KmsVault {
         items: Vec<TransactWriteItem>,
         entry: &AuditEntry,
     ) -> Result<TxOutcome, VaultError> {
+        let own = items.len();
         for attempt in 0..8 {
             let (record, put) = self.audit.prepare(entry).await?;
             let mut all = items.clone();
@@ -224,21 +211,21 @@ impl KmsVault {
                     self.audit.committed(&record);
                     return Ok(TxOutcome::Done);
                 }
-                Err(e) => match cancelled_codes(&e) {
-                    Some(codes) => {
-                        let own_failed = codes[..codes.len().saturating_sub(1)]
-                            .iter()
-                            .any(|c| c == "ConditionalCheckFailed");
-                        if own_failed {
-                            return Ok(TxOutcome::Lost);
-                        }
-                        // The audit record lost its sequence number, or a concurrent
-                        // transaction touched the same items: try again.
-                        crate::audit::backoff(attempt).await;
+                Err(e) => match cancelled(&e) {
+                    None => return Err(unavailable("dynamodb:TransactWriteItems", &e)),
+                    Some(Cancelled::Invalid { item, code }) => {
+                        return Err(VaultError::Unavailable {
+                            message: format!(
+                                "DynamoDB cancelled the vault transaction ({code} on item {item}); \
+                                 nothing was written and a retry would fail the same way"
+                            ),
+                            error_type: ErrorType::AwsError,
+                        })
                     }
-                    None => {
-                        return Err(unavailable("dynamodb:TransactWriteItems", &e));
-                    }
+                    Some(c) if c.any_condition_before(own) => return Ok(TxOutcome::Lost),
+                    // The audit record lost its sequence number, or a concurrent
+                    // transaction touched the same items: try again.
+                    Some(_) => crate::audit::backoff(attempt).await,
                 },
             }
         }
