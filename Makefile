@@ -103,17 +103,17 @@ IAM_CALLS := $(CURDIR)/target/iam-calls
 test:
 	cargo fmt --all --check
 	@$(MAKE) --no-print-directory -j2 tools build
-	@$(MAKE) --no-print-directory -j3 -O lint-infra test-compile emulator-tests
+	@$(MAKE) --no-print-directory -j3 -O lint-infra test-compile python-tests
 	rm -rf $(IAM_CALLS)
 	ROOTWARDEN_IAM_CALL_LOG_DIR=$(IAM_CALLS) $(CLIPPY_BUILD) $(VENV)/bin/python scripts/run_tests.py --jobs 2
 	$(VENV)/bin/python emulator/iam_usage.py $(IAM_CALLS) --report target/iam-usage.json
 
-.PHONY: test-compile emulator-tests
+.PHONY: test-compile python-tests
 test-compile:
 	$(CLIPPY_BUILD) cargo test --workspace --all-targets --no-run --quiet
 # Needs target/debug/rootwarden (make build), which make test builds first.
-emulator-tests: venv
-	$(VENV)/bin/python -m pytest -q emulator/tests
+python-tests: venv
+	$(VENV)/bin/python -m pytest -q emulator/tests scripts/tests
 
 # --- local stack -----------------------------------------------------------------------------
 local-up: venv build

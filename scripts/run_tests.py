@@ -10,7 +10,11 @@ Each binary runs as `cargo test` would run it: in its package's folder, with CAR
 and CARGO set, and arguments after `--` passed on. The slowest binaries (by the times this script
 kept from the last run in target/) start first. A passing binary prints its result line; a failing
 one prints its whole output. Every binary runs even when one fails (like --no-fail-fast), and the
-exit status is 1 if any failed.
+exit status is 1 if any failed, if any could not be started, or if there was none to run.
+
+Doc tests are not run: every crate in the workspace sets `doctest = false` (their examples are
+tested as unit tests instead). A crate that turns doc tests on must add `cargo test --doc` to the
+Makefile's `test` target.
 """
 import argparse
 import json
@@ -32,6 +36,8 @@ def test_binaries(cargo):
     ).stdout
     found = []
     for line in out.splitlines():
+        if not line.strip():
+            continue
         msg = json.loads(line)
         if msg.get("reason") != "compiler-artifact" or not msg.get("executable"):
             continue
@@ -53,6 +59,9 @@ def main():
     args = parser.parse_args()
     cargo = os.environ.get("CARGO", "cargo")
     binaries = test_binaries(cargo)
+    if not binaries:
+        print("cargo listed no test binary: nothing was tested", file=sys.stderr, flush=True)
+        return 1
     try:
         last = json.loads(TIMES.read_text())
     except (OSError, ValueError):
@@ -66,6 +75,17 @@ def main():
     seconds = {}
     started = time.monotonic()
 
+    def record(name, took, code, output):
+        with lock:
+            seconds[name] = round(took, 1)
+            if code != 0:
+                failed.append(name)
+                print(f"\n---- {name}: FAILED ({code}, {took:.1f} s) ----", flush=True)
+                print(output, flush=True)
+            else:
+                results = [ln for ln in output.splitlines() if ln.startswith("test result:")]
+                print(f"{name}: {results[-1] if results else 'ok'} [{took:.1f} s]", flush=True)
+
     def worker():
         while True:
             with lock:
@@ -74,19 +94,15 @@ def main():
                 name, exe, package = queue.pop(0)
             env = dict(os.environ, CARGO_MANIFEST_DIR=str(package), CARGO=cargo)
             t0 = time.monotonic()
-            proc = subprocess.run([exe, *args.test_args], cwd=package, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            took = time.monotonic() - t0
-            output = proc.stdout.decode("utf-8", "replace")
-            with lock:
-                seconds[name] = round(took, 1)
-                if proc.returncode != 0:
-                    failed.append(name)
-                    print(f"\n---- {name}: FAILED (exit {proc.returncode}, {took:.1f} s) ----", flush=True)
-                    print(output, flush=True)
-                else:
-                    results = [ln for ln in output.splitlines() if ln.startswith("test result:")]
-                    print(f"{name}: {results[-1] if results else 'ok'} [{took:.1f} s]", flush=True)
+            try:
+                proc = subprocess.run([exe, *args.test_args], cwd=package, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                code = proc.returncode
+                output = proc.stdout.decode("utf-8", "replace")
+                outcome = (f"exit {code}" if code != 0 else 0, output)
+            except BaseException as err:  # a binary that cannot start is a failure, never a skip
+                outcome = (f"not run: {type(err).__name__}: {err}", "")
+            record(name, time.monotonic() - t0, *outcome)
 
     threads = [threading.Thread(target=worker) for _ in range(max(1, args.jobs))]
     for t in threads:
@@ -99,6 +115,10 @@ def main():
     except OSError:
         pass
     total = time.monotonic() - started
+    unaccounted = [name for name, _, _ in binaries if name not in seconds]
+    if unaccounted:  # a worker that died without a result: never report those as passed
+        failed.extend(unaccounted)
+        print("no result from: " + ", ".join(unaccounted), flush=True)
     print(f"\n{len(binaries)} test binaries, {args.jobs} at a time, in {total:.0f} s", flush=True)
     if failed:
         print("failed: " + ", ".join(failed), flush=True)
