@@ -456,6 +456,19 @@ def run_checks(ep: str, info: dict, stack: str, envf: str, with_fh: bool, boto3,
     http(ep, "POST", f"/_rootwarden/primary-email/{member}/otp/expire")
     expect_error("Accept expired OTP -> ValidationException", lambda: acc.accept_primary_email_update(
         AccountId=member, Otp=otp2, PrimaryEmail="third@example.com"), "ValidationException", 400)
+    http(ep, "POST", f"/_rootwarden/primary-email/{member}/propagation", {"mode": "hold"})
+    acc.start_primary_email_update(AccountId=member, PrimaryEmail="fourth@example.com")
+    otp3 = http(ep, "GET", f"/_rootwarden/primary-email/{member}/otp")[1]["otp"]
+    acc.accept_primary_email_update(AccountId=member, Otp=otp3, PrimaryEmail="fourth@example.com")
+    check("propagation held: GetPrimaryEmail says the previous address",
+          acc.get_primary_email(AccountId=member)["PrimaryEmail"] == "new-root@example.com")
+    check("propagation held: update status ACCEPTED",
+          acc.get_primary_email_update_status(AccountId=member)["Status"] == "ACCEPTED")
+    http(ep, "POST", f"/_rootwarden/primary-email/{member}/propagation", {"mode": "now"})
+    check("propagated: GetPrimaryEmail says the new address",
+          acc.get_primary_email(AccountId=member)["PrimaryEmail"] == "fourth@example.com")
+    check("propagated: update status COMPLETED",
+          acc.get_primary_email_update_status(AccountId=member)["Status"] == "COMPLETED")
     orgs = client("organizations")
     try:
         orgs.create_organization(FeatureSet="ALL")

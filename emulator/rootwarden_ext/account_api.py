@@ -21,7 +21,10 @@ POST .../mail {"mode": "deliver"|"hold"|"drop"} decides what happens to the next
 kept until POST .../mail/release sends them, late; drop: never sent); PUT|GET
 /_rootwarden/primary-email/conflicts {"emails": [...]} makes Start to those addresses a
 ConflictException (in use by another AWS account); an entry may be a glob (`aws-1234*@d`), for
-addresses a test cannot know in advance.
+addresses a test cannot know in advance. POST .../propagation {"mode": "hold"|"now"}: AWS says a
+change can take up to four hours to propagate; in hold, GetPrimaryEmail goes on answering the
+previous address after an accepted update (and GetPrimaryEmailUpdateStatus says ACCEPTED, not
+COMPLETED) until "now" lets it through (the default).
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from .common import Req, Resp, log, plain_json, rest_json_error, rest_json_ok
 PATHS = {"/getPrimaryEmail", "/startPrimaryEmailUpdate", "/acceptPrimaryEmailUpdate",
          "/getPrimaryEmailUpdateStatus"}
 MAIL_MODES = ("deliver", "hold", "drop")
+PROPAGATION_MODES = ("hold", "now")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'=-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 
@@ -101,6 +105,8 @@ class AccountStore:
         self.mail_mode: dict[str, str] = {}
         self.held: dict[str, list[tuple[str, bytes]]] = {}  # account -> [(to, raw)]
         self.conflicts: set[str] = set()
+        self.propagation_held: set[str] = set()  # accounts whose accepted changes do not show yet
+        self.unpropagated: dict[str, str] = {}  # account -> the address GetPrimaryEmail still says
 
     def reset(self) -> None:
         with self.lock:
@@ -110,6 +116,8 @@ class AccountStore:
             self.mail_mode.clear()
             self.held.clear()
             self.conflicts.clear()
+            self.propagation_held.clear()
+            self.unpropagated.clear()
 
     def email_of(self, account_id: str) -> str | None:
         with self.lock:
@@ -161,7 +169,9 @@ class AccountStore:
         if req.path == "/getPrimaryEmail":
             if current is None:
                 return _not_found(account_id)
-            return rest_json_ok({"PrimaryEmail": current})
+            with self.lock:
+                shown = self.unpropagated.get(account_id, current)
+            return rest_json_ok({"PrimaryEmail": shown})
         if req.path == "/startPrimaryEmailUpdate":
             return self._start(account_id, current, body)
         if req.path == "/getPrimaryEmailUpdateStatus":
@@ -215,6 +225,8 @@ class AccountStore:
                 return rest_json_error("ResourceNotFoundException",
                                        "No primary email update was requested for this account.", 404)
             status, at = st
+            if status == "COMPLETED" and account_id in self.unpropagated:
+                status = "ACCEPTED"
             if status == "PENDING" and pend is not None and time.time() >= pend.expires_at:
                 status, at = "FAILED", pend.expires_at
         return rest_json_ok({"Status": status, "UpdatedAt": int(at)})
@@ -260,6 +272,8 @@ class AccountStore:
             if not secrets.compare_digest(pend.otp, otp):
                 return _validation("The OTP code is not valid.")
             del self.pending[account_id]
+            if account_id in self.propagation_held:
+                self.unpropagated.setdefault(account_id, current)
             self.emails[account_id] = pend.email
             self.status[account_id] = ("COMPLETED", time.time())
         self._update_orgs_email(account_id, pend.email)
@@ -322,6 +336,22 @@ class AccountStore:
                 self.mail_mode[account_id] = mode
                 held = len(self.held.get(account_id, []))
             return plain_json(200, {"mode": mode, "held": held})
+        if rest == "/propagation" and req.method == "POST":
+            try:
+                data = req.json_body()
+            except ValueError as e:
+                return plain_json(400, {"error": f"invalid JSON: {e}"})
+            mode = data.get("mode") if isinstance(data, dict) else None
+            if mode not in PROPAGATION_MODES:
+                return plain_json(400, {"error": 'body must be {"mode": "hold"|"now"}'})
+            with self.lock:
+                if mode == "hold":
+                    self.propagation_held.add(account_id)
+                else:
+                    self.propagation_held.discard(account_id)
+                    self.unpropagated.pop(account_id, None)
+                shown = self.unpropagated.get(account_id)
+            return plain_json(200, {"mode": mode, "unpropagated": shown is not None})
         if rest == "/mail/release" and req.method == "POST":
             return plain_json(200, {"released": self.release_held(account_id)})
         if rest == "/otp/expire" and req.method == "POST":

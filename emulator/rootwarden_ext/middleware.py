@@ -48,7 +48,7 @@ from .root_sessions import calls_endpoint as root_calls_endpoint
 from .root_sessions import test_endpoint as root_state_endpoint
 
 _ROOT_STATE_RE = re.compile(r"^/_rootwarden/root-state/([^/]+)/?$")
-_EMAIL_RE = re.compile(r"^/_rootwarden/primary-email/([^/]+)(/otp|/otp/expire|/mail|/mail/release)?/?$")
+_EMAIL_RE = re.compile(r"^/_rootwarden/primary-email/([^/]+)(/otp|/otp/expire|/mail|/mail/release|/propagation)?/?$")
 _CONSOLE_RE = re.compile(r"^/_rootwarden/console/([^/]+)(?:/(forgot-password|reset-password|mfa))?/?$")
 _FIRE_RE = re.compile(r"^/_rootwarden/schedules/([A-Za-z0-9_.-]+)/fire/?$")
 

@@ -774,7 +774,11 @@ async fn a_stopped_handback_resumes_from_where_it_stopped_and_cancel_works_until
     assert_eq!(st["step"], "cancelled", "{st}");
 
     // Killed (the execution stopped) after the email change was accepted: a new approved
-    // request resumes without asking for a code again, and finishes.
+    // request resumes without asking for a code again, and finishes. AWS's change has not
+    // propagated yet (the emulator holds it), so the first execution polls at email-accepted
+    // and is stopped there, never racing to the end on its own.
+    let held = format!("/_rootwarden/primary-email/{a}/propagation");
+    endpoint(&emu, "POST", &held, Some(json!({"mode": "hold"})));
     let (_, first) = ask_and_approve(&emu, &p, "handback", a, &terms);
     wait_step(&emu, a, "awaiting-code").await;
     let code_value = customer_code(&emu, a);
@@ -807,6 +811,12 @@ async fn a_stopped_handback_resumes_from_where_it_stopped_and_cancel_works_until
         None,
     );
     assert_ne!(code, 0, "no cancel after the point of no return: {out}");
+    let st = status(&emu, a);
+    assert_eq!(
+        st["step"], "email-accepted",
+        "stopped before the change propagated: {st}"
+    );
+    endpoint(&emu, "POST", &held, Some(json!({"mode": "now"})));
     let (_, second) = ask_and_approve(&emu, &p, "handback", a, &terms);
     wait_execution(&emu, "handback", &second, ExecutionStatus::Succeeded).await;
     assert_eq!(status(&emu, a)["status"], "released");
