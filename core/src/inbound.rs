@@ -224,10 +224,17 @@ where
         decision.priority = mail::classify::priority(decision.category, false, false, true);
     }
     // Quarantined mail never drives anything: its "reset link" is likely the phish itself; nor
-    // does mail that claimed a workflow it may not complete. The secrets are sealed here and
+    // does mail that claimed a workflow it may not complete. Only mail to an account's
+    // registered root address, by the envelope and by its own (DKIM-signed) To or Cc, carries
+    // that account's secrets: a genuine AWS mail about another account re-sent to ours, or
+    // mail routed by a sub-address or a body label, does not. The secrets are sealed here and
     // written with the ticket, in its transaction (so only by the delivery that records it).
+    let for_root_address = decision.account_source == Some(mail::AccountSource::Registry)
+        && root_email
+            .as_ref()
+            .is_some_and(|r| decision.addressed_to(r));
     let mut secrets = Vec::new();
-    if !decision.quarantined && refused.is_empty() && recorded.is_none() {
+    if !decision.quarantined && refused.is_empty() && recorded.is_none() && for_root_address {
         for (index, secret) in analysis.secrets.iter().enumerate() {
             secrets.push(
                 deps.vault

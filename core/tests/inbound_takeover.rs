@@ -202,11 +202,15 @@ async fn the_email_change_code_from_verify_signin_aws_is_vaulted_and_completes_t
 
 #[tokio::test]
 async fn the_aws_verification_fixtures_classify_vault_and_complete_the_code_wait() {
-    for name in [
-        "verification-code-01-signup.eml",
-        "verification-code-02-de-iso-8859-1-qp.eml",
+    // Each delivered to the root address its own (DKIM-signed) To names, as AWS sends it.
+    for (name, root) in [
+        ("verification-code-01-signup.eml", CODE_ROOT),
+        (
+            "verification-code-02-de-iso-8859-1-qp.eml",
+            "aws-root+222233334444@provider.example",
+        ),
     ] {
-        let rig = Rig::new(CODE_ROOT);
+        let rig = Rig::new(root);
         let now = Utc::now();
         rig.waits
             .register(&wait(
@@ -217,7 +221,7 @@ async fn the_aws_verification_fixtures_classify_vault_and_complete_the_code_wait
             .unwrap();
         let raw = fixture(name);
         let out = rig
-            .deliver("ses-code", CODE_ROOT, &raw, pass(), now)
+            .deliver("ses-code", root, &raw, pass(), now)
             .await
             .unwrap();
         assert_eq!(out.category, Category::VerificationCode, "{name}");
@@ -253,4 +257,104 @@ async fn a_code_from_a_look_alike_sender_is_neither_vaulted_nor_completes_the_wa
     assert_eq!(out.secrets_vaulted, 0);
     assert_eq!(out.workflows_completed, 0);
     assert!(rig.waits.completed().is_empty());
+}
+
+/// Attacker: a genuine AWS code mail about the attacker's own account (DKIM, SPF and DMARC all
+/// pass; its signed To names the attacker's address), re-sent by SMTP to our root address while
+/// a takeover waits for AWS's code. It must neither complete the wait nor put its code in the
+/// vault, where the takeover would take it as the account's newest.
+#[tokio::test]
+async fn a_genuine_aws_code_mail_for_another_address_resent_to_ours_drives_nothing() {
+    let rig = Rig::new(CODE_ROOT);
+    let now = Utc::now();
+    rig.waits
+        .register(&wait(
+            Category::VerificationCode,
+            now - Duration::minutes(2),
+        ))
+        .await
+        .unwrap();
+    let raw = verify_signin_code().replace(
+        &format!("To: {CODE_ROOT}"),
+        "To: attacker-root@elsewhere.example",
+    );
+    assert!(raw.contains("To: attacker-root@elsewhere.example"));
+    let out = rig
+        .deliver("ses-resent", CODE_ROOT, &raw, pass(), now)
+        .await
+        .unwrap();
+    assert_eq!(out.category, Category::VerificationCode);
+    assert!(!out.quarantined, "authentic AWS mail, just not ours");
+    assert_eq!(out.secrets_vaulted, 0);
+    assert_eq!(
+        (out.workflows_completed, out.workflow_claims_refused),
+        (0, 1)
+    );
+    assert!(rig
+        .vault
+        .unexpired(Some(&account()), SecretKind::VerificationCode, now)
+        .await
+        .unwrap()
+        .is_empty());
+    let t = rig.tickets.get(&out.ticket_id).await.unwrap().unwrap();
+    let stored = serde_json::to_string(&t).unwrap();
+    assert!(
+        stored.contains("header-not-addressed-to-root-email"),
+        "{stored}"
+    );
+    assert!(
+        !stored.contains(CODE),
+        "the code is redacted from the ticket"
+    );
+}
+
+/// Attacker: an outsider with their own valid SPF/DKIM mails "your code is …" to a
+/// sub-address naming the account, just after AWS's real code arrived. Nothing of theirs may
+/// reach the vault: the takeover reads the account's newest code.
+#[tokio::test]
+async fn an_outsiders_code_to_a_sub_address_never_stands_in_front_of_aws_code() {
+    let rig = Rig::new(CODE_ROOT);
+    let now = Utc::now();
+    let out = rig
+        .deliver("ses-aws", CODE_ROOT, &verify_signin_code(), pass(), now)
+        .await
+        .unwrap();
+    assert_eq!(out.secrets_vaulted, 1);
+    let outsider = format!(
+        "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=x@outsider.example;\r\n \
+         dkim=pass header.i=@outsider.example;\r\n dmarc=pass header.from=outsider.example;\r\n\
+         From: Helpful <help@outsider.example>\r\n\
+         To: newco-dev+{ACCOUNT}@root.provider.example\r\n\
+         Subject: Your verification code\r\n\
+         Message-ID: <o1@outsider.example>\r\n\r\n\
+         Your verification code is 999999.\r\n"
+    );
+    for (id, to) in [
+        (
+            "ses-outsider-sub",
+            format!("newco-dev+{ACCOUNT}@root.provider.example"),
+        ),
+        ("ses-outsider-root", CODE_ROOT.to_owned()),
+    ] {
+        let raw = outsider.replace(
+            &format!("To: newco-dev+{ACCOUNT}@root.provider.example"),
+            &format!("To: {to}"),
+        );
+        let out = rig
+            .deliver(id, &to, &raw, pass(), now + Duration::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(out.secrets_vaulted, 0, "{id}");
+    }
+    let codes = rig
+        .vault
+        .unexpired(
+            Some(&account()),
+            SecretKind::VerificationCode,
+            now + Duration::seconds(2),
+        )
+        .await
+        .unwrap();
+    let values: Vec<&str> = codes.iter().map(|c| c.1.expose_secret()).collect();
+    assert_eq!(values, vec![CODE], "only AWS's code is vaulted");
 }

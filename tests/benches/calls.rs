@@ -268,7 +268,8 @@ fn ses_event(ses_id: &str, recipient: &str) -> Value {
 /// SES stores the message, then invokes inbound-mail with its receipt event.
 async fn deliver(emu: &Emulator, ses_id: &str, fixture: &str, to: &str) -> Value {
     let raw = std::fs::read(repo_root().join("tests/fixtures/mail").join(fixture)).unwrap();
-    emu.deliver_raw_mail(ses_id, &raw).unwrap();
+    emu.deliver_raw_mail(ses_id, &rootwarden_tests::readdressed(&raw, to))
+        .unwrap();
     let out = invoke(emu, "InboundMailFunction", &ses_event(ses_id, to)).await;
     out["processed"][0].clone()
 }

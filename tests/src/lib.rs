@@ -23,6 +23,33 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// A fixture message as AWS would have sent it to `to`: its (first) `To:` header names `to`.
+/// Mail drives the vault or a workflow only when its own To names the account's root address,
+/// so a fixture delivered to another account's address is re-addressed first.
+pub fn readdressed(raw: &[u8], to: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(text.len() + to.len());
+    let (mut in_headers, mut done) = (true, false);
+    let mut lines = text.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        if in_headers && line.trim_end().is_empty() {
+            in_headers = false;
+        }
+        if in_headers && !done && line.len() >= 3 && line[..3].eq_ignore_ascii_case("to:") {
+            let eol = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+            out.push_str(&format!("To: {to}{eol}"));
+            // Folded continuation lines belong to the old header.
+            while lines.peek().is_some_and(|l| l.starts_with([' ', '\t'])) {
+                lines.next();
+            }
+            done = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    out.into_bytes()
+}
+
 /// `../shared` beside the repository: shared test corpora. `None` (and the caller skips, saying
 /// so) when absent.
 pub fn shared_dir() -> Option<PathBuf> {
@@ -781,6 +808,16 @@ pub fn pid_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
+
+    #[test]
+    fn readdressing_replaces_the_to_header_only() {
+        let raw = b"From: a@signin.aws\r\nTo: old@x.example,\r\n\tsecond@x.example\r\nSubject: s\r\n\r\nTo: body line\r\n";
+        let out = String::from_utf8(super::readdressed(raw, "new@y.example")).unwrap();
+        assert_eq!(
+            out,
+            "From: a@signin.aws\r\nTo: new@y.example\r\nSubject: s\r\n\r\nTo: body line\r\n"
+        );
+    }
 
     /// A server that answers before reading the body and then, as werkzeug does, drains the
     /// connection with a blocking read until EOF before closing it: the test-endpoint client

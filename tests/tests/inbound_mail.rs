@@ -258,7 +258,10 @@ impl Stack {
 #[tokio::test(flavor = "multi_thread")]
 async fn delivered_reset_mail_becomes_a_redacted_ticket_and_a_vaulted_link_once() {
     let st = stack(true).await;
-    let raw = fixture("mail/password-reset-01-signin-aws.eml");
+    let raw = rootwarden_tests::readdressed(
+        &fixture("mail/password-reset-01-signin-aws.eml"),
+        ROOT_EMAIL,
+    );
     let secret = "https://signin.aws.amazon.com/resetpassword?token=rhTuvqCdmPG0tmKXPDZpAemm1za7v0fHhvjwdbT2HwDqzuM14qHOXHlpaBqCefuv2FSJghB6hRLeos47wGJkcU_0XXkHG5qJ&type=ROOT_USER";
     assert!(String::from_utf8_lossy(&raw).contains("rhTuvqCdmPG0tmKX"));
     st.store_raw("sesreset0001", raw);

@@ -57,6 +57,20 @@ pub struct Decision {
     pub auth: quarantine::AuthSummary,
     pub recipients: Vec<String>,
     pub parse_error: bool,
+    /// The message's own To and Cc addresses (lower-case), whatever the envelope said. AWS's
+    /// DKIM signature covers them, so a genuine AWS mail about another account, re-sent to one
+    /// of our root addresses, still names its first recipient here. Not stored on tickets.
+    #[serde(skip)]
+    pub addressed_to: Vec<String>,
+}
+
+impl Decision {
+    /// The message's own To or Cc names `root` (ASCII case aside).
+    pub fn addressed_to(&self, root: &crate::RootEmail) -> bool {
+        self.addressed_to
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(root.as_str()))
+    }
 }
 
 pub struct Analysis {
@@ -170,6 +184,7 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
         auth,
         recipients,
         parse_error: parsed.parse_error,
+        addressed_to: parsed.to_cc.clone(),
     };
     Analysis {
         decision,

@@ -3,8 +3,8 @@
 //! the caller as secrets for the vault. Quarantined mail also gets its links defanged.
 //!
 //! Redaction cuts out everything shaped like a credential; the vault keeps far less
-//! ([`vaultable`]): only reset links on AWS's own sign-in host from AWS's own (authenticated) mail,
-//! and at most one secret of each kind per message.
+//! ([`vaultable`]): only AWS's own (authenticated) mail, only reset links on AWS's own sign-in
+//! host, and at most one secret of each kind per message.
 
 use std::sync::LazyLock;
 
@@ -119,9 +119,9 @@ pub fn is_genuine_reset_link(link: &str) -> bool {
         && u.path().eq_ignore_ascii_case(AWS_RESET_PATH)
 }
 
-/// The secrets of one message the vault may keep, in message order: reset links only when the
-/// message is AWS's own mail (`from_aws`: an AWS sending domain, authenticated, not quarantined)
-/// and only [genuine](is_genuine_reset_link) ones; at most [`MAX_VAULTED_PER_KIND`] of each kind.
+/// The secrets of one message the vault may keep, in message order: none unless the message is
+/// AWS's own mail (`from_aws`: an AWS sending domain, authenticated, not quarantined), and of
+/// links only [genuine](is_genuine_reset_link) ones; at most [`MAX_VAULTED_PER_KIND`] of each kind.
 /// Everything else found is still redacted, never vaulted.
 pub fn vaultable(found: &[FoundSecret], from_aws: bool) -> Vec<FoundSecret> {
     let mut kept: Vec<FoundSecret> = Vec::new();
@@ -130,7 +130,10 @@ pub fn vaultable(found: &[FoundSecret], from_aws: bool) -> Vec<FoundSecret> {
             SecretKind::PasswordResetLink => {
                 from_aws && is_genuine_reset_link(f.value.expose_secret())
             }
-            SecretKind::VerificationCode => true,
+            // Every reader of a vaulted code is an AWS flow (a takeover's or a release's email
+            // change) that takes the account's newest: a code from anyone else would only
+            // stand in front of AWS's.
+            SecretKind::VerificationCode => from_aws,
         };
         let room = kept.iter().filter(|k| k.kind == f.kind).count() < MAX_VAULTED_PER_KIND;
         if allowed && room {
@@ -357,9 +360,10 @@ mod tests {
                 "123456"
             ]
         );
-        // Someone else's mail never vaults a link, however genuine it looks.
+        // Someone else's mail vaults nothing, however genuine its link looks: a code from it
+        // would stand in front of AWS's for the flow that reads the account's newest.
         let kept = vaultable(&found, false);
-        assert_eq!(kinds(&kept), vec!["verification-code"]);
+        assert!(kept.is_empty(), "{:?}", kinds(&kept));
         // Everything found is still redacted.
         let red = redact(text, &found);
         for token in ["Planted1", "First", "Second", "123456", "654321"] {

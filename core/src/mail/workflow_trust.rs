@@ -10,7 +10,10 @@
 //! - **received after the wait was registered**, by the SES receipt timestamp (AWS's clock, not
 //!   the sender's Date header);
 //! - **addressed to the account's registered root address** (an envelope recipient equal to the
-//!   registry's root email; not a `+<account>` sub-address, not an id in the body);
+//!   registry's root email; not a `+<account>` sub-address, not an id in the body), **by the
+//!   message itself too**: its To or Cc names that address. AWS's DKIM signature covers To, so a
+//!   genuine AWS mail about someone else's account, re-sent by SMTP to our root address (its
+//!   DKIM, SPF and DMARC all still pass), names the other account's address there;
 //! - **not a re-delivery and with a Message-ID never recorded before**, and the wait not already
 //!   claimed by another delivery.
 //!
@@ -62,6 +65,7 @@ pub enum Refusal {
     SesDmarcFail,
     ReceivedBeforeWait,
     NotAddressedToRootEmail,
+    HeaderNotAddressedToRootEmail,
     NoMessageId,
     Redelivery,
     MessageIdSeen,
@@ -84,6 +88,7 @@ impl Refusal {
             Refusal::SesDmarcFail => "ses-dmarc-fail",
             Refusal::ReceivedBeforeWait => "received-before-wait",
             Refusal::NotAddressedToRootEmail => "not-addressed-to-root-email",
+            Refusal::HeaderNotAddressedToRootEmail => "header-not-addressed-to-root-email",
             Refusal::NoMessageId => "no-message-id",
             Refusal::Redelivery => "redelivery",
             Refusal::MessageIdSeen => "message-id-seen",
@@ -191,6 +196,9 @@ pub fn eligibility(
     });
     if !to_root {
         refused.push(Refusal::NotAddressedToRootEmail);
+    }
+    if !root_email.is_some_and(|root| decision.addressed_to(root)) {
+        refused.push(Refusal::HeaderNotAddressedToRootEmail);
     }
     if decision.message_id.as_deref().is_none_or(str::is_empty) {
         refused.push(Refusal::NoMessageId);
@@ -429,9 +437,43 @@ mod tests {
         assert_eq!(c.refused(), vec![Refusal::NotAddressedToRootEmail]);
         let mut c = Case::genuine();
         c.root = None;
-        assert_eq!(c.refused(), vec![Refusal::NotAddressedToRootEmail]);
+        assert_eq!(
+            c.refused(),
+            vec![
+                Refusal::NotAddressedToRootEmail,
+                Refusal::HeaderNotAddressedToRootEmail
+            ]
+        );
         let mut c = Case::genuine();
         c.recipients = vec![ROOT.to_ascii_uppercase()];
+        assert_eq!(c.judge(), WaitEligibility::Eligible);
+    }
+
+    /// The attacker's own genuine AWS mail (about their account: DKIM, SPF and DMARC all pass),
+    /// re-sent by SMTP with our root address as the envelope recipient: its signed To still
+    /// names the attacker's address.
+    #[test]
+    fn genuine_aws_mail_for_another_address_resent_to_ours_is_refused() {
+        let resent = String::from_utf8(raw("signin.aws", "signin.aws"))
+            .unwrap()
+            .replace(
+                &format!("To: {ROOT}"),
+                "To: attacker-root@elsewhere.example",
+            );
+        let mut c = Case::genuine();
+        c.decision = decision(resent.as_bytes());
+        assert_eq!(c.refused(), vec![Refusal::HeaderNotAddressedToRootEmail]);
+        // Named in Cc (or To, in any case) is addressed to it.
+        let cc = String::from_utf8(raw("signin.aws", "signin.aws"))
+            .unwrap()
+            .replace(
+                &format!("To: {ROOT}"),
+                &format!(
+                    "To: someone@elsewhere.example\r\nCc: {}",
+                    ROOT.to_ascii_uppercase()
+                ),
+            );
+        c.decision = decision(cc.as_bytes());
         assert_eq!(c.judge(), WaitEligibility::Eligible);
     }
 
