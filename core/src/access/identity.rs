@@ -141,7 +141,32 @@ impl Person {
 
     /// The IAM user or role this person acts through.
     pub fn principal(&self) -> &str {
-        self.0.split_once('#').map_or(&self.0, |(p, _)| p)
+        self.split().0
+    }
+
+    /// The session name, for a person of a role whose session names are people.
+    pub fn session(&self) -> Option<&str> {
+        self.split().1
+    }
+
+    /// `principal#session`, cut at the last `#`. An IAM path may hold `#` but a session name
+    /// never holds `#`, `/` or `:`, while every role ARN ends in `/name`: text after the last
+    /// `#` with a `/` or `:` in it is still the principal's.
+    fn split(&self) -> (&str, Option<&str>) {
+        match self.0.rsplit_once('#') {
+            Some((p, s)) if !s.is_empty() && !s.contains(['/', ':']) => (p, Some(s)),
+            _ => (&self.0, None),
+        }
+    }
+
+    /// Whether `self` and `other` are sessions of one person: the same session name (ASCII case
+    /// aside) of roles whose session names are people. IAM Identity Center names every session
+    /// of a user after that user, whichever permission set (role) it comes through, so alice as
+    /// `AWSReservedSSO_Ops_…` and alice as `AWSReservedSSO_Lead_…` are one person; the same
+    /// holds for person-bound roles whose sessions the identity provider names. Two people who
+    /// share a session name across roles are kept from approving each other: the safe side.
+    pub fn same_session_name(&self, other: &Person) -> bool {
+        matches!((self.session(), other.session()), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
     }
 }
 
@@ -318,5 +343,18 @@ mod tests {
             Person::new("arn:aws:iam::1:user/u", None).principal(),
             "arn:aws:iam::1:user/u"
         );
+        assert_eq!(p.session(), Some("alice"));
+    }
+
+    /// A `#` in an IAM path never passes for the start of a session name.
+    #[test]
+    fn a_hash_in_a_role_path_is_part_of_the_principal() {
+        let role = "arn:aws:iam::1:role/p#q/R";
+        let p = Person::new(role, None);
+        assert_eq!((p.principal(), p.session()), (role, None));
+        let s = Person::new(role, Some("alice"));
+        assert_eq!((s.principal(), s.session()), (role, Some("alice")));
+        assert!(s.same_session_name(&Person::new("arn:aws:iam::1:role/Other", Some("ALICE"))));
+        assert!(!s.same_session_name(&p));
     }
 }

@@ -254,7 +254,9 @@ impl AccessPolicy {
     }
 
     /// Whether `approver` is someone other than `requester` (and other than each of
-    /// `approved_by`): a different person, and never the requester's own principal.
+    /// `approved_by`): a different person, never the requester's own principal, and never the
+    /// same session name through another role ([`Person::same_session_name`]: one Identity
+    /// Center user holding two permission sets is one person).
     pub fn other_person(
         &self,
         approver: &Caller,
@@ -262,9 +264,10 @@ impl AccessPolicy {
         approved_by: &[Person],
     ) -> bool {
         let me = self.person(approver);
-        me != *requester
+        let same = |p: &Person| *p == me || me.same_session_name(p);
+        !same(requester)
             && approver.principal() != requester.principal()
-            && !approved_by.contains(&me)
+            && !approved_by.iter().any(same)
     }
 
     pub fn reason(&self, name: &str) -> Option<&ReasonRule> {
@@ -432,6 +435,14 @@ mod tests {
         assert_ne!(p.person(&s1), p.person(&s2));
         assert!(p.has(&s1, Role::Requester) && p.has(&s2, Role::Approver));
         assert!(!p.other_person(&s2, &p.person(&s1), &[]));
+        // One Identity Center user through two permission sets (two roles) is one person:
+        // alice asks as Ops and may not approve as Lead, nor count twice as an approver.
+        let lead = sso.replace("AWSReservedSSO_Sec_0123", "AWSReservedSSO_Lead_4567");
+        let (ops_alice, lead_alice) = (session(&sso, "alice"), session(&lead, "Alice"));
+        assert!(p.session_names_are_people(&lead_alice));
+        assert!(!p.other_person(&lead_alice, &p.person(&ops_alice), &[]));
+        assert!(!p.other_person(&lead_alice, &alice, &[p.person(&ops_alice)]));
+        assert!(p.other_person(&session(&lead, "bob"), &p.person(&ops_alice), &[]));
         // An SSO-looking name outside the reserved path is not Identity Center.
         let fake = session(
             "arn:aws:iam::123456789012:role/AWSReservedSSO_Sec_0123",
