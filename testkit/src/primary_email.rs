@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use rootwarden_core::takeover::{PrimaryEmail, PrimaryEmailError};
+use rootwarden_core::takeover::{PrimaryEmail, PrimaryEmailError, UpdateStatus};
 use rootwarden_core::{AccountId, RootEmail};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -20,6 +20,8 @@ struct State {
     /// Every code mailed, in order (address, code).
     mailed: Vec<(AccountId, RootEmail, String)>,
     taken: BTreeSet<String>,
+    /// The latest update of each account: accepted or not.
+    accepted: BTreeMap<AccountId, bool>,
     down: bool,
     counter: u32,
 }
@@ -107,6 +109,7 @@ impl PrimaryEmail for MemoryPrimaryEmail {
         );
         s.pending
             .insert(account.clone(), (address.clone(), code.clone()));
+        s.accepted.insert(account.clone(), false);
         s.mailed.push((account.clone(), address.clone(), code));
         Ok(())
     }
@@ -123,10 +126,26 @@ impl PrimaryEmail for MemoryPrimaryEmail {
             Some((a, c)) if a == address && c == code.expose_secret() => {
                 s.pending.remove(account);
                 s.emails.insert(account.clone(), address.clone());
+                s.accepted.insert(account.clone(), true);
                 Ok(())
             }
             Some(_) => Err(PrimaryEmailError::WrongCode("the code is not valid".into())),
             None => Err(PrimaryEmailError::WrongCode("no update is pending".into())),
         }
+    }
+
+    async fn update_status(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<UpdateStatus>, PrimaryEmailError> {
+        let s = lock(&self.state);
+        Self::check(&s)?;
+        Ok(s.accepted.get(account).map(|&done| {
+            if done {
+                UpdateStatus::Accepted
+            } else {
+                UpdateStatus::Pending
+            }
+        }))
     }
 }

@@ -318,6 +318,7 @@ async fn memory_primary_email_honours_the_primary_email_contract() {
             async move { code }
         },
         &taken,
+        true,
     )
     .await;
 }

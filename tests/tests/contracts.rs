@@ -755,45 +755,51 @@ async fn takeover_adapters_honour_their_contracts() {
         );
     }
 
-    let email = AccountApiPrimaryEmail::new(aws_sdk_account::Client::new(&role));
-    let other = contract::fixtures::fresh_account();
-    let taken = RootEmail::parse(&format!("in-use-{other}@customer.example")).unwrap();
-    let (status, _) = emu
-        .test_endpoint(
-            "PUT",
-            &format!("/_rootwarden/primary-email/{other}"),
-            Some(&serde_json::json!({"email": taken.as_str()})),
+    // As the takeover function (no update status), then as the release function (which reads
+    // it when an accept is retried).
+    let release_role = emu.role_config("ReleaseFunction").await;
+    for (role, with_status) in [(&role, false), (&release_role, true)] {
+        let email = AccountApiPrimaryEmail::new(aws_sdk_account::Client::new(role));
+        let other = contract::fixtures::fresh_account();
+        let taken = RootEmail::parse(&format!("in-use-{other}@customer.example")).unwrap();
+        let (status, _) = emu
+            .test_endpoint(
+                "PUT",
+                &format!("/_rootwarden/primary-email/{other}"),
+                Some(&serde_json::json!({"email": taken.as_str()})),
+            )
+            .unwrap();
+        assert_eq!(status, 200);
+        contract::primary_email_contract(
+            &email,
+            |account, old| {
+                let (status, _) = emu
+                    .test_endpoint(
+                        "PUT",
+                        &format!("/_rootwarden/primary-email/{account}"),
+                        Some(&serde_json::json!({"email": old.as_str()})),
+                    )
+                    .unwrap();
+                assert_eq!(status, 200);
+                async {}
+            },
+            |account| {
+                let (status, body) = emu
+                    .test_endpoint(
+                        "GET",
+                        &format!("/_rootwarden/primary-email/{account}/otp"),
+                        None,
+                    )
+                    .unwrap();
+                let code = (status == 200)
+                    .then(|| body["otp"].as_str().map(str::to_owned))
+                    .flatten();
+                async move { code }
+            },
+            &taken,
+            with_status,
         )
-        .unwrap();
-    assert_eq!(status, 200);
-    contract::primary_email_contract(
-        &email,
-        |account, old| {
-            let (status, _) = emu
-                .test_endpoint(
-                    "PUT",
-                    &format!("/_rootwarden/primary-email/{account}"),
-                    Some(&serde_json::json!({"email": old.as_str()})),
-                )
-                .unwrap();
-            assert_eq!(status, 200);
-            async {}
-        },
-        |account| {
-            let (status, body) = emu
-                .test_endpoint(
-                    "GET",
-                    &format!("/_rootwarden/primary-email/{account}/otp"),
-                    None,
-                )
-                .unwrap();
-            let code = (status == 200)
-                .then(|| body["otp"].as_str().map(str::to_owned))
-                .flatten();
-            async move { code }
-        },
-        &taken,
-    )
-    .await;
+        .await;
+    }
     custody::assert_audit_intact(&emu, None).await;
 }

@@ -1,5 +1,6 @@
 //! `AccountApiPrimaryEmail`: a member account's primary (root) email through AWS's account API
-//! (`account:GetPrimaryEmail`, `StartPrimaryEmailUpdate`, `AcceptPrimaryEmailUpdate`). The
+//! (`account:GetPrimaryEmail`, `StartPrimaryEmailUpdate`, `AcceptPrimaryEmailUpdate`,
+//! `GetPrimaryEmailUpdateStatus`). The
 //! one-time code goes to AWS only; it is in no error and no log.
 
 use aws_sdk_account::error::ProvideErrorMetadata;
@@ -8,7 +9,7 @@ use aws_smithy_runtime_api::http::Response;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::sdk::{classify_sdk_error, describe_sdk_error};
-use crate::takeover::{PrimaryEmail, PrimaryEmailError};
+use crate::takeover::{PrimaryEmail, PrimaryEmailError, UpdateStatus};
 use crate::{AccountId, ErrorType, RootEmail};
 
 #[derive(Clone)]
@@ -93,5 +94,33 @@ impl PrimaryEmail for AccountApiPrimaryEmail {
             .await
             .map_err(|e| refusal("account:AcceptPrimaryEmailUpdate", &e, true))?;
         Ok(())
+    }
+
+    async fn update_status(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<UpdateStatus>, PrimaryEmailError> {
+        use aws_sdk_account::types::PrimaryEmailUpdateStatus as S;
+        let out = match self
+            .client
+            .get_primary_email_update_status()
+            .account_id(account.as_str())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(se))
+                if se.err().code() == Some("ResourceNotFoundException") =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(refusal("account:GetPrimaryEmailUpdateStatus", &e, false)),
+        };
+        Ok(Some(match out.status() {
+            S::Pending => UpdateStatus::Pending,
+            S::Accepted | S::Completed => UpdateStatus::Accepted,
+            S::Failed => UpdateStatus::Failed,
+            other => UpdateStatus::Other(other.as_str().to_owned()),
+        }))
     }
 }

@@ -15,7 +15,7 @@ use super::ports::ReleasePorts;
 use super::record::ReleaseStep;
 use super::{Polled, MAX_RESENDS};
 use crate::mail::{Category, SecretKind};
-use crate::takeover::PrimaryEmail;
+use crate::takeover::{PrimaryEmail, UpdateStatus};
 use crate::vault::TransientStore;
 use crate::workflows::WorkflowWaits;
 use crate::{AccountId, ErrorType, LambdaError, RootEmail};
@@ -232,25 +232,39 @@ pub async fn accept_email_update<P: ReleasePorts>(
         Some(ReleaseStep::EmailAccepted) | None => ReleaseStep::AwaitingCode,
         Some(s) => s,
     };
-    let crossed = if o.reached(ReleaseStep::EmailAccepted) {
+    // Crossed by an earlier attempt of this step: its accept may have reached AWS and been
+    // accepted before the attempt failed (or its record was lost).
+    let crossed_before = o.reached(ReleaseStep::EmailAccepted);
+    let crossed = if crossed_before {
         o
     } else {
         cross(ports, &o).await?
     };
     let result = ports.email().accept_update(account, &address, &code).await;
     drop(code);
+    let mut earlier_attempt = false;
     if let Err(e) = result {
         let err = LambdaError::from(e);
-        if definitive(&err) {
-            withdraw(ports, &crossed, back, &err).await?;
+        if !definitive(&err) {
+            return Err(err);
         }
-        return Err(err);
+        // AWS refusing the code again proves nothing after an earlier attempt: with its update
+        // accepted there is no update pending, and the refusal looks the same. Its status says.
+        earlier_attempt = crossed_before && accepted_before(ports, account).await?;
+        if !earlier_attempt {
+            withdraw(ports, &crossed, back, &err).await?;
+            return Err(err);
+        }
     }
     ports
         .waits()
         .remove(account, Category::VerificationCode, execution)
         .await?;
-    let record = entry(ports, &crossed.release, "email-accepted").detail("to", address.as_str());
+    let mut record =
+        entry(ports, &crossed.release, "email-accepted").detail("to", address.as_str());
+    if earlier_attempt {
+        record = record.detail("accepted_by_an_earlier_attempt", true);
+    }
     advance(
         ports,
         &crossed,
@@ -261,6 +275,22 @@ pub async fn accept_email_update<P: ReleasePorts>(
     .await?;
     tracing::info!(account = %account, execution, "root email change accepted (point of no return)");
     Ok(address.to_string())
+}
+
+/// Whether AWS accepted the account's latest update (the release's own: it started it). A
+/// status this code does not know is neither: an error to retry, never a withdrawal.
+async fn accepted_before<P: ReleasePorts>(
+    ports: &P,
+    account: &AccountId,
+) -> Result<bool, LambdaError> {
+    match ports.email().update_status(account).await? {
+        Some(UpdateStatus::Accepted) => Ok(true),
+        Some(UpdateStatus::Pending | UpdateStatus::Failed) | None => Ok(false),
+        Some(UpdateStatus::Other(status)) => Err(LambdaError::new(
+            ErrorType::TransientAwsError,
+            format!("the root email update of {account} is {status:?}: not known to be accepted or refused"),
+        )),
+    }
 }
 
 /// `GetPrimaryEmail` until it is the customer's.

@@ -23,7 +23,7 @@ pub use credentials::{
 pub use email::{accept_email_update, allocate, await_code, resend, start_email_update};
 pub use finish::{activate, fail};
 pub use operator::{execution_name, start, status, StartRequest, Started, TakeoverStatus, Waiting};
-pub use ports::{PrimaryEmail, PrimaryEmailError, TakeoverPorts, TakeoverStore};
+pub use ports::{PrimaryEmail, PrimaryEmailError, TakeoverPorts, TakeoverStore, UpdateStatus};
 pub use record::{Expect, Takeover, TakeoverStep};
 pub use steps::{StartInput, Step};
 

@@ -70,6 +70,26 @@ pub trait PrimaryEmail: Send + Sync {
         address: &RootEmail,
         code: &SecretString,
     ) -> impl Future<Output = Result<(), PrimaryEmailError>> + Send;
+    /// Where the account's latest update stands (`GetPrimaryEmailUpdateStatus`); `None` when
+    /// none was ever started. Unlike `get`, not subject to the change's propagation (AWS: up to
+    /// four hours), so it tells whether an earlier accept got through.
+    fn update_status(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Option<UpdateStatus>, PrimaryEmailError>> + Send;
+}
+
+/// `GetPrimaryEmailUpdateStatus`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateStatus {
+    /// Started; the code not yet accepted.
+    Pending,
+    /// The code was accepted (`ACCEPTED`, then `COMPLETED` once it has propagated).
+    Accepted,
+    /// The code expired unused.
+    Failed,
+    /// A status this code does not know: never read as "not accepted".
+    Other(String),
 }
 
 /// The registry item with the takeover's progress. Every write is the item and its audit

@@ -132,3 +132,58 @@ async fn a_stopped_poll_is_still_pending_and_resumes() {
     asl(&p, &second, None).await.unwrap();
     finished(&p, Exit::Handback).await;
 }
+
+/// AWS accepted the email change, then the step died before it recorded so (or its audit
+/// write failed), and AWS's change has not propagated (GetPrimaryEmail still says ours for up
+/// to four hours). The retry's accept is refused (no update is pending any more): that must not
+/// withdraw the point of no return, or cancel would hand custody "back" while the customer
+/// owns the root email.
+#[tokio::test]
+async fn an_accept_retried_after_aws_accepted_keeps_the_point_of_no_return() {
+    let customer = rootwarden_core::RootEmail::parse(CUSTOMER_EMAIL).unwrap();
+    let (mut kill, mut after_aws) = (1, 0);
+    loop {
+        let p = setup().await;
+        let e = approve(&p, "AR-accept", terms(Exit::Handback)).await;
+        let x = &e.name;
+        run(&p, begin(&e)).await.unwrap();
+        run(&p, step("start-email-update", x, json!({})))
+            .await
+            .unwrap();
+        let token = json!({"task_token": "tok-code", "timeout_seconds": 3600});
+        run(&p, step("await-code", x, token)).await.unwrap();
+        relay_newest(&p).await.unwrap();
+        p.kill_at(kill);
+        let first = attempt(&p, step("accept-email-update", x, json!({}))).await;
+        p.kill_at(0);
+        if first.is_ok() {
+            break; // past the step's last call
+        }
+        if p.email.email(&account()).as_ref() == Some(&customer) {
+            after_aws += 1;
+            p.email.set(
+                &account(),
+                &rootwarden_core::RootEmail::parse(OURS).unwrap(),
+            );
+            let retry = attempt(&p, step("accept-email-update", x, json!({}))).await;
+            assert!(retry.is_ok(), "killed at call {kill}: {retry:?}");
+            let (_, r) = state(&p).await;
+            assert!(r.point_of_no_return_at.is_some(), "killed at call {kill}");
+            assert_eq!(
+                r.step,
+                Some(ReleaseStep::EmailAccepted),
+                "killed at call {kill}"
+            );
+            let refused =
+                rootwarden_core::release::cancel(&p.acting_as(OPERATOR), &account()).await;
+            assert!(refused.is_err(), "killed at call {kill}: cancel allowed");
+            assert!(
+                actions(&p).contains(&"release.email-accepted".to_owned()),
+                "killed at call {kill}: {:?}",
+                actions(&p)
+            );
+        }
+        kill += 1;
+    }
+    assert!(after_aws > 0, "no kill point after AWS's accept was tried");
+}

@@ -8,7 +8,7 @@ use chrono::{Duration, SubsecRound, Utc};
 use rootwarden_core::audit::{AuditEntry, AuditLog, Outcome, Stream};
 use rootwarden_core::registry::{AccountMode, AccountStatus};
 use rootwarden_core::takeover::{
-    Expect, PrimaryEmail, PrimaryEmailError, Takeover, TakeoverStep, TakeoverStore,
+    Expect, PrimaryEmail, PrimaryEmailError, Takeover, TakeoverStep, TakeoverStore, UpdateStatus,
 };
 use rootwarden_core::{AccountId, RootEmail};
 use secrecy::SecretString;
@@ -202,11 +202,16 @@ pub async fn takeover_store_contract<S: TakeoverStore, A: AuditLog>(store: &S, a
 /// A start sends a code to the new address; only that code (of the newest start) is accepted
 /// for that address; a wrong code, or an accept without a start, is `WrongCode`; a taken
 /// address is `Conflict`; after the accept the primary email is the new address.
+///
+/// `status`: also the update's status (what only the release function's role may read): none
+/// before a start, pending until the accept, accepted after it, and an accept repeated after it
+/// refused (`WrongCode`: no update is pending) while the status still says accepted.
 pub async fn primary_email_contract<P, Seed, SeedFut, Code, CodeFut>(
     email: &P,
     seed: Seed,
     code_of: Code,
     taken: &RootEmail,
+    status: bool,
 ) where
     P: PrimaryEmail,
     Seed: Fn(AccountId, RootEmail) -> SeedFut,
@@ -221,6 +226,9 @@ pub async fn primary_email_contract<P, Seed, SeedFut, Code, CodeFut>(
         .unwrap_or_else(|_| unreachable!("valid address"));
     seed(account.clone(), old.clone()).await;
     assert_eq!(email.get(&account).await.unwrap(), old);
+    if status {
+        assert_eq!(email.update_status(&account).await.unwrap(), None);
+    }
     let wrong = SecretString::from("000000".to_owned());
     assert!(matches!(
         email.accept_update(&account, &new, &wrong).await,
@@ -257,9 +265,23 @@ pub async fn primary_email_contract<P, Seed, SeedFut, Code, CodeFut>(
         old,
         "nothing changed yet"
     );
-    email
-        .accept_update(&account, &new, &SecretString::from(code))
-        .await
-        .unwrap();
+    if status {
+        assert_eq!(
+            email.update_status(&account).await.unwrap(),
+            Some(UpdateStatus::Pending)
+        );
+    }
+    let secret = SecretString::from(code);
+    email.accept_update(&account, &new, &secret).await.unwrap();
     assert_eq!(email.get(&account).await.unwrap(), new);
+    if status {
+        assert!(matches!(
+            email.accept_update(&account, &new, &secret).await,
+            Err(PrimaryEmailError::WrongCode(_))
+        ));
+        assert_eq!(
+            email.update_status(&account).await.unwrap(),
+            Some(UpdateStatus::Accepted)
+        );
+    }
 }
