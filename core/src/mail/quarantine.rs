@@ -88,11 +88,48 @@ struct AuthResults {
     dkim_pass_domains: Vec<String>,
 }
 
+/// The header's `;`-separated parts as RFC 8601 reads them: a `;` inside a quoted string or a
+/// comment (nested parentheses, both with `\` escapes) separates nothing, and comments are
+/// dropped. SES copies sender-chosen text into the header (`smtp.mailfrom`, `smtp.helo`): read
+/// naively, a MAIL FROM like `<"a;dkim=pass header.i=@signin.aws;"@evil.example>` would add a
+/// DKIM pass of its own.
+fn clauses(header: &str) -> Vec<String> {
+    let (mut out, mut cur) = (Vec::new(), String::new());
+    let (mut quoted, mut depth, mut escaped) = (false, 0usize, false);
+    for c in header.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                cur.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => escaped = true,
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            ';' if !quoted && depth == 0 => out.push(std::mem::take(&mut cur)),
+            _ if depth > 0 => {}
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 fn parse_auth_results(header: &str) -> AuthResults {
     let mut out = AuthResults::default();
     // "authserv-id; method=result props...; method=result ..."
-    for clause in header.split(';').skip(1) {
+    for clause in clauses(header).iter().skip(1) {
         let clause = clause.trim();
+        // A quoted string is a property's value, never a clause of its own.
+        if clause.starts_with('"') {
+            continue;
+        }
         let Some((method, rest)) = clause.split_once('=') else {
             continue;
         };
@@ -255,6 +292,35 @@ mod tests {
                 "{ar}"
             );
         }
+    }
+
+    /// Attacker: SES copies the sender's MAIL FROM (and HELO) into its own header. A quoted
+    /// local part, or a comment, carrying "; dkim=pass header.i=@signin.aws;" must not read as a
+    /// DKIM pass of SES's.
+    #[test]
+    fn sender_text_inside_quotes_or_comments_is_no_clause() {
+        for ar in [
+            r#"amazonses.com; spf=pass smtp.mailfrom="a;dkim=pass header.i=@signin.aws;"@evil.example; dkim=pass header.i=@evil.example; dmarc=none"#,
+            r#"amazonses.com; spf=pass smtp.mailfrom="a\";dkim=pass header.i=@signin.aws;"@evil.example; dkim=pass header.i=@evil.example; dmarc=none"#,
+            "amazonses.com; spf=pass (helo=x;dkim=pass header.i=@signin.aws;) smtp.helo=evil.example; dkim=pass header.i=@evil.example; dmarc=none",
+            "amazonses.com; spf=pass (a (nested;dkim=pass header.i=@signin.aws;) b) smtp.mailfrom=x@evil.example; dmarc=none",
+        ] {
+            let (s, r) = evaluate(None, &headers(ar), Some("signin.aws"));
+            assert_eq!(
+                r,
+                vec![QuarantineReason::AwsSenderWithoutAlignedDkim],
+                "{ar}"
+            );
+            assert!(
+                !s.dkim_pass_domains.iter().any(|d| d.contains("signin.aws")),
+                "{ar}: {:?}",
+                s.dkim_pass_domains
+            );
+        }
+        assert_eq!(
+            clauses(r#"id; a="x;y" (c;d) b; c"#),
+            vec!["id", r#" a="x;y"  b"#, " c"]
+        );
     }
 
     #[test]
