@@ -474,6 +474,43 @@ async fn a_checkout_whose_write_fails_shows_nothing() {
     access::checkout(&p, ALICE, &r.id).await.unwrap();
 }
 
+/// Approved while active, then the account left our custody (a release began, or ended)
+/// before the check-out: nothing is shown, the refusal is audited, and no lock is
+/// taken. Back to active, the same approval checks out (and marks the rotation).
+#[tokio::test]
+async fn an_account_no_longer_active_shows_nothing_at_check_out() {
+    for status in [AccountStatus::Releasing, AccountStatus::Released] {
+        let p = Ports::new(1).await;
+        let r = approved(&p).await;
+        p.accounts
+            .register(&account(), status, AccountMode::Vaulted);
+        let e = access::checkout(&p.at(5), ALICE, &r.id).await.unwrap_err();
+        assert_eq!(e.error_type, ErrorType::ValidationError, "{status:?}: {e}");
+        assert!(!e.message.contains(PASSWORD));
+        assert!(p.ledger.locks().await.unwrap().is_empty(), "{status:?}");
+        assert_eq!(p.stored(&r.id).await.status, AccessStatus::Approved);
+        assert!(
+            !p.actions().contains(&"access.checked-out".to_owned()),
+            "{status:?}"
+        );
+        assert!(
+            p.actions().contains(&"access.refused".to_owned()),
+            "{status:?}: {:?}",
+            p.actions()
+        );
+        assert_eq!(p.accounts.account(&account()).unwrap().rotation_due, None);
+        p.accounts
+            .register(&account(), AccountStatus::Active, AccountMode::Vaulted);
+        access::checkout(&p.at(6), ALICE, &r.id).await.unwrap();
+        assert!(p
+            .accounts
+            .account(&account())
+            .unwrap()
+            .rotation_due
+            .is_some());
+    }
+}
+
 /// A rotation of `account` awaiting its apply step, its execution running.
 async fn awaiting_rotation(p: &Ports) -> String {
     let executions = p.executions.as_ref().unwrap();

@@ -80,7 +80,7 @@ impl AccessAccounts for MemoryAccessAccounts {
         account: &AccountId,
         now: DateTime<Utc>,
         reason: RotationReason,
-    ) -> Result<(), LambdaError> {
+    ) -> Result<(AccountStatus, AccountMode), LambdaError> {
         self.check()?;
         let mut accounts = lock(&self.accounts);
         let Some(a) = accounts.get_mut(account) else {
@@ -97,7 +97,7 @@ impl AccessAccounts for MemoryAccessAccounts {
             a.rotation_due = Some(now);
             a.rotation_reason = Some(reason);
         }
-        Ok(())
+        Ok((a.status, a.mode))
     }
 }
 

@@ -23,7 +23,7 @@ impl AccessAccounts for DynamoAccountRegistry {
         account: &AccountId,
         now: DateTime<Utc>,
         reason: RotationReason,
-    ) -> Result<(), LambdaError> {
+    ) -> Result<(AccountStatus, AccountMode), LambdaError> {
         DynamoAccountRegistry::mark_for_rotation(self, account, now, reason).await
     }
 }

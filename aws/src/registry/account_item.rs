@@ -299,13 +299,14 @@ impl DynamoAccountRegistry {
     }
 
     /// Marks an account for rotation now (after a check-out): the due date becomes `now` unless
-    /// it is already earlier. Idempotent.
+    /// it is already earlier. Idempotent. Only an active vaulted account is marked; the standing
+    /// found is returned either way (one read more only when the condition failed).
     pub async fn mark_for_rotation(
         &self,
         account: &AccountId,
         now: DateTime<Utc>,
         reason: RotationReason,
-    ) -> Result<(), LambdaError> {
+    ) -> Result<(AccountStatus, AccountMode), LambdaError> {
         let out = self
             .client
             .update_item()
@@ -325,7 +326,7 @@ impl DynamoAccountRegistry {
             .send()
             .await;
         match out {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok((AccountStatus::Active, AccountMode::Vaulted)),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
@@ -336,7 +337,7 @@ impl DynamoAccountRegistry {
                         format!("account {account} is not registered"),
                     )),
                     // Already due earlier, or not a vaulted active account: nothing to mark.
-                    Some(_) => Ok(()),
+                    Some(a) => Ok((a.status, a.mode)),
                 }
             }
             Err(e) => Err(sdk_error("dynamodb:UpdateItem", &e)),

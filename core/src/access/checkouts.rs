@@ -74,11 +74,16 @@ pub async fn checkout<P: AccessPorts>(
     // Decrypt first; nothing is shown unless the check-out (and its audit record) commits.
     let secrets = decrypt(ports, &account, awaiting.as_ref(), now).await?;
     if !apply {
-        // Before anything is shown: every use of the password ends in a rotation.
-        ports
+        // Before anything is shown: every use of the password ends in a rotation, and only an
+        // account still in our custody (active, vaulted: not being released since the approval)
+        // is checked out. The mark answers both in one call.
+        let standing = ports
             .accounts()
             .mark_for_rotation(&account, now, RotationReason::Checkout)
             .await?;
+        if let Err(refusal) = approval::account_admits(&account, Some(standing), &r.reason) {
+            return Err(attempt.refused(refusal).await);
+        }
     }
     let totp_shown = secrets.totp.is_some();
     let reset = secrets.reset_links.len();

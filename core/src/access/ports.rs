@@ -78,13 +78,15 @@ pub trait AccessAccounts: Send + Sync {
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<Option<(AccountStatus, AccountMode)>, LambdaError>> + Send;
-    /// Marks an active vaulted account due for rotation now (an earlier due date is kept).
+    /// Marks an active vaulted account due for rotation now (an earlier due date is kept), and
+    /// returns the standing it found: an account that is not active and vaulted (being
+    /// released, suspended, ...) is not marked, and the caller learns so in the same call.
     fn mark_for_rotation(
         &self,
         account: &AccountId,
         now: DateTime<Utc>,
         reason: RotationReason,
-    ) -> impl Future<Output = Result<(), LambdaError>> + Send;
+    ) -> impl Future<Output = Result<(AccountStatus, AccountMode), LambdaError>> + Send;
 }
 
 /// Tickets as access sees them: an internal ticket a request names, and the review task a

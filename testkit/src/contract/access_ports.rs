@@ -37,16 +37,22 @@ where
     );
     let now = Utc::now().with_timezone(&Utc) - Duration::hours(1);
     let now = now - Duration::nanoseconds(now.timestamp_subsec_nanos().into());
-    accounts
-        .mark_for_rotation(&a, now, RotationReason::Manual)
-        .await
-        .unwrap();
+    assert_eq!(
+        accounts
+            .mark_for_rotation(&a, now, RotationReason::Manual)
+            .await
+            .unwrap(),
+        (AccountStatus::Active, AccountMode::Vaulted)
+    );
     assert_eq!(due(a.clone()).await, Some(now), "due now");
-    // A later mark keeps the earlier due date.
-    accounts
-        .mark_for_rotation(&a, now + Duration::minutes(5), RotationReason::Manual)
-        .await
-        .unwrap();
+    // A later mark keeps the earlier due date, and still says the account is active.
+    assert_eq!(
+        accounts
+            .mark_for_rotation(&a, now + Duration::minutes(5), RotationReason::Manual)
+            .await
+            .unwrap(),
+        (AccountStatus::Active, AccountMode::Vaulted)
+    );
     assert_eq!(
         due(a.clone()).await,
         Some(now),
