@@ -192,6 +192,30 @@ def test_a_transient_error_is_retried(emu, sfn):
     assert (status, actions) == ("SUCCEEDED", ["begin", "close-account", "close-account", "check-closure", "closed"])
 
 
+@pytest.mark.parametrize("how", ["Sandbox.Timedout", "Runtime.ExitError"])
+def test_a_timed_out_or_crashed_step_is_retried(emu, sfn, how):
+    # Lambda's own names for a function that ran out of time or whose process died: the step
+    # is idempotent, so it is retried like a transient error instead of stopping the release.
+    script = {"begin": begun(), "close-account": [{"error": how}, {"ok": {}}],
+              "check-closure": polls(0)}
+    status, actions, _ = run(emu, sfn, "close", script)
+    assert (status, actions) == ("SUCCEEDED", ["begin", "close-account", "close-account", "check-closure", "closed"])
+
+
+def test_every_lambda_task_of_the_custody_workflows_retries_timeouts_and_crashes():
+    # The test above runs one state; this holds every Lambda task of every workflow that can
+    # strand an account (rotation, takeover, release) to the same list.
+    for name in ("rotation", "takeover", "release-close", "release-handback", "release-transfer"):
+        with open(os.path.join(EMU, "..", "infra", "statemachines", f"{name}.asl.json")) as f:
+            machine = json.load(f)
+        for state, body in machine["States"].items():
+            if body.get("Type") != "Task" or "lambda:invoke" not in body.get("Resource", ""):
+                continue
+            retried = {e for r in body.get("Retry", []) for e in r["ErrorEquals"]}
+            missing = {"Sandbox.Timedout", "Runtime.ExitError", "TransientAwsError"} - retried
+            assert not missing, f"{name}.{state} does not retry {sorted(missing)}"
+
+
 @pytest.mark.parametrize("kind", ["CloseQuotaExceeded", "StillPending"])
 def test_a_closure_failure_is_recorded_and_stops(emu, sfn, kind):
     script = {"begin": begun(), "close-account": error(kind)} if kind == "CloseQuotaExceeded" else \
