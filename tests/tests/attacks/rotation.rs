@@ -199,7 +199,10 @@ async fn a_rotation_stopped_from_the_console_does_not_wedge_the_account() {
         sweep_at(&sched, &sm, now),
         sweep_at(&sched, &sm, now + Duration::seconds(1))
     );
-    assert_eq!(x.started + y.started, 1, "{x:?} {y:?}");
+    // Step Functions answers a second StartExecution of the same name and input with success
+    // (it is idempotent), so both sweeps may count the one execution as theirs (seen once
+    // under load); that only one was started is what the executions show.
+    assert!((1..=2).contains(&(x.started + y.started)), "{x:?} {y:?}");
     let names = executions(&world, &sm).await;
     assert_eq!(names.len(), 2, "{names:?}");
     let restarted = names.iter().find(|n| **n != stopped.execution).unwrap();
