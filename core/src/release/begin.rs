@@ -307,17 +307,27 @@ async fn flags<P: ReleasePorts>(
     let customer_email = r.customer.as_ref().and_then(|c| c.email.as_ref());
     let email_accepted = match customer_email {
         Some(e) if !r.keep_email && reached(r.step, ReleaseStep::EmailAccepted) => {
+            // GetPrimaryEmail lags an accepted change (AWS: up to four hours); the update's
+            // status does not.
             ports.email().get(account).await? == *e
+                || ports.email().update_status(account).await?
+                    == Some(crate::takeover::UpdateStatus::Accepted)
         }
         _ => false,
     };
+    // The invitation found, the account no longer ours: an earlier execution accepted it and
+    // died before recording so (check-departure records it).
+    let handshake_accepted = reached(r.step, ReleaseStep::HandshakeAccepted)
+        || (r.exit == Exit::Transfer
+            && reached(r.step, ReleaseStep::InvitationFound)
+            && ports.orgs().describe(account).await?.is_none());
     Ok(Begun {
         account_id: account.to_string(),
         exit: r.exit.as_str().to_owned(),
         keep_email: r.keep_email,
         close_requested,
         email_accepted,
-        handshake_accepted: reached(r.step, ReleaseStep::HandshakeAccepted),
+        handshake_accepted,
         shredded: reached(r.step, ReleaseStep::Shredded),
         poll_seconds: s.poll,
         code_timeout_seconds: s.code,

@@ -162,15 +162,27 @@ pub async fn check_departure<P: ReleasePorts>(
     account: &AccountId,
     execution: &str,
 ) -> Result<Polled, LambdaError> {
-    let o = owned(ports, account, execution).await?;
+    let mut o = owned(ports, account, execution).await?;
     require_transfer(&o)?;
+    let member = ports.orgs().describe(account).await?;
     if !o.reached(ReleaseStep::HandshakeAccepted) {
-        return Err(LambdaError::new(
-            ErrorType::Conflict,
-            format!("no invitation of {account} was accepted"),
-        ));
+        // An earlier execution accepted the invitation and died before it recorded so: the
+        // account has left our organization, which only that acceptance does (nothing else
+        // moves it once its invitation is found). Recorded now, or a resumed release would
+        // stop at the preconditions of an account that is no longer ours, for ever.
+        if !(o.reached(ReleaseStep::InvitationFound) && member.is_none()) {
+            return Err(LambdaError::new(
+                ErrorType::Conflict,
+                format!("no invitation of {account} was accepted"),
+            ));
+        }
+        let mut next = o.release.clone();
+        next.polls = 0;
+        let record = entry(ports, &next, "handshake-accepted")
+            .detail("seen", "the account left our organization");
+        o = advance(ports, &o, next, ReleaseStep::HandshakeAccepted, record).await?;
     }
-    if ports.orgs().describe(account).await?.is_none() {
+    if member.is_none() {
         if !o.reached(ReleaseStep::Departed) {
             let mut next = o.release.clone();
             next.polls = 0;

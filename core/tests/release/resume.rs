@@ -187,3 +187,76 @@ async fn an_accept_retried_after_aws_accepted_keeps_the_point_of_no_return() {
     }
     assert!(after_aws > 0, "no kill point after AWS's accept was tried");
 }
+
+/// A transfer's AcceptInvitation reached AWS (the account left our organization) and the
+/// execution ended before it recorded so. A new approved request must finish the release
+/// (departure, shred, certificate), not stop for ever at the preconditions of an account that
+/// is no longer ours.
+#[tokio::test]
+async fn a_transfer_whose_acceptance_was_not_recorded_finishes_when_resumed() {
+    use rootwarden_core::release::MemberAccount;
+    let mut found = false;
+    for stop_after in 1..full_len(Exit::Transfer) {
+        let p = setup().await;
+        let first = approve(&p, "AR-first", terms(Exit::Transfer)).await;
+        if asl(&p, &first, Some(stop_after)).await.is_ok() {
+            break;
+        }
+        if state(&p).await.1.step != Some(ReleaseStep::InvitationFound) {
+            continue;
+        }
+        found = true;
+        // The earlier execution's accept got through; then it died, and it ended.
+        let handshake = invitation(CUSTOMER_ORG, "aws").handshake_id;
+        p.orgs.accept(&account(), &handshake).await.unwrap();
+        p.executions.end(&first.arn, "FAILED");
+        run(
+            &p,
+            step(
+                "fail",
+                &first.name,
+                json!({"error": {"Error": "States.Timeout", "Cause": "timed out"}}),
+            ),
+        )
+        .await
+        .unwrap();
+        let second = approve(&p, "AR-second", terms(Exit::Transfer)).await;
+        asl(&p, &second, None)
+            .await
+            .unwrap_or_else(|e| panic!("resumed after {stop_after} steps: {e}"));
+        finished(&p, Exit::Transfer).await;
+        assert!(actions(&p).contains(&"release.handshake-accepted".to_owned()));
+    }
+    assert!(found, "no stop left the transfer at invitation-found");
+}
+
+/// A hand-back stopped after AWS accepted the email change, resumed while the change has not
+/// propagated (GetPrimaryEmail still says ours): Begin reads the update's status, so the
+/// resumed run confirms the change (check-email) instead of asking for a code again.
+#[tokio::test]
+async fn a_handback_resumed_before_the_email_change_propagated_does_not_ask_again() {
+    let p = setup().await;
+    let first = approve(&p, "AR-first", terms(Exit::Handback)).await;
+    asl(&p, &first, Some(3)).await.unwrap_err(); // stops after accept-email-update
+    assert_eq!(state(&p).await.1.step, Some(ReleaseStep::EmailAccepted));
+    p.executions.end(&first.arn, "FAILED");
+    run(
+        &p,
+        step(
+            "fail",
+            &first.name,
+            json!({"error": {"Error": "States.Timeout", "Cause": "timed out"}}),
+        ),
+    )
+    .await
+    .unwrap();
+    p.email.set(
+        &account(),
+        &rootwarden_core::RootEmail::parse(OURS).unwrap(),
+    );
+    let mailed = p.email.mailed(&account());
+    let second = approve(&p, "AR-second", terms(Exit::Handback)).await;
+    let flags = run(&p, begin(&second)).await.unwrap();
+    assert_eq!(flags["email_accepted"], true, "{flags}");
+    assert_eq!(p.email.mailed(&account()), mailed, "no new code asked for");
+}
