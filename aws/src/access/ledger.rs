@@ -115,6 +115,9 @@ impl AccessLedger for DynamoAccessLedger {
                 .ddb
                 .scan()
                 .table_name(&self.table)
+                // Consistent: a release revokes what this lists, right after it stopped
+                // custody; a request approved a moment before must not be missed.
+                .consistent_read(true)
                 .filter_expression("begins_with(pk, :p) AND sk = :s")
                 .expression_attribute_values(":p", AttributeValue::S("access#".into()))
                 .expression_attribute_values(":s", AttributeValue::S("request".into()))

@@ -121,7 +121,12 @@ pub async fn begin<P: ReleasePorts>(
         )
     })?;
     if let Some(r) = recorded.as_ref().filter(|r| r.execution == execution) {
-        // A retry of this step.
+        // A retry of this step: the save below may have landed and the revoke after it not.
+        // Revoking again finds nothing left open, or what the first attempt missed.
+        ports
+            .access()
+            .revoke_open(&account, &format!("release {request_id} began"))
+            .await?;
         return flags(ports, &acct, r, &settings, None).await;
     }
     let now = ports.clock().now();

@@ -260,3 +260,37 @@ async fn a_handback_resumed_before_the_email_change_propagated_does_not_ask_agai
     assert_eq!(flags["email_accepted"], true, "{flags}");
     assert_eq!(p.email.mailed(&account()), mailed, "no new code asked for");
 }
+
+/// Begin killed at any port call, then retried: the open check-out is revoked whichever call
+/// the first attempt died at (before: a kill after the save and before the revoke left it open
+/// for the whole release, the retry returning early).
+#[tokio::test]
+async fn a_begin_killed_anywhere_still_revokes_the_open_check_out() {
+    let mut kill = 1;
+    loop {
+        let p = setup().await;
+        let mut open = request("AR-open-checkout", terms(Exit::Close));
+        open.reason = "billing-issue".into();
+        open.release = None;
+        p.access.put(open);
+        let e = approve(&p, "AR-begin-kill", terms(Exit::Close)).await;
+        p.kill_at(kill);
+        let first = attempt(&p, begin(&e)).await;
+        p.kill_at(0);
+        let calls = p.calls();
+        if first.is_err() {
+            retried(&p, begin(&e))
+                .await
+                .unwrap_or_else(|err| panic!("killed at call {kill}: {err}"));
+        }
+        assert_eq!(
+            p.access.get("AR-open-checkout").unwrap().status,
+            rootwarden_core::access::AccessStatus::Revoked,
+            "killed at call {kill}"
+        );
+        if first.is_ok() && kill > calls {
+            break;
+        }
+        kill += 1;
+    }
+}
