@@ -28,12 +28,28 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// The access URL: HTTPS, or plain HTTP only to this machine (the local emulator). A check-out's
+/// answer carries the root password: never in clear text over a network.
+fn checked_url(url: &str) -> anyhow::Result<reqwest::Url> {
+    let url = reqwest::Url::parse(url).with_context(|| format!("access URL {url:?}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        _ if url.host().is_none() => bail!("access URL {url} names no host"),
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => bail!("access URL {url} must be https (plain http only to localhost)"),
+        _ => bail!("access URL {url} must be an https URL"),
+    }
+}
+
 impl SignedClient {
     pub fn new(url: &str, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let url = reqwest::Url::parse(url).with_context(|| format!("access URL {url:?}"))?;
-        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-            bail!("access URL {url} must be an http(s) URL");
-        }
+        let url = checked_url(url)?;
         let region = sdk
             .region()
             .map(|r| r.to_string())
@@ -131,5 +147,32 @@ impl Answer {
             .or_else(|| field("Message"))
             .unwrap_or_else(|| self.body.to_string());
         bail!("{kind}: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_url;
+
+    #[test]
+    fn the_access_url_is_https_or_plain_http_to_this_machine_only() {
+        for ok in [
+            "https://abc.lambda-url.eu-west-1.on.aws/",
+            "http://127.0.0.1:5123/",
+            "http://localhost:5123/x",
+            "http://[::1]:5123/",
+        ] {
+            assert!(checked_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://abc.lambda-url.eu-west-1.on.aws/",
+            "http://10.0.0.5/",
+            "http://localhost.evil.example/",
+            "ftp://127.0.0.1/",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(checked_url(bad).is_err(), "{bad}");
+        }
     }
 }
