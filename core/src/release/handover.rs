@@ -72,8 +72,12 @@ pub async fn put_contacts<P: ReleasePorts>(
         email: None,
     };
     let email = customer.email.as_ref().map(|e| e.to_string());
+    // Whether AWS took the primary contact: from then on the customer's phone can recover the
+    // root user (with the root email, past MFA), so the crossing stands whatever fails next.
+    let mut primary_changed = false;
     let result = async {
         ports.contacts().put_primary(account, &primary).await?;
+        primary_changed = true;
         if let Some(email) = &email {
             let alternate = Contact {
                 name: name.clone(),
@@ -86,7 +90,7 @@ pub async fn put_contacts<P: ReleasePorts>(
     }
     .await;
     if let Err(e) = result {
-        if let (Some(back), true) = (back, definitive(&e)) {
+        if let (Some(back), true, false) = (back, definitive(&e), primary_changed) {
             withdraw(ports, &o, back, &e).await?;
         }
         return Err(e);

@@ -3,7 +3,8 @@
 //! port call converges when the state machine retries it.
 
 use rootwarden_core::registry::AccountStatus;
-use rootwarden_core::release::{Exit, ReleaseStep};
+use rootwarden_core::release::{self, Exit, ReleaseStep};
+use rootwarden_core::ErrorType;
 use serde_json::json;
 
 use super::helpers::*;
@@ -293,4 +294,40 @@ async fn a_begin_killed_anywhere_still_revokes_the_open_check_out() {
         }
         kill += 1;
     }
+}
+
+/// A transfer that keeps our email crosses its point of no return at put-contacts. AWS took
+/// the customer's phone as primary contact, then refused the alternate contacts for good: the
+/// crossing stands (that phone, with the root email, can recover the root user), so cancel
+/// stays refused instead of "restoring custody" with the customer's phone on the account.
+#[tokio::test]
+async fn contacts_changed_in_part_keep_the_point_of_no_return() {
+    let p = setup().await;
+    let mut t = terms(Exit::Transfer);
+    t.keep_email = true;
+    let e = approve(&p, "AR-keep", t).await;
+    let x = &e.name;
+    run(&p, begin(&e)).await.unwrap();
+    run(&p, step("check-transfer", x, json!({}))).await.unwrap();
+    p.contacts.deny_alternates(true);
+    let err = run(&p, step("put-contacts", x, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, ErrorType::AwsError, "{err}");
+    assert_eq!(
+        p.contacts.primary(&account()).map(|c| c.phone),
+        Some(customer().phone),
+        "AWS took the primary contact"
+    );
+    let (_, r) = state(&p).await;
+    assert!(r.point_of_no_return_at.is_some(), "{:?}", r.step);
+    let refused = release::cancel(&p.acting_as(OPERATOR), &account()).await;
+    assert!(
+        refused.is_err(),
+        "cancel allowed after a partial contact change"
+    );
+    // Fixed (trusted access on), a retry finishes the step.
+    p.contacts.deny_alternates(false);
+    run(&p, step("put-contacts", x, json!({}))).await.unwrap();
+    assert!(p.contacts.alternate(&account(), "SECURITY").is_some());
 }

@@ -14,6 +14,8 @@ struct State {
     primary: BTreeMap<AccountId, Contact>,
     alternates: BTreeMap<AccountId, BTreeMap<&'static str, Contact>>,
     down: bool,
+    /// `PutAlternateContact` refused for good (e.g. AccessDenied: trusted access off).
+    alternates_denied: bool,
 }
 
 #[derive(Clone, Default)]
@@ -37,6 +39,10 @@ impl MemoryAccountContacts {
     }
     pub fn fail(&self, down: bool) {
         lock(&self.state).down = down;
+    }
+    /// Makes `put_alternates` fail definitively (AccessDenied), the primary contact still works.
+    pub fn deny_alternates(&self, denied: bool) {
+        lock(&self.state).alternates_denied = denied;
     }
 }
 
@@ -74,6 +80,12 @@ impl AccountContacts for MemoryAccountContacts {
             return Err(LambdaError::new(
                 ErrorType::AwsError,
                 "ValidationException: email",
+            ));
+        }
+        if s.alternates_denied {
+            return Err(LambdaError::new(
+                ErrorType::AwsError,
+                "AccessDeniedException: PutAlternateContact",
             ));
         }
         let m = s.alternates.entry(account.clone()).or_default();
