@@ -426,6 +426,36 @@ async fn a_checkout_ends_and_an_approval_lapses() {
     );
 }
 
+/// A request not approved within `request_ttl_minutes` (a day by default) lapses: an approver
+/// coming back to it later is refused (audited), and it ends as expired instead of waiting for
+/// ever to be approved on stale grounds.
+#[tokio::test]
+async fn a_request_not_approved_in_time_lapses() {
+    let p = Ports::new(1).await;
+    let r = access::request(&p, ALICE, ask("billing-issue"))
+        .await
+        .unwrap();
+    let day = 24 * 60;
+    let e = refused(
+        access::approve(&p.at(day + 1), BOB, &r.id)
+            .await
+            .unwrap_err(),
+        ErrorType::AccessDenied,
+    );
+    assert!(e.message.contains("lapsed"), "{e}");
+    assert_eq!(p.stored(&r.id).await.status, AccessStatus::Expired);
+    assert!(p.actions().contains(&"access.expired".to_owned()));
+    assert!(access::checkout(&p.at(day + 2), ALICE, &r.id)
+        .await
+        .is_err());
+    // At the boundary itself it still waits, and is approved.
+    let r = access::request(&p, ALICE, ask("billing-issue"))
+        .await
+        .unwrap();
+    let r = access::approve(&p.at(day), BOB, &r.id).await.unwrap();
+    assert_eq!(r.status, AccessStatus::Approved);
+}
+
 #[tokio::test]
 async fn a_checkout_is_exclusive_and_an_admin_revokes() {
     let p = Ports::new(1).await;

@@ -275,6 +275,12 @@ pub fn may_approve(
             status: r.status,
         });
     }
+    if super::expiry::request_lapsed(policy, &r, now) {
+        return Err(Refusal::RequestLapsed {
+            id: r.id,
+            ttl_minutes: policy.request_ttl_minutes,
+        });
+    }
     let approved_by = approver_persons(policy, &r);
     if r.approvals.iter().any(|a| a == caller)
         || !policy.other_person(who, &requester, &approved_by)

@@ -1,5 +1,6 @@
-//! When access ends by itself: an approval not used within the policy's
-//! `approval_ttl_minutes`, and a check-out at the end of its duration (automatic check-in).
+//! When access ends by itself: a request not approved within the policy's
+//! `request_ttl_minutes`, an approval not used within its `approval_ttl_minutes`, and a
+//! check-out at the end of its duration (automatic check-in).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -13,6 +14,14 @@ use super::AccessPolicy;
 pub fn approval_expired(policy: &AccessPolicy, r: &AccessRequest, now: DateTime<Utc>) -> bool {
     r.approved_at
         .is_some_and(|a| a + Duration::minutes(i64::from(policy.approval_ttl_minutes)) < now)
+}
+
+/// Whether `r`, still waiting for approvals, has lapsed: strictly more than
+/// `request_ttl_minutes` after it was made. An old request is not approved on stale grounds
+/// (its ticket, its reason, the account's standing then).
+pub fn request_lapsed(policy: &AccessPolicy, r: &AccessRequest, now: DateTime<Utc>) -> bool {
+    r.status == AccessStatus::Requested
+        && r.created_at + Duration::minutes(i64::from(policy.request_ttl_minutes)) < now
 }
 
 /// When a check-out made at `now` for `duration_minutes` ends.
@@ -32,6 +41,8 @@ pub enum Expiry {
     CheckoutEnded,
     /// Approved, never checked out, and the approval lapsed.
     ApprovalLapsed,
+    /// Never approved in time.
+    RequestLapsed,
 }
 
 impl Expiry {
@@ -40,6 +51,7 @@ impl Expiry {
         match self {
             Expiry::CheckoutEnded => "check-out reached its end: automatic check-in",
             Expiry::ApprovalLapsed => "approval expired before check-out",
+            Expiry::RequestLapsed => "request not approved in time",
         }
     }
 }
@@ -58,6 +70,9 @@ pub fn may_expire(
         }
         AccessStatus::Approved if approval_expired(policy, &r, now) => {
             (LockMove::Keep, Expiry::ApprovalLapsed)
+        }
+        AccessStatus::Requested if request_lapsed(policy, &r, now) => {
+            (LockMove::Keep, Expiry::RequestLapsed)
         }
         status => return Err(Refusal::NotDueToExpire { id: r.id, status }),
     };

@@ -10,6 +10,7 @@
 //!   ],
 //!   "approvals_required": 1,
 //!   "approval_ttl_minutes": 60,
+//!   "request_ttl_minutes": 1440,
 //!   "ticket_pattern": "^(CHG|INC)-[0-9]+$",
 //!   "reasons": {"security-incident": {"max_minutes": 120, "self_service": true}}
 //! }
@@ -106,6 +107,8 @@ struct PolicyDoc {
     #[serde(default)]
     approval_ttl_minutes: Option<u32>,
     #[serde(default)]
+    request_ttl_minutes: Option<u32>,
+    #[serde(default)]
     ticket_pattern: Option<String>,
     #[serde(default)]
     reasons: BTreeMap<String, Option<ReasonRule>>,
@@ -122,6 +125,8 @@ pub struct AccessPolicy {
     principals: Vec<(String, BTreeSet<Role>)>,
     pub approvals_required: u32,
     pub approval_ttl_minutes: u32,
+    /// How long a request waits for its approvals before it lapses (default one day).
+    pub request_ttl_minutes: u32,
     ticket_pattern: Option<regex::Regex>,
     pub reasons: BTreeMap<String, ReasonRule>,
     person_bound_roles: Vec<String>,
@@ -167,6 +172,12 @@ impl AccessPolicy {
                 "approval_ttl_minutes must be from 1 to 10080".into(),
             ));
         }
+        let request_ttl_minutes = doc.request_ttl_minutes.unwrap_or(24 * 60);
+        if !(1..=7 * 24 * 60).contains(&request_ttl_minutes) {
+            return Err(PolicyError(
+                "request_ttl_minutes must be from 1 to 10080".into(),
+            ));
+        }
         let ticket_pattern = doc
             .ticket_pattern
             .map(|p| regex::Regex::new(&p).map_err(|e| PolicyError(format!("ticket_pattern: {e}"))))
@@ -209,6 +220,7 @@ impl AccessPolicy {
             principals,
             approvals_required,
             approval_ttl_minutes,
+            request_ttl_minutes,
             ticket_pattern,
             reasons,
             person_bound_roles,

@@ -85,6 +85,8 @@ pub enum Refusal {
     NoLongerARequester { caller: String },
     #[error("the approval of request {id} expired ({ttl_minutes} minutes)")]
     ApprovalExpired { id: String, ttl_minutes: u32 },
+    #[error("request {id} was not approved within {ttl_minutes} minutes: it lapsed; ask again")]
+    RequestLapsed { id: String, ttl_minutes: u32 },
     #[error("request {id} was already checked out (secrets are shown once)")]
     AlreadyCheckedOut { id: String },
     #[error("account {account} is checked out by request {request_id} until {until}")]
@@ -127,6 +129,7 @@ impl Refusal {
             | NotTheRequester { .. }
             | NoLongerARequester { .. }
             | ApprovalExpired { .. }
+            | RequestLapsed { .. }
             | RotationApply { .. }
             | Takeover { .. }
             | ReleaseNeedsDualControl

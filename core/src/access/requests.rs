@@ -7,10 +7,12 @@ use rand::RngCore;
 use super::approval;
 use super::attempt::{entry, Attempt};
 use super::checkout::LockMove;
+use super::expire::expire_one;
 use super::identity::Caller;
 use super::ledger::{commit, get, transition, ATTEMPTS};
 use super::ports::{AccessAccounts, AccessPorts, AccessTickets, RotationLookup, Written};
 use super::record::{AccessRequest, AccessStatus};
+use super::refusal::Refusal;
 use super::release;
 use crate::audit::backoff;
 use crate::mail::{Category, Priority};
@@ -169,7 +171,15 @@ pub async fn approve<P: AccessPorts>(
         };
         let r = match approval::may_approve(ports.policy(), who, r, ports.clock().now()) {
             Ok(r) => r,
-            Err(refusal) => return Err(attempt.refused(refusal).await),
+            Err(refusal) => {
+                let lapsed = matches!(refusal, Refusal::RequestLapsed { .. });
+                let err = attempt.refused(refusal).await;
+                if lapsed {
+                    // Ended for good (audited), so it lists as expired, not waiting.
+                    let _ = expire_one(ports, caller, id).await;
+                }
+                return Err(err);
+            }
         };
         let needed = ports.policy().approvals_required;
         let mut record = entry(caller, &account, "access.approved", &r)

@@ -795,11 +795,31 @@ fn an_unused_approval_expires_after_its_lifetime() {
 }
 
 #[test]
+fn a_request_waiting_for_approvals_lapses_after_its_ttl() {
+    let p = policy();
+    let day = mins(i64::from(p.request_ttl_minutes));
+    assert_eq!(p.request_ttl_minutes, 24 * 60, "default: a day");
+    let r = in_status(AccessStatus::Requested);
+    assert!(may_expire(&p, r.clone(), ALICE, r.created_at + day).is_err());
+    let (m, why) = may_expire(&p, r.clone(), ALICE, r.created_at + day + secs(1)).unwrap();
+    assert_eq!(why, Expiry::RequestLapsed);
+    assert_eq!(m.request.status, AccessStatus::Expired);
+    assert!(matches!(
+        may_approve(&p, &user(BOB), r.clone(), r.created_at + day + secs(1)),
+        Err(Refusal::RequestLapsed { .. })
+    ));
+    assert!(AccessPolicy::from_json(r#"{"principals": [], "request_ttl_minutes": 0}"#).is_err());
+}
+
+#[test]
 fn nothing_else_ever_expires() {
     let p = policy();
     let much_later = t0() + mins(1_000_000);
     for status in ALL {
-        if matches!(status, AccessStatus::Approved | AccessStatus::CheckedOut) {
+        if matches!(
+            status,
+            AccessStatus::Approved | AccessStatus::CheckedOut | AccessStatus::Requested
+        ) {
             continue;
         }
         assert!(
