@@ -63,6 +63,20 @@ pub enum ErrorType {
     StillPending,
 }
 
+/// The name of the error that ended a workflow execution, as its `fail` step records it: one of
+/// ours ([`ErrorType`]), one of Step Functions' or Lambda's (`States.*`, `Lambda.*`,
+/// `Sandbox.*`, `Runtime.*`), or a rotation rejected by an operator; anything else (the
+/// execution's input is not ours to trust) is `InternalError`. At most 64 characters.
+pub fn workflow_error_name(error: &str) -> String {
+    let known = ErrorType::ALL.iter().any(|e| e.as_str() == error)
+        || error == crate::rotation::REJECTED_ERROR
+        || ["States.", "Lambda.", "Sandbox.", "Runtime."]
+            .iter()
+            .any(|p| error.starts_with(p));
+    let name = if known { error } else { "InternalError" };
+    name.chars().take(64).collect()
+}
+
 impl ErrorType {
     pub const ALL: [ErrorType; 20] = [
         ErrorType::ValidationError,
@@ -157,6 +171,27 @@ impl LambdaError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workflow_error_name_is_ours_aws_or_internal() {
+        for known in [
+            "TransientAwsError",
+            "States.Timeout",
+            "Lambda.Unknown",
+            "Sandbox.Timedout",
+            "Runtime.ExitError",
+            "RotationRejected",
+        ] {
+            assert_eq!(workflow_error_name(known), known);
+        }
+        for hostile in ["", "rm -rf /", "Rotation", "\u{202e}States.Timeout"] {
+            assert_eq!(workflow_error_name(hostile), "InternalError", "{hostile:?}");
+        }
+        assert_eq!(
+            workflow_error_name(&format!("States.{}", "x".repeat(200))).len(),
+            64
+        );
+    }
 
     #[test]
     fn names_are_stable_and_unique() {

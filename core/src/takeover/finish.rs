@@ -88,20 +88,7 @@ pub async fn fail<P: TakeoverPorts>(
     error: &str,
     cause: &str,
 ) -> Result<String, LambdaError> {
-    let error = crate::ErrorType::ALL
-        .iter()
-        .map(|e| e.as_str())
-        .find(|e| *e == error)
-        .unwrap_or(
-            if error.starts_with("States.") || error.starts_with("Lambda.") {
-                error
-            } else {
-                "InternalError"
-            },
-        )
-        .chars()
-        .take(64)
-        .collect::<String>();
+    let error = crate::error::workflow_error_name(error);
     let cause: String = cause
         .chars()
         .filter(|c| !c.is_control())
