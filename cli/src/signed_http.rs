@@ -57,8 +57,11 @@ impl SignedClient {
         let credentials = sdk
             .credentials_provider()
             .context("no AWS credentials provider configured")?;
+        // No redirects: the signed request (and the answer with the password) goes to the
+        // configured URL or nowhere.
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             url,

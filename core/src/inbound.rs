@@ -225,7 +225,7 @@ where
     }
     // Quarantined mail never drives anything: its "reset link" is likely the phish itself; nor
     // does mail that claimed a workflow it may not complete. Only mail to an account's
-    // registered root address, by the envelope and by its own (DKIM-signed) To or Cc, carries
+    // registered root address, by the envelope and by its own (DKIM-signed) To, carries
     // that account's secrets: a genuine AWS mail about another account re-sent to ours, or
     // mail routed by a sub-address or a body label, does not. The secrets are sealed here and
     // written with the ticket, in its transaction (so only by the delivery that records it).

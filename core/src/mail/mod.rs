@@ -57,15 +57,16 @@ pub struct Decision {
     pub auth: quarantine::AuthSummary,
     pub recipients: Vec<String>,
     pub parse_error: bool,
-    /// The message's own To and Cc addresses (lower-case), whatever the envelope said. AWS's
-    /// DKIM signature covers them, so a genuine AWS mail about another account, re-sent to one
-    /// of our root addresses, still names its first recipient here. Not stored on tickets.
+    /// The message's own To addresses (lower-case), whatever the envelope said
+    /// ([`ParsedMail::to`]). AWS's DKIM signature covers To (not Cc), so a genuine AWS mail
+    /// about another account, re-sent to one of our root addresses, still names its first
+    /// recipient here. Not stored on tickets.
     #[serde(skip)]
     pub addressed_to: Vec<String>,
 }
 
 impl Decision {
-    /// The message's own To or Cc names `root` (ASCII case aside).
+    /// The message's own (signed) To names `root` (ASCII case aside).
     pub fn addressed_to(&self, root: &crate::RootEmail) -> bool {
         self.addressed_to
             .iter()
@@ -142,7 +143,10 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
         reset_context,
         code_context,
     );
-    let from_aws = !quarantined && from_domain.is_some_and(quarantine::is_aws_domain);
+    // The vault keeps secrets only from AWS's own credential mail: the sender domains and DKIM
+    // alignment a workflow wait demands, not every AWS domain (some relay sellers' mail).
+    let from_aws =
+        !quarantined && workflow_trust::aligned_aws_sender(from_domain, &auth.dkim_pass_domains);
     let secrets = redact::vaultable(&found, from_aws);
     let mut redactions: Vec<SecretKind> = found.iter().map(|s| s.kind).collect();
     redactions.sort();
@@ -184,7 +188,7 @@ pub fn decide(parsed: &ParsedMail, ctx: &Context) -> Analysis {
         auth,
         recipients,
         parse_error: parsed.parse_error,
-        addressed_to: parsed.to_cc.clone(),
+        addressed_to: parsed.to.clone(),
     };
     Analysis {
         decision,

@@ -33,6 +33,10 @@ pub struct ParsedMail {
     pub from: Option<String>,
     pub from_name: Option<String>,
     pub to_cc: Vec<String>,
+    /// The addresses of the message's To header, lower-case: the header AWS's DKIM signature
+    /// covers (Cc it does not). Empty unless the message has exactly one To header: a second
+    /// one added above the signed one is what a forger would do.
+    pub to: Vec<String>,
     pub message_id: Option<String>,
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
@@ -165,7 +169,12 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         };
     };
     let mut auth = AuthHeaders::default();
+    let mut to_headers = 0usize;
     for (name, value) in msg.headers_raw() {
+        if name.eq_ignore_ascii_case("to") {
+            to_headers += 1;
+            continue;
+        }
         let slot = if name.eq_ignore_ascii_case("x-ses-spam-verdict") {
             &mut auth.spam_verdict
         } else if name.eq_ignore_ascii_case("x-ses-virus-verdict") {
@@ -190,6 +199,15 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         .filter_map(|a| a.address().map(|s| s.trim().to_ascii_lowercase()))
         .collect();
     to_cc.dedup();
+    let to: Vec<String> = if to_headers == 1 {
+        msg.to()
+            .into_iter()
+            .flat_map(|a| a.iter())
+            .filter_map(|a| a.address().map(|s| s.trim().to_ascii_lowercase()))
+            .collect()
+    } else {
+        Vec::new()
+    };
 
     let mut text = String::new();
     for i in 0..msg.text_body_count().max(msg.html_body_count()) {
@@ -248,6 +266,7 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
             .map(|s| s.trim().to_ascii_lowercase()),
         from_name: from.and_then(|a| a.name()).map(collapse),
         to_cc,
+        to,
         message_id: msg
             .message_id()
             .map(|s| s.trim().to_owned())

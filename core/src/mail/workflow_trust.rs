@@ -11,7 +11,8 @@
 //!   the sender's Date header);
 //! - **addressed to the account's registered root address** (an envelope recipient equal to the
 //!   registry's root email; not a `+<account>` sub-address, not an id in the body), **by the
-//!   message itself too**: its To or Cc names that address. AWS's DKIM signature covers To, so a
+//!   message itself too**: its one To header names that address (not Cc, which AWS's DKIM
+//!   signature does not cover, nor a second To a forger would add). The signature covers To, so a
 //!   genuine AWS mail about someone else's account, re-sent by SMTP to our root address (its
 //!   DKIM, SPF and DMARC all still pass), names the other account's address there;
 //! - **not a re-delivery and with a Message-ID never recorded before**, and the wait not already
@@ -46,6 +47,18 @@ pub fn aws_sender_org(domain: &str) -> Option<&'static str> {
         .iter()
         .find(|(org, subdomains)| d == *org || (*subdomains && d.ends_with(&format!(".{org}"))))
         .map(|(org, _)| *org)
+}
+
+/// Whether mail from `from_domain` is AWS's own credential mail by its sender: the domain is
+/// one AWS sends root-credential mail from ([`aws_sender_org`]) and SES's
+/// `Authentication-Results` names a DKIM pass for a domain of the same organization. (Wider
+/// AWS domains, such as `marketplace.amazon.com`, relay other people's mail.)
+pub fn aligned_aws_sender(from_domain: Option<&str>, dkim_pass_domains: &[String]) -> bool {
+    from_domain.and_then(aws_sender_org).is_some_and(|org| {
+        dkim_pass_domains
+            .iter()
+            .any(|d| aws_sender_org(d) == Some(org))
+    })
 }
 
 /// Why a message may not complete a wait. Names are stable: they go into tickets.
@@ -463,18 +476,30 @@ mod tests {
         let mut c = Case::genuine();
         c.decision = decision(resent.as_bytes());
         assert_eq!(c.refused(), vec![Refusal::HeaderNotAddressedToRootEmail]);
-        // Named in Cc (or To, in any case) is addressed to it.
+        // Named only in Cc (not covered by AWS's DKIM signature: anyone can add it) is not
+        // addressed to it; named in To, in any case, is.
         let cc = String::from_utf8(raw("signin.aws", "signin.aws"))
             .unwrap()
             .replace(
                 &format!("To: {ROOT}"),
-                &format!(
-                    "To: someone@elsewhere.example\r\nCc: {}",
-                    ROOT.to_ascii_uppercase()
-                ),
+                &format!("To: attacker-root@elsewhere.example\r\nCc: {ROOT}"),
             );
         c.decision = decision(cc.as_bytes());
+        assert_eq!(c.refused(), vec![Refusal::HeaderNotAddressedToRootEmail]);
+        let upper = String::from_utf8(raw("signin.aws", "signin.aws"))
+            .unwrap()
+            .replace(
+                &format!("To: {ROOT}"),
+                &format!("To: Root <{}>", ROOT.to_ascii_uppercase()),
+            );
+        c.decision = decision(upper.as_bytes());
         assert_eq!(c.judge(), WaitEligibility::Eligible);
+        // A second To header (a forger's, added above the signed one): addressed to nobody.
+        let two = String::from_utf8(raw("signin.aws", "signin.aws"))
+            .unwrap()
+            .replace(&format!("To: {ROOT}"), &format!("To: {ROOT}\r\nTo: {ROOT}"));
+        c.decision = decision(two.as_bytes());
+        assert_eq!(c.refused(), vec![Refusal::HeaderNotAddressedToRootEmail]);
     }
 
     #[test]

@@ -309,9 +309,20 @@ async fn flags<P: ReleasePorts>(
             .describe(account)
             .await?
             .is_none_or(|m| m.status != super::MemberStatus::Active);
+    // The invitation found, the account no longer ours: an earlier execution accepted it and
+    // died before recording so (check-departure records it). Asked first: AWS answers no
+    // account-API call about an account outside our organization.
+    let handshake_accepted = reached(r.step, ReleaseStep::HandshakeAccepted)
+        || (r.exit == Exit::Transfer
+            && reached(r.step, ReleaseStep::InvitationFound)
+            && ports.orgs().describe(account).await?.is_none());
     let customer_email = r.customer.as_ref().and_then(|c| c.email.as_ref());
     let email_accepted = match customer_email {
-        Some(e) if !r.keep_email && reached(r.step, ReleaseStep::EmailAccepted) => {
+        Some(e)
+            if !handshake_accepted
+                && !r.keep_email
+                && reached(r.step, ReleaseStep::EmailAccepted) =>
+        {
             // GetPrimaryEmail lags an accepted change (AWS: up to four hours); the update's
             // status does not.
             ports.email().get(account).await? == *e
@@ -320,12 +331,6 @@ async fn flags<P: ReleasePorts>(
         }
         _ => false,
     };
-    // The invitation found, the account no longer ours: an earlier execution accepted it and
-    // died before recording so (check-departure records it).
-    let handshake_accepted = reached(r.step, ReleaseStep::HandshakeAccepted)
-        || (r.exit == Exit::Transfer
-            && reached(r.step, ReleaseStep::InvitationFound)
-            && ports.orgs().describe(account).await?.is_none());
     Ok(Begun {
         account_id: account.to_string(),
         exit: r.exit.as_str().to_owned(),
