@@ -60,6 +60,19 @@ class Pending:
     expires_at: float
 
 
+def _mode(req: Req, modes: tuple[str, ...]) -> tuple[str | None, Resp | None]:
+    """A test endpoint's `{"mode": ...}` body: the mode, or the 400 answer."""
+    try:
+        data = req.json_body()
+    except ValueError as e:
+        return None, plain_json(400, {"error": f"invalid JSON: {e}"})
+    mode = data.get("mode") if isinstance(data, dict) else None
+    if mode not in modes:
+        choices = "|".join(f'"{m}"' for m in modes)
+        return None, plain_json(400, {"error": f'body must be {{"mode": {choices}}}'})
+    return mode, None
+
+
 def _validation(msg: str) -> Resp:
     return rest_json_error("ValidationException", msg, 400)
 
@@ -325,25 +338,17 @@ class AccountStore:
                 return plain_json(200, {"email": pend.email, "otp": pend.otp,
                                         "expires_in": max(0, int(pend.expires_at - time.time()))})
         if rest == "/mail" and req.method == "POST":
-            try:
-                data = req.json_body()
-            except ValueError as e:
-                return plain_json(400, {"error": f"invalid JSON: {e}"})
-            mode = data.get("mode") if isinstance(data, dict) else None
-            if mode not in MAIL_MODES:
-                return plain_json(400, {"error": 'body must be {"mode": "deliver"|"hold"|"drop"}'})
+            mode, bad = _mode(req, MAIL_MODES)
+            if bad:
+                return bad
             with self.lock:
                 self.mail_mode[account_id] = mode
                 held = len(self.held.get(account_id, []))
             return plain_json(200, {"mode": mode, "held": held})
         if rest == "/propagation" and req.method == "POST":
-            try:
-                data = req.json_body()
-            except ValueError as e:
-                return plain_json(400, {"error": f"invalid JSON: {e}"})
-            mode = data.get("mode") if isinstance(data, dict) else None
-            if mode not in PROPAGATION_MODES:
-                return plain_json(400, {"error": 'body must be {"mode": "hold"|"now"}'})
+            mode, bad = _mode(req, PROPAGATION_MODES)
+            if bad:
+                return bad
             with self.lock:
                 if mode == "hold":
                     self.propagation_held.add(account_id)

@@ -270,6 +270,21 @@ pub async fn retried(p: &MemoryRelease, s: Step) -> Result<Value, String> {
     Err(last)
 }
 
+/// The execution ended (timed out, or a Catch) and its fail step recorded it.
+pub async fn timed_out(p: &MemoryRelease, e: &Exec) {
+    p.executions.end(&e.arn, "FAILED");
+    run(
+        p,
+        step(
+            "fail",
+            &e.name,
+            json!({"error": {"Error": "States.Timeout", "Cause": "timed out"}}),
+        ),
+    )
+    .await
+    .unwrap();
+}
+
 /// The customer's invitation from their organization.
 pub fn invitation(org: &str, partition: &str) -> Invitation {
     Invitation {

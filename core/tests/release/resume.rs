@@ -43,17 +43,7 @@ async fn a_release_stopped_after_any_step_is_resumed_by_a_new_approval() {
                 break;
             }
             // The execution stopped (timeout, a Catch): the fail step recorded it.
-            p.executions.end(&first.arn, "FAILED");
-            run(
-                &p,
-                step(
-                    "fail",
-                    &first.name,
-                    json!({"error": {"Error": "States.Timeout", "Cause": "timed out"}}),
-                ),
-            )
-            .await
-            .unwrap();
+            timed_out(&p, &first).await;
             if state(&p).await.0.status == AccountStatus::Releasing {
                 let r = state(&p).await.1;
                 assert_eq!(
@@ -212,17 +202,7 @@ async fn a_transfer_whose_acceptance_was_not_recorded_finishes_when_resumed() {
         p.orgs.accept(&account(), &handshake).await.unwrap();
         // AWS answers no account-API call about an account outside our organization.
         p.email.fail(true);
-        p.executions.end(&first.arn, "FAILED");
-        run(
-            &p,
-            step(
-                "fail",
-                &first.name,
-                json!({"error": {"Error": "States.Timeout", "Cause": "timed out"}}),
-            ),
-        )
-        .await
-        .unwrap();
+        timed_out(&p, &first).await;
         let second = approve(&p, "AR-second", terms(Exit::Transfer)).await;
         asl(&p, &second, None)
             .await
@@ -242,17 +222,7 @@ async fn a_handback_resumed_before_the_email_change_propagated_does_not_ask_agai
     let first = approve(&p, "AR-first", terms(Exit::Handback)).await;
     asl(&p, &first, Some(3)).await.unwrap_err(); // stops after accept-email-update
     assert_eq!(state(&p).await.1.step, Some(ReleaseStep::EmailAccepted));
-    p.executions.end(&first.arn, "FAILED");
-    run(
-        &p,
-        step(
-            "fail",
-            &first.name,
-            json!({"error": {"Error": "States.Timeout", "Cause": "timed out"}}),
-        ),
-    )
-    .await
-    .unwrap();
+    timed_out(&p, &first).await;
     p.email.set(
         &account(),
         &rootwarden_core::RootEmail::parse(OURS).unwrap(),
