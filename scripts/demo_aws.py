@@ -118,6 +118,27 @@ def register(account, email):
     print(f"  registry: {email} -> {account}")
 
 
+def readdressed(raw: bytes, to: str) -> bytes:
+    """The fixture as AWS would have sent it to `to`: its To header names `to` (mail drives the
+    vault or a workflow only when its own, DKIM-signed, To names the account's root address)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    eol = b"\r\n"
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+        eol = b"\n"
+    out, skipping = [], False
+    for line in head.split(eol):
+        if skipping and line[:1] in (b" ", b"\t"):
+            continue
+        skipping = False
+        if line[:3].lower() == b"to:":
+            out.append(b"To: " + to.encode())
+            skipping = True
+            continue
+        out.append(line)
+    return eol.join(out) + sep + body
+
+
 def deliver(path, recipient, ses_id):
     """What SES does: store the raw message in S3, then invoke the function with the receipt event."""
     import datetime
@@ -128,7 +149,8 @@ def deliver(path, recipient, ses_id):
 
     # SES writes as its service principal (the emulator checks the bucket and key policies)
     url = f"{os.environ['AWS_ENDPOINT_URL']}/_rootwarden/ses/store/{bucket}/{prefix}{ses_id}"
-    urllib.request.urlopen(urllib.request.Request(url, data=open(path, "rb").read(), method="PUT")).read()
+    raw = readdressed(open(path, "rb").read(), recipient)
+    urllib.request.urlopen(urllib.request.Request(url, data=raw, method="PUT")).read()
     event = json.load(open("tests/fixtures/ses/lambda-event.json"))
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     rec = event["Records"][0]["ses"]
