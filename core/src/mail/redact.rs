@@ -233,6 +233,9 @@ pub fn redact(s: &str, secrets: &[FoundSecret]) -> String {
     if patterns.is_empty() {
         return s.to_owned();
     }
+    if patterns.len() <= FEW_SECRETS {
+        return cut_spans(s, &few_spans(s, &patterns), &kinds);
+    }
     let Ok(ac) = aho_corasick::AhoCorasick::new(&patterns) else {
         return redact_one_by_one(s, secrets);
     };
@@ -256,9 +259,48 @@ pub fn redact(s: &str, secrets: &[FoundSecret]) -> String {
         }
         spans.push((start, end, p));
     }
+    cut_spans(s, &spans, &kinds)
+}
+
+/// Up to this many secret forms, each is looked for on its own (a `memchr`-fast substring
+/// search), sparing the automaton's construction on every message that carries one link or
+/// code; past it, one automaton pass ([`redact`]).
+const FEW_SECRETS: usize = 8;
+
+/// Every occurrence of each pattern (overlapping ones too), merged into disjoint spans (start,
+/// end, longest pattern), as [`redact`]'s automaton pass makes them.
+fn few_spans(s: &str, patterns: &[String]) -> Vec<(usize, usize, usize)> {
+    let mut found: Vec<(usize, usize, usize)> = Vec::new();
+    for (p, pat) in patterns.iter().enumerate() {
+        let mut from = 0;
+        while let Some(i) = s.get(from..).and_then(|rest| rest.find(pat.as_str())) {
+            let start = from + i;
+            found.push((start, start + pat.len(), p));
+            // The next occurrence may overlap this one: go on one character later.
+            from = start + s[start..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    found.sort_unstable();
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    for (start, end, p) in found {
+        match spans.last_mut() {
+            Some(last) if start < last.1 => {
+                if patterns[p].len() > patterns[last.2].len() {
+                    last.2 = p;
+                }
+                last.1 = last.1.max(end);
+            }
+            _ => spans.push((start, end, p)),
+        }
+    }
+    spans
+}
+
+/// `s` with each span replaced by its pattern's marker.
+fn cut_spans(s: &str, spans: &[(usize, usize, usize)], kinds: &[SecretKind]) -> String {
     let mut out = String::with_capacity(s.len());
     let mut at = 0;
-    for (start, end, p) in spans {
+    for &(start, end, p) in spans {
         out.push_str(&s[at..start]);
         out.push_str(&kinds[p].marker());
         at = end;
@@ -494,6 +536,34 @@ mod tests {
         let found: Vec<FoundSecret> = (1..=300).map(|j| secret("ab".repeat(j))).collect();
         let text = format!("x {} y", "ab".repeat(20_000));
         assert_eq!(redact(&text, &found), "x [redacted: password-reset-link] y");
+    }
+
+    proptest::proptest! {
+        /// The few-secrets path and the automaton pass cut the same spans.
+        #[test]
+        fn few_secrets_are_cut_as_the_automaton_cuts_them(
+            text in "[ab&;amp1-3]{0,60}",
+            pats in proptest::collection::vec("[ab&1-3]{1,5}", 1..5),
+        ) {
+            let patterns: Vec<String> = pats;
+            let few = few_spans(&text, &patterns);
+            let ac = aho_corasick::AhoCorasick::new(&patterns).unwrap();
+            let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+            for m in ac.find_overlapping_iter(&text) {
+                let (mut start, mut end) = (m.start(), m.end());
+                while let Some(&(ts, te, _)) = spans.last() {
+                    if te <= start {
+                        break;
+                    }
+                    spans.pop();
+                    start = start.min(ts);
+                    end = end.max(te);
+                }
+                spans.push((start, end, 0));
+            }
+            let strip = |v: &[(usize, usize, usize)]| v.iter().map(|&(a, b, _)| (a, b)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(strip(&few), strip(&spans));
+        }
     }
 
     fn codes(subject: &str, text: &str) -> Vec<String> {
