@@ -239,26 +239,10 @@ pub fn redact(s: &str, secrets: &[FoundSecret]) -> String {
     let Ok(ac) = aho_corasick::AhoCorasick::new(&patterns) else {
         return redact_one_by_one(s, secrets);
     };
-    // Every occurrence, overlapping ones too, merged as they come into disjoint spans (start,
-    // end, longest pattern). The automaton reports matches in order of where they end, so a
-    // new one can only overlap the spans at the top of the stack; nothing else is kept (a
-    // hostile message can make millions of overlapping matches).
-    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
-    for m in ac.find_overlapping_iter(s) {
-        let (mut start, mut end, mut p) = (m.start(), m.end(), m.pattern().as_usize());
-        while let Some(&(top_start, top_end, top_p)) = spans.last() {
-            if top_end <= start {
-                break;
-            }
-            spans.pop();
-            start = start.min(top_start);
-            end = end.max(top_end);
-            if patterns[top_p].len() > patterns[p].len() {
-                p = top_p;
-            }
-        }
-        spans.push((start, end, p));
-    }
+    let matches = ac
+        .find_overlapping_iter(s)
+        .map(|m| (m.start(), m.end(), m.pattern().as_usize()));
+    let spans = merged(matches, &patterns);
     cut_spans(s, &spans, &kinds)
 }
 
@@ -280,18 +264,32 @@ fn few_spans(s: &str, patterns: &[String]) -> Vec<(usize, usize, usize)> {
             from = start + s[start..].chars().next().map_or(1, char::len_utf8);
         }
     }
-    found.sort_unstable();
+    found.sort_unstable_by_key(|&(start, end, _)| (end, start));
+    merged(found.into_iter(), patterns)
+}
+
+/// Occurrences `(start, end, pattern)`, in order of where they end (as an automaton reports
+/// them), merged as they come into disjoint spans `(start, end, longest pattern)`. A new one
+/// can only overlap the spans at the top of the stack, so nothing else is kept (a hostile
+/// message can make millions of overlapping matches).
+fn merged(
+    matches: impl Iterator<Item = (usize, usize, usize)>,
+    patterns: &[String],
+) -> Vec<(usize, usize, usize)> {
     let mut spans: Vec<(usize, usize, usize)> = Vec::new();
-    for (start, end, p) in found {
-        match spans.last_mut() {
-            Some(last) if start < last.1 => {
-                if patterns[p].len() > patterns[last.2].len() {
-                    last.2 = p;
-                }
-                last.1 = last.1.max(end);
+    for (mut start, mut end, mut p) in matches {
+        while let Some(&(top_start, top_end, top_p)) = spans.last() {
+            if top_end <= start {
+                break;
             }
-            _ => spans.push((start, end, p)),
+            spans.pop();
+            start = start.min(top_start);
+            end = end.max(top_end);
+            if patterns[top_p].len() > patterns[p].len() {
+                p = top_p;
+            }
         }
+        spans.push((start, end, p));
     }
     spans
 }
@@ -473,14 +471,17 @@ mod tests {
         }
     }
 
+    fn secret(kind: SecretKind, v: &str) -> FoundSecret {
+        FoundSecret {
+            kind,
+            value: SecretString::from(v.to_owned()),
+        }
+    }
+
     /// Secrets whose occurrences overlap (one running into the next) leave no character of
     /// either behind: one marker, the longest's kind, covers both.
     #[test]
     fn overlapping_secrets_are_redacted_as_one_span() {
-        let secret = |kind, v: &str| FoundSecret {
-            kind,
-            value: SecretString::from(v.to_owned()),
-        };
         let found = [
             secret(SecretKind::VerificationCode, "12345678"),
             secret(
@@ -529,11 +530,9 @@ mod tests {
     /// (kept, they were hundreds of megabytes). All of the run is cut out.
     #[test]
     fn millions_of_overlapping_matches_merge_into_one_span() {
-        let secret = |v: String| FoundSecret {
-            kind: SecretKind::PasswordResetLink,
-            value: SecretString::from(v),
-        };
-        let found: Vec<FoundSecret> = (1..=300).map(|j| secret("ab".repeat(j))).collect();
+        let found: Vec<FoundSecret> = (1..=300)
+            .map(|j| secret(SecretKind::PasswordResetLink, &"ab".repeat(j)))
+            .collect();
         let text = format!("x {} y", "ab".repeat(20_000));
         assert_eq!(redact(&text, &found), "x [redacted: password-reset-link] y");
     }
@@ -548,19 +547,10 @@ mod tests {
             let patterns: Vec<String> = pats;
             let few = few_spans(&text, &patterns);
             let ac = aho_corasick::AhoCorasick::new(&patterns).unwrap();
-            let mut spans: Vec<(usize, usize, usize)> = Vec::new();
-            for m in ac.find_overlapping_iter(&text) {
-                let (mut start, mut end) = (m.start(), m.end());
-                while let Some(&(ts, te, _)) = spans.last() {
-                    if te <= start {
-                        break;
-                    }
-                    spans.pop();
-                    start = start.min(ts);
-                    end = end.max(te);
-                }
-                spans.push((start, end, 0));
-            }
+            let matches = ac
+                .find_overlapping_iter(&text)
+                .map(|m| (m.start(), m.end(), m.pattern().as_usize()));
+            let spans = merged(matches, &patterns);
             let strip = |v: &[(usize, usize, usize)]| v.iter().map(|&(a, b, _)| (a, b)).collect::<Vec<_>>();
             proptest::prop_assert_eq!(strip(&few), strip(&spans));
         }

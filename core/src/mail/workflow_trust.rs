@@ -54,11 +54,23 @@ pub fn aws_sender_org(domain: &str) -> Option<&'static str> {
 /// `Authentication-Results` names a DKIM pass for a domain of the same organization. (Wider
 /// AWS domains, such as `marketplace.amazon.com`, relay other people's mail.)
 pub fn aligned_aws_sender(from_domain: Option<&str>, dkim_pass_domains: &[String]) -> bool {
-    from_domain.and_then(aws_sender_org).is_some_and(|org| {
-        dkim_pass_domains
-            .iter()
-            .any(|d| aws_sender_org(d) == Some(org))
-    })
+    aws_sender_refusal(from_domain, dkim_pass_domains).is_none()
+}
+
+/// Why mail from `from_domain` is not AWS's own credential mail by its sender, if it is not
+/// ([`aligned_aws_sender`]).
+fn aws_sender_refusal(from_domain: Option<&str>, dkim_pass_domains: &[String]) -> Option<Refusal> {
+    match from_domain.and_then(aws_sender_org) {
+        None => Some(Refusal::NotFromAwsSender),
+        Some(org)
+            if !dkim_pass_domains
+                .iter()
+                .any(|d| aws_sender_org(d) == Some(org)) =>
+        {
+            Some(Refusal::DkimNotAligned)
+        }
+        Some(_) => None,
+    }
 }
 
 /// Why a message may not complete a wait. Names are stable: they go into tickets.
@@ -162,24 +174,15 @@ pub fn eligibility(
     if decision.account_id.as_ref() != Some(&wait.account) {
         refused.push(Refusal::WrongAccount);
     }
-    let from_org = decision
+    let from_domain = decision
         .from
         .as_deref()
         .and_then(|f| f.rsplit_once('@'))
-        .and_then(|(_, d)| aws_sender_org(d));
-    match from_org {
-        None => refused.push(Refusal::NotFromAwsSender),
-        Some(org) => {
-            let aligned = decision
-                .auth
-                .dkim_pass_domains
-                .iter()
-                .any(|d| aws_sender_org(d) == Some(org));
-            if !aligned {
-                refused.push(Refusal::DkimNotAligned);
-            }
-        }
-    }
+        .map(|(_, d)| d);
+    refused.extend(aws_sender_refusal(
+        from_domain,
+        &decision.auth.dkim_pass_domains,
+    ));
     match receipt.verdicts {
         None => refused.push(Refusal::NoSesVerdicts),
         Some(v) => {
